@@ -1,0 +1,136 @@
+//! Analysis of one input, and of many in parallel with output in input order.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::Path;
+
+use rayon::prelude::*;
+use signatures::{CerTuple, CrashState, FailureBucket};
+
+use crate::error::{AnalyzeError, Result};
+use crate::format::DumpFormat;
+use crate::minidump::{self, stackwalk::Symbols};
+use crate::report::Report;
+use crate::source::DumpSource;
+
+/// How much work to do per dump.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Depth {
+    /// Only what the signature needs: no stack walk, no symbols.
+    Signature,
+    /// The full report: stack walk, symbols, crash state.
+    Full,
+}
+
+/// Options shared by every input of a run.
+#[derive(Debug)]
+pub struct AnalyzeOptions {
+    /// Signature only, or the full report.
+    pub depth: Depth,
+    /// Symbol sources for the full report.
+    pub symbols: Symbols,
+}
+
+impl Default for AnalyzeOptions {
+    fn default() -> AnalyzeOptions {
+        AnalyzeOptions {
+            depth: Depth::Full,
+            symbols: Symbols::breakpad(Vec::new()),
+        }
+    }
+}
+
+/// Analyzes bytes that are already open.
+pub fn analyze_source(source: &DumpSource, options: &AnalyzeOptions) -> Result<Report> {
+    let bytes = source.bytes();
+    let format = DumpFormat::sniff(bytes).ok_or_else(|| AnalyzeError::Unrecognized {
+        magic: bytes.iter().take(8).copied().collect(),
+    })?;
+    let path = source.path().display().to_string();
+    match format {
+        DumpFormat::Minidump => {
+            let facts = match options.depth {
+                Depth::Signature => minidump::read_signature(bytes)?,
+                Depth::Full => minidump::stackwalk::analyze_full(bytes, &options.symbols)?,
+            };
+            let tuple = CerTuple::from_facts(&facts.facts);
+            let bucket = FailureBucket::for_user(&facts.facts, &tuple);
+            let state = (options.depth == Depth::Full).then(|| CrashState::for_user(&facts.facts));
+            Ok(Report::user_mode(
+                path,
+                source.len(),
+                tuple,
+                bucket,
+                state,
+                facts.details,
+            ))
+        }
+        DumpFormat::Kernel32 | DumpFormat::Kernel64 => Err(AnalyzeError::Unsupported {
+            format: "a kernel dump",
+        }),
+        DumpFormat::Cab => Err(AnalyzeError::Unsupported {
+            format: "a CAB report",
+        }),
+    }
+}
+
+/// Analyzes one file. Never fails: a problem becomes a report whose `error` says what it is,
+/// and a panic inside a parser is contained to this input.
+pub fn analyze_path(path: &Path, options: &AnalyzeOptions) -> Report {
+    let name = path.display().to_string();
+    let source = match DumpSource::open(path) {
+        Ok(s) => s,
+        Err(e) => {
+            let size = std::fs::metadata(path).ok().map(|m| m.len());
+            return Report::failed(name, None, size, e.to_string());
+        }
+    };
+    let kind = DumpFormat::sniff(source.bytes()).map(DumpFormat::kind);
+    match catch_unwind(AssertUnwindSafe(|| analyze_source(&source, options))) {
+        Ok(Ok(report)) => report,
+        Ok(Err(e)) => Report::failed(name, kind, Some(source.len()), e.to_string()),
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "panic".to_owned());
+            Report::failed(
+                name,
+                kind,
+                Some(source.len()),
+                AnalyzeError::Internal(what).to_string(),
+            )
+        }
+    }
+}
+
+/// Analyzes `paths` on `jobs` threads and hands each report to `sink` in input order.
+///
+/// Work proceeds in windows of a few inputs per thread so memory stays bounded by the window,
+/// not by the batch, while every thread stays busy.
+pub fn analyze_all<P, F>(
+    paths: &[P],
+    options: &AnalyzeOptions,
+    jobs: usize,
+    mut sink: F,
+) -> Result<()>
+where
+    P: AsRef<Path> + Sync,
+    F: FnMut(Report),
+{
+    let jobs = jobs.max(1);
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(jobs)
+        .build()
+        .map_err(|e| AnalyzeError::Internal(format!("cannot start {jobs} worker threads: {e}")))?;
+    for window in paths.chunks(jobs * 4) {
+        let reports: Vec<Report> = pool.install(|| {
+            window
+                .par_iter()
+                .map(|p| analyze_path(p.as_ref(), options))
+                .collect()
+        });
+        reports.into_iter().for_each(&mut sink);
+    }
+    Ok(())
+}

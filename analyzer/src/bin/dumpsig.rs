@@ -1,0 +1,5 @@
+//! `dumpsig`: crash-dump analyzer for Windows dumps. See `dumpsig --help`.
+
+fn main() -> std::process::ExitCode {
+    analyzer::cli::main()
+}

@@ -1,0 +1,141 @@
+//! The `dumpsig` command line: argument parsing and output only; the work is in the modules
+//! of this library. It lives in the library so every binary that embeds it (the installed
+//! `dumpsig`, the test harness's copy) runs the same code.
+
+use std::io::{self, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use crate::analyze::analyze_all;
+use crate::inputs::{discover, Input};
+use crate::minidump::stackwalk::Symbols;
+use crate::report::Report;
+use crate::{AnalyzeOptions, Depth};
+use clap::{Args, Parser, Subcommand};
+
+const EXIT_CODES: &str = "\
+Exit status:
+  0  every input was analyzed
+  1  at least one input could not be analyzed (each is named on stderr; the others were still analyzed)
+  2  usage error or a failure that stopped the whole run";
+
+/// Crash-dump analyzer for Windows dumps: WER/CER bucket signatures, failure buckets and
+/// readable reports.
+#[derive(Parser)]
+#[command(name = "dumpsig", version, about, after_help = EXIT_CODES)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Analyze dumps and print a report per input (files or directories, recursive).
+    #[command(after_help = EXIT_CODES)]
+    Analyze(AnalyzeArgs),
+}
+
+#[derive(Args)]
+struct AnalyzeArgs {
+    /// Print one JSON object per input per line (JSON Lines; schema in docs/json.md).
+    #[arg(long)]
+    json: bool,
+    /// Compute only the signature keys (no stack walk, no symbols, no crash state): fast.
+    #[arg(long)]
+    signature_only: bool,
+    /// A Breakpad symbol directory (<name>.pdb/<DEBUGID>/<name>.sym); repeatable.
+    #[arg(long = "symbols", value_name = "DIR")]
+    symbols: Vec<PathBuf>,
+    /// Worker threads (default: the number of CPUs).
+    #[arg(long, short = 'j', value_name = "N")]
+    jobs: Option<usize>,
+    /// Dump files, or directories searched recursively for dumps.
+    #[arg(required = true, value_name = "INPUT")]
+    inputs: Vec<PathBuf>,
+}
+
+/// Runs the command line with the process arguments and returns the exit status.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Analyze(args) => analyze(args),
+    }
+}
+
+fn analyze(args: AnalyzeArgs) -> ExitCode {
+    let options = AnalyzeOptions {
+        depth: if args.signature_only {
+            Depth::Signature
+        } else {
+            Depth::Full
+        },
+        symbols: Symbols::breakpad(args.symbols),
+    };
+    let jobs = args
+        .jobs
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let mut files = Vec::new();
+    let mut failed = 0usize;
+    let mut analyzed = 0usize;
+    let stdout = io::stdout();
+    let mut out = stdout.lock();
+    let mut emit = |report: Report, out: &mut io::StdoutLock<'_>| -> io::Result<()> {
+        if let Some(error) = &report.error {
+            failed += 1;
+            eprintln!("dumpsig: error: {}: {error}", report.path);
+        } else {
+            analyzed += 1;
+        }
+        if args.json {
+            writeln!(out, "{}", report.to_json_line())
+        } else if report.error.is_none() {
+            writeln!(out, "{}", report.to_text())
+        } else {
+            Ok(())
+        }
+    };
+    for input in discover(&args.inputs) {
+        match input {
+            Input::File(path) => files.push(path),
+            Input::Unreadable(path, why) => {
+                let report = Report::failed(
+                    path.display().to_string(),
+                    None,
+                    None,
+                    format!("cannot list directory: {why}"),
+                );
+                if emit(report, &mut out).is_err() {
+                    return ExitCode::from(2);
+                }
+            }
+        }
+    }
+    let mut write_error = None;
+    let run = analyze_all(&files, &options, jobs, |report| {
+        if write_error.is_none() {
+            if let Err(e) = emit(report, &mut out) {
+                write_error = Some(e);
+            }
+        }
+    });
+    if let Err(e) = run {
+        eprintln!("dumpsig: error: {e}");
+        return ExitCode::from(2);
+    }
+    if let Some(e) = write_error {
+        // A closed pipe (`dumpsig ... | head`) is not worth a message.
+        if e.kind() != io::ErrorKind::BrokenPipe {
+            eprintln!("dumpsig: error: writing output: {e}");
+        }
+        return ExitCode::from(2);
+    }
+    drop(out);
+    if !args.json {
+        eprintln!("dumpsig: {analyzed} analyzed, {failed} failed");
+    }
+    if failed > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}

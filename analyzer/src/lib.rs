@@ -1,0 +1,22 @@
+//! dumpsig's analyzer: everything that touches bytes and files.
+//!
+//! It maps each dump once ([`source::DumpSource`]), recognizes its format
+//! ([`format::DumpFormat`]), extracts crash facts with the reader for that format (minidumps
+//! through the `minidump` crate, kernel dumps through our own reader), hands the facts to the
+//! pure `signatures` crate for the bucket keys, and renders reports as text or JSON Lines.
+//! The `dumpsig` binary is a thin command-line layer over [`analyze`].
+
+pub mod analyze;
+pub mod cli;
+pub mod error;
+pub mod format;
+pub mod inputs;
+pub mod minidump;
+pub mod report;
+pub mod source;
+pub mod time;
+
+pub use analyze::{analyze_path, analyze_source, AnalyzeOptions, Depth};
+pub use error::{AnalyzeError, InputError};
+pub use report::Report;
+pub use source::DumpSource;

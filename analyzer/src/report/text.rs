@@ -1,0 +1,216 @@
+//! Text rendering of a [`Report`] for a person at a terminal.
+
+use std::fmt::Write;
+
+use super::Report;
+use crate::minidump::details::MinidumpDetails;
+
+/// Width of the label column.
+const LABEL: usize = 17;
+
+fn line(out: &mut String, label: &str, value: impl std::fmt::Display) {
+    let _ = writeln!(out, "{label:<LABEL$}{value}");
+}
+
+/// Renders `report` into `out`.
+pub(super) fn render(report: &Report, out: &mut String) {
+    let kind = report.kind.unwrap_or("unrecognized");
+    let size = report
+        .file_size
+        .map(|s| format!(", {s} bytes"))
+        .unwrap_or_default();
+    let _ = writeln!(out, "== {} ({kind}{size})", report.path);
+    if let Some(error) = &report.error {
+        line(out, "Error", error);
+        return;
+    }
+    if let Some(md) = &report.minidump {
+        render_minidump(md, out);
+    }
+    if let Some(tuple) = &report.signature {
+        out.push_str("WER parameters\n");
+        for (i, (field, value)) in tuple.wer_parameters().iter().enumerate() {
+            let _ = writeln!(out, "  P{} {field:<14}{value}", i + 1);
+        }
+    }
+    line(
+        out,
+        "CER subpath",
+        report.cer_subpath.as_deref().unwrap_or("-"),
+    );
+    line(
+        out,
+        "Failure bucket",
+        report.failure_bucket.as_deref().unwrap_or("-"),
+    );
+    line(
+        out,
+        "FAILURE_ID_HASH",
+        report.failure_id_hash.as_deref().unwrap_or("-"),
+    );
+    match &report.crash_state {
+        Some(state) if !state.is_empty() => line(out, "Crash state", state.join(" | ")),
+        Some(_) => line(out, "Crash state", "(no frames)"),
+        None => line(
+            out,
+            "Crash state",
+            "(not computed: signature only, no stack walk)",
+        ),
+    }
+    if let Some(md) = &report.minidump {
+        render_modules(md, out);
+        if !md.warnings.is_empty() {
+            out.push_str("Warnings\n");
+            for w in &md.warnings {
+                let _ = writeln!(out, "  {w}");
+            }
+        }
+    }
+}
+
+fn render_minidump(md: &MinidumpDetails, out: &mut String) {
+    if let Some(t) = &md.dump_time {
+        line(out, "Dump time", t);
+    }
+    match &md.system {
+        Some(s) => {
+            let csd = s
+                .csd_version
+                .as_deref()
+                .map(|c| format!(" ({c})"))
+                .unwrap_or_default();
+            line(out, "OS", format!("{} {}{csd}", s.os, s.os_version));
+            let info = s
+                .cpu_info
+                .as_deref()
+                .map(|c| format!(", {c}"))
+                .unwrap_or_default();
+            line(
+                out,
+                "CPU",
+                format!(
+                    "{}, {} processor(s), {}-bit process{info}",
+                    s.cpu, s.processor_count, s.pointer_bits
+                ),
+            );
+        }
+        None => line(out, "OS / CPU", "unknown (no system info stream)"),
+    }
+    let p = &md.process;
+    let mut process = format!(
+        "{} {}",
+        p.name,
+        p.version.as_deref().unwrap_or("(no version)")
+    );
+    let _ = write!(process, ", timestamp {}", p.timestamp);
+    if let Some(pid) = p.pid {
+        let _ = write!(process, ", pid {pid}");
+    }
+    if let Some(t) = &p.create_time {
+        let _ = write!(process, ", started {t}");
+    }
+    line(out, "Process", process);
+    match &md.exception {
+        Some(e) => {
+            let name = e.name.as_deref().unwrap_or("unknown code");
+            line(
+                out,
+                "Exception",
+                format!(
+                    "{} {name}, flags {}, thread {}",
+                    e.code, e.flags, e.thread_id
+                ),
+            );
+            let source = match e.instruction_source {
+                signatures::FaultLocation::ExceptionAddress => "ExceptionAddress".to_owned(),
+                signatures::FaultLocation::ContextInstruction => {
+                    format!("context, ExceptionAddress was {}", e.recorded_address)
+                }
+                signatures::FaultLocation::NoException => "none".to_owned(),
+            };
+            line(
+                out,
+                "  instruction",
+                format!("{} (from {source})", e.instruction_address),
+            );
+            if let Some(a) = &e.access {
+                let kind = match a.kind {
+                    signatures::AccessKind::Read => "read",
+                    signatures::AccessKind::Write => "write",
+                    signatures::AccessKind::Execute => "execute",
+                };
+                line(out, "  access", format!("{kind} at {}", a.address));
+            }
+            if !e.parameters.is_empty() {
+                line(out, "  parameters", e.parameters.join(" "));
+            }
+        }
+        None => line(
+            out,
+            "Exception",
+            "none (no exception stream: hang-style report)",
+        ),
+    }
+    if let Some(t) = &md.crashing_thread {
+        let name = t
+            .name
+            .as_deref()
+            .map(|n| format!(" \"{n}\""))
+            .unwrap_or_default();
+        line(
+            out,
+            "Crashing thread",
+            format!(
+                "{} (index {}{name}), {} frame(s)",
+                t.id, t.index, t.total_frames
+            ),
+        );
+        for f in t.frames.iter().take(10) {
+            let place = match (&f.module, &f.module_offset) {
+                (Some(m), Some(o)) => format!("{m}+{o}"),
+                _ => "?".to_owned(),
+            };
+            let mut text = format!("  #{:<2} {} {place}", f.index, f.instruction);
+            if let Some(func) = &f.function {
+                let _ = write!(text, "  {func}");
+                if let Some(o) = &f.function_offset {
+                    let _ = write!(text, "+{o}");
+                }
+            }
+            if let (Some(file), Some(l)) = (&f.file, f.line) {
+                let _ = write!(text, "  [{file}:{l}]");
+            }
+            let _ = writeln!(out, "{text}  ({})", f.trust);
+        }
+    }
+}
+
+fn render_modules(md: &MinidumpDetails, out: &mut String) {
+    let _ = writeln!(out, "Modules ({})", md.modules.len());
+    let _ = writeln!(
+        out,
+        "  {:<18} {:<10} {:<18} {:<9} name",
+        "base", "size", "version", "timestamp"
+    );
+    for m in &md.modules {
+        let _ = writeln!(
+            out,
+            "  {:<18} {:<10} {:<18} {:<9} {}",
+            m.base,
+            m.size,
+            m.version.as_deref().unwrap_or("-"),
+            m.timestamp,
+            m.name
+        );
+    }
+    if !md.unloaded_modules.is_empty() {
+        let _ = writeln!(out, "Unloaded modules ({})", md.unloaded_modules.len());
+        for m in &md.unloaded_modules {
+            let _ = writeln!(
+                out,
+                "  {:<18} {:<10} {:<18} {:<9} {}",
+                m.base, m.size, "", m.timestamp, m.name
+            );
+        }
+    }
+}

@@ -1,0 +1,127 @@
+//! Helpers for dumpsig's end-to-end tests: locating `../shared`, running the command line as a
+//! process with a time limit, and reading its JSON Lines.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+/// The workspace root.
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default()
+}
+
+/// `../shared` beside the workspace (DEVELOPERS.md: CI clones the project with it beside).
+pub fn shared_dir() -> PathBuf {
+    let dir = workspace_root().join("../shared");
+    assert!(
+        dir.join("real-dumps").is_dir(),
+        "../shared/real-dumps not found beside the workspace at {}",
+        dir.display()
+    );
+    dir
+}
+
+/// `../shared/real-dumps/<rel>`.
+pub fn real_dump(rel: &str) -> PathBuf {
+    shared_dir().join("real-dumps").join(rel)
+}
+
+/// What a finished `dumpsig` process left behind.
+#[derive(Debug)]
+pub struct Run {
+    /// Exit status.
+    pub status: ExitStatus,
+    /// Standard output.
+    pub stdout: String,
+    /// Standard error.
+    pub stderr: String,
+}
+
+impl Run {
+    /// Exit code (`-1` when killed by a signal).
+    pub fn code(&self) -> i32 {
+        self.status.code().unwrap_or(-1)
+    }
+
+    /// Parses stdout as JSON Lines.
+    pub fn json_lines(&self) -> Vec<serde_json::Value> {
+        self.stdout
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+            .collect()
+    }
+}
+
+/// Runs `bin` with `args`, killing it after `limit` (a hang is a test failure, not a stuck CI).
+pub fn run_with_limit<S: AsRef<std::ffi::OsStr>>(bin: &str, args: &[S], limit: Duration) -> Run {
+    let mut child = Command::new(bin)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {bin}: {e}"));
+    // Drain the pipes on threads so a chatty child cannot block on a full pipe.
+    let mut out = child.stdout.take().expect("stdout piped");
+    let mut err = child.stderr.take().expect("stderr piped");
+    let out_thread = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = out.read_to_string(&mut s);
+        s
+    });
+    let err_thread = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = err.read_to_string(&mut s);
+        s
+    });
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait on child") {
+            break status;
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "dumpsig did not finish within {limit:?}: {:?}",
+                args.iter()
+                    .map(|a| a.as_ref().to_owned())
+                    .collect::<Vec<_>>()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    Run {
+        status,
+        stdout: out_thread.join().unwrap_or_default(),
+        stderr: err_thread.join().unwrap_or_default(),
+    }
+}
+
+/// Runs `bin` with a generous default limit.
+pub fn run<S: AsRef<std::ffi::OsStr>>(bin: &str, args: &[S]) -> Run {
+    run_with_limit(bin, args, Duration::from_secs(120))
+}
+
+/// The rows of the "Expected CER error subpaths" table in `real-dumps/README.md`:
+/// (file relative to real-dumps, expected subpath).
+pub fn expected_subpaths() -> Vec<(String, String)> {
+    let readme = std::fs::read_to_string(shared_dir().join("real-dumps/README.md"))
+        .expect("read real-dumps/README.md");
+    readme
+        .lines()
+        .filter(|l| l.starts_with("| minidump/") || l.starts_with("| cab/"))
+        .filter_map(|l| {
+            let cells: Vec<&str> = l.split('|').map(str::trim).collect();
+            let file = cells.get(1)?.to_string();
+            let last = cells.get(4)?;
+            // The subpath is the first backquoted span of the last column.
+            let subpath = last.split('`').nth(1)?.to_string();
+            Some((file, subpath))
+        })
+        .collect()
+}
