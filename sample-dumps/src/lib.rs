@@ -1,0 +1,80 @@
+//! Generator of format-correct Windows crash dumps for dumpsig's tests and demos.
+//!
+//! This crate writes sample dump files byte by byte from the published file
+//! formats, without depending on the `minidump` crates (or any other parser),
+//! so that dumpsig's parser and analyzer are tested against data produced by
+//! an independent implementation. Output is fully deterministic: no clock, no
+//! randomness, no hash-map ordering, so regenerating yields identical bytes and
+//! the committed files can be checked against a fresh build.
+//!
+//! Each [`Sample`] also states the CER signature subpath
+//! (`<AppName>\<AppVer>\<ModName>\<ModVer>\<Offset>`) the generator intends
+//! the dump to produce, computed by [`cer`] from the sample's own description.
+//!
+//! Modules:
+//! * [`bytes`]: the little-endian byte writer;
+//! * [`cer`]: the expected-signature helper (placeholder sanitizing rules);
+//! * [`minidump`]: user-mode MINIDUMP layout and the sample catalogue.
+
+pub mod bytes;
+pub mod cer;
+pub mod minidump;
+
+use std::path::{Path, PathBuf};
+
+/// One generated sample.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sample {
+    /// File name to write the sample under (no directory part).
+    pub file_name: String,
+    /// One-line description of what the sample exercises.
+    pub description: String,
+    /// The complete file contents.
+    pub bytes: Vec<u8>,
+    /// The CER subpath `<AppName>\<AppVer>\<ModName>\<ModVer>\<Offset>` the
+    /// generator intends this dump to produce.
+    pub expected_cer_subpath: String,
+}
+
+/// Generate every user-mode minidump sample, in a fixed order.
+pub fn minidump_samples() -> Vec<Sample> {
+    minidump::samples::specs()
+        .into_iter()
+        .map(|s| Sample {
+            file_name: s.file_name.to_string(),
+            description: s.description.to_string(),
+            bytes: minidump::build(&s.spec),
+            expected_cer_subpath: s.spec.expected_cer_subpath(),
+        })
+        .collect()
+}
+
+/// Write every sample into `dir` (create it), return the paths written.
+pub fn write_samples(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    std::fs::create_dir_all(dir)?;
+    let mut written = Vec::new();
+    for sample in minidump_samples() {
+        let path = dir.join(&sample.file_name);
+        std::fs::write(&path, &sample.bytes)?;
+        written.push(path);
+    }
+    Ok(written)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generation_is_deterministic() {
+        assert_eq!(minidump_samples(), minidump_samples());
+    }
+
+    #[test]
+    fn samples_start_with_a_minidump_header() {
+        for s in minidump_samples() {
+            assert_eq!(s.bytes.get(..4), Some(&b"MDMP"[..]), "{}", s.file_name);
+            assert_eq!(s.bytes.len() % 4, 0, "{}", s.file_name);
+        }
+    }
+}

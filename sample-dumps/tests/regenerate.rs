@@ -1,0 +1,73 @@
+//! The committed sample dumps in `sample-dumps/minidump/` must be exactly what
+//! the generator produces today: same set of files, byte-identical contents.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+const HOW_TO_FIX: &str =
+    "run `cargo run -p dumpsig-sample-dumps --bin gen-samples` and commit the result";
+
+fn committed_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("minidump")
+}
+
+#[test]
+fn committed_minidumps_match_the_generator() -> Result<(), String> {
+    let dir = committed_dir();
+    let samples = sample_dumps::minidump_samples();
+
+    let on_disk: BTreeSet<String> = std::fs::read_dir(&dir)
+        .map_err(|e| format!("cannot list {}: {e}; {HOW_TO_FIX}", dir.display()))?
+        .filter_map(Result::ok)
+        .filter(|e| e.path().is_file())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    let generated: BTreeSet<String> = samples.iter().map(|s| s.file_name.clone()).collect();
+
+    let missing: Vec<&String> = generated.difference(&on_disk).collect();
+    let extra: Vec<&String> = on_disk.difference(&generated).collect();
+    if !missing.is_empty() || !extra.is_empty() {
+        return Err(format!(
+            "sample set differs in {}: missing {missing:?}, unexpected {extra:?}; {HOW_TO_FIX} \
+             (and delete files the generator no longer makes)",
+            dir.display()
+        ));
+    }
+
+    let mut stale = Vec::new();
+    for sample in &samples {
+        let path = dir.join(&sample.file_name);
+        let committed = std::fs::read(&path)
+            .map_err(|e| format!("cannot read {}: {e}; {HOW_TO_FIX}", path.display()))?;
+        if committed != sample.bytes {
+            stale.push(format!(
+                "{} ({} bytes committed, {} generated)",
+                path.display(),
+                committed.len(),
+                sample.bytes.len()
+            ));
+        }
+    }
+    if stale.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "committed samples differ from the generator output: {}; {HOW_TO_FIX}",
+            stale.join(", ")
+        ))
+    }
+}
+
+#[test]
+fn every_sample_has_an_expected_subpath() {
+    for sample in sample_dumps::minidump_samples() {
+        assert_eq!(
+            sample.expected_cer_subpath.split('\\').count(),
+            5,
+            "{}: {}",
+            sample.file_name,
+            sample.expected_cer_subpath
+        );
+        assert!(!sample.description.is_empty(), "{}", sample.file_name);
+    }
+}
