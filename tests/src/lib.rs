@@ -1,6 +1,9 @@
 //! Helpers for dumpsig's end-to-end tests: locating `../shared`, running the command line as a
 //! process with a time limit, and reading its JSON Lines.
 
+// Test support: a panic here is a failed test with its message, which is what we want.
+#![allow(clippy::panic, clippy::expect_used, clippy::unwrap_used)]
+
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};

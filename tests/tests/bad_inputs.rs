@@ -1,5 +1,12 @@
 //! Bad input of every kind: a clear one-line error naming the file, a non-zero exit status,
 //! the other inputs still analyzed, no panic, no hang.
+// Test code: a panic is a failed test with its message.
+#![allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

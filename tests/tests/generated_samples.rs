@@ -1,5 +1,12 @@
 //! `dumpsig analyze` over the committed generated samples: each gives the signature it was
 //! built with, on both the full and the signature-only path.
+// Test code: a panic is a failed test with its message.
+#![allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use dumpsig_tests::{run, workspace_root};
 use serde_json::Value;

@@ -1,4 +1,11 @@
 //! `dumpsig analyze` over the real minidumps of `../shared/real-dumps`.
+// Test code: a panic is a failed test with its message.
+#![allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use dumpsig_tests::{expected_subpaths, real_dump, run};
 use serde_json::Value;
@@ -32,6 +39,16 @@ fn cer_subpaths_match_the_expected_table() {
             assert_eq!(r["cer_subpath"], expected, "{file} {mode:?}");
             assert_eq!(r["kind"], "minidump");
             assert_eq!(r["schema_version"], 1);
+            if mode.is_empty() {
+                assert!(
+                    r["crash_state"].is_array(),
+                    "{file}: the full path walks the stack"
+                );
+            } else {
+                // The signature path must not run the stack walker.
+                assert_eq!(r["crash_state"], Value::Null, "{file}");
+                assert_eq!(r["minidump"]["crashing_thread"], Value::Null, "{file}");
+            }
             let hash = r["failure_id_hash"].as_str().unwrap_or_default();
             assert_eq!(hash.len(), 36, "{file}: hash {hash}");
         }
