@@ -64,9 +64,10 @@ pub fn analyze_source(source: &DumpSource, options: &AnalyzeOptions) -> Result<R
                 facts.details,
             ))
         }
-        DumpFormat::Kernel32 | DumpFormat::Kernel64 => Err(AnalyzeError::Unsupported {
-            format: "a kernel dump",
-        }),
+        DumpFormat::Kernel32 | DumpFormat::Kernel64 => {
+            let details = crate::kernel::analyze(bytes)?;
+            Ok(Report::kernel(path, source.len(), details))
+        }
         DumpFormat::Cab => Err(AnalyzeError::Unsupported {
             format: "a CAB report",
         }),

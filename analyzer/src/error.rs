@@ -55,6 +55,9 @@ pub enum AnalyzeError {
         #[source]
         source: minidump::Error,
     },
+    /// The kernel dump reader refused the file (its header is unusable).
+    #[error("invalid kernel dump: {0}")]
+    Kernel(#[from] crate::kernel::KernelError),
     /// The stack walker failed.
     #[error("stack walk failed: {0}")]
     StackWalk(String),

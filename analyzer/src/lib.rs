@@ -11,6 +11,8 @@ pub mod cli;
 pub mod error;
 pub mod format;
 pub mod inputs;
+pub mod json_hex;
+pub mod kernel;
 pub mod minidump;
 pub mod report;
 pub mod source;

@@ -14,7 +14,6 @@ use super::report::{
     OsInfo, StackAddress, UnloadedRow,
 };
 use super::triage::KdDebuggerData;
-use super::virtual_memory::VirtualRead;
 use super::KernelDump;
 
 /// Most stack bytes read through virtual memory.
@@ -25,11 +24,15 @@ const MAX_STACK_ROWS: usize = 32;
 const KDBG_BYTES: usize = 0x340;
 
 /// The module list and the kernel's KDBG facts.
-fn gather_modules(dump: &KernelDump<'_>, missing: &mut Vec<String>) -> (Vec<LoadedModule>, Option<KdDebuggerData>) {
+fn gather_modules(
+    dump: &KernelDump<'_>,
+    missing: &mut Vec<String>,
+) -> (Vec<LoadedModule>, Option<KdDebuggerData>) {
     let mem = dump.memory();
     let header = dump.header();
     if let Some(t) = dump.triage() {
-        let mut modules: Vec<LoadedModule> = t.drivers.iter().map(LoadedModule::from_triage).collect();
+        let mut modules: Vec<LoadedModule> =
+            t.drivers.iter().map(LoadedModule::from_triage).collect();
         for m in &mut modules {
             m.enrich(&mem);
         }
@@ -44,11 +47,15 @@ fn gather_modules(dump: &KernelDump<'_>, missing: &mut Vec<String>) -> (Vec<Load
         .ok()
         .and_then(|()| KdDebuggerData::parse(&block, header.width));
     let head = match header.ps_loaded_module_list {
-        0 | 0x4547_4150 | 0x4547_4150_4547_4150 => kdbg.as_ref().map_or(0, |k| k.ps_loaded_module_list),
+        0 | 0x4547_4150 | 0x4547_4150_4547_4150 => {
+            kdbg.as_ref().map_or(0, |k| k.ps_loaded_module_list)
+        }
         h => h,
     };
     if head == 0 {
-        missing.push("loaded modules: no PsLoadedModuleList in the header or a readable KDBG block".into());
+        missing.push(
+            "loaded modules: no PsLoadedModuleList in the header or a readable KDBG block".into(),
+        );
         return (Vec::new(), kdbg);
     }
     let (mut modules, err) = walk_module_list(&mem, head, header.width);
@@ -68,9 +75,14 @@ fn gather_modules(dump: &KernelDump<'_>, missing: &mut Vec<String>) -> (Vec<Load
 fn stack_bytes(dump: &KernelDump<'_>, missing: &mut Vec<String>) -> Option<(u64, Vec<u8>, u64)> {
     let sp = dump.context().map(|c| c.sp);
     if let Some(t) = dump.triage() {
+        // Scan the saved stack from SP (when SP is inside it), at most 64 KiB.
         let (va, bytes) = t.stack?;
-        let capped = bytes.get(..bytes.len().min(MAX_STACK_BYTES as usize * 4)).unwrap_or(bytes);
-        return Some((va, capped.to_vec(), sp.unwrap_or(va)));
+        let from = sp
+            .filter(|&sp| sp >= va && sp - va < bytes.len() as u64)
+            .unwrap_or(va);
+        let end = (from - va).saturating_add(MAX_STACK_BYTES);
+        let kept = bytes.get(..end.min(bytes.len() as u64) as usize)?;
+        return Some((va, kept.to_vec(), from));
     }
     let sp = sp?;
     if !dump.physical().has_pages() {
@@ -203,7 +215,11 @@ pub(crate) fn build_report(dump: &KernelDump<'_>) -> KernelReport {
         os: OsInfo {
             major_version: header.major_version,
             minor_version: header.minor_version,
-            build_kind: if header.major_version == 0xC { "checked" } else { "free" },
+            build_kind: if header.major_version == 0xC {
+                "checked"
+            } else {
+                "free"
+            },
             nt_version: nt_version(header.minor_version),
             build: header.minor_version,
             product_type: header.product_type,
@@ -215,7 +231,10 @@ pub(crate) fn build_report(dump: &KernelDump<'_>) -> KernelReport {
         drivers,
         unloaded_drivers,
         attributes_raw: header.attributes,
-        attributes: header.attributes.map(describe_attributes).unwrap_or_default(),
+        attributes: header
+            .attributes
+            .map(describe_attributes)
+            .unwrap_or_default(),
         missing,
     }
 }

@@ -52,7 +52,9 @@ pub struct Attribution {
 /// The stop code without the 0x10000000 "_M" flag for the codes that have such variants.
 pub fn base_code(code: u32) -> u32 {
     let low = code & 0x0FFF_FFFF;
-    if code & 0xF000_0000 == 0x1000_0000 && matches!(low, 0xA | 0xD1 | 0x1E | 0x7E | 0x8E | 0x3B | 0x50 | 0x7F) {
+    if code & 0xF000_0000 == 0x1000_0000
+        && matches!(low, 0xA | 0xD1 | 0x1E | 0x7E | 0x8E | 0x3B | 0x50 | 0x7F)
+    {
         low
     } else {
         code
@@ -60,7 +62,11 @@ pub fn base_code(code: u32) -> u32 {
 }
 
 /// The address the stop code names and the words for where it came from.
-pub fn named_address(code: u32, parameters: [u64; 4], context_pc: Option<u64>) -> Option<(u64, String)> {
+pub fn named_address(
+    code: u32,
+    parameters: [u64; 4],
+    context_pc: Option<u64>,
+) -> Option<(u64, String)> {
     let [_, p2, p3, p4] = parameters;
     let pick = match base_code(code) {
         0xA | 0xD1 => Some((p4, "P4 (the instruction address) of stop")),
@@ -70,16 +76,21 @@ pub fn named_address(code: u32, parameters: [u64; 4], context_pc: Option<u64>) -
     };
     match pick {
         Some((addr, why)) if addr != 0 => Some((addr, format!("{why} {code:#X}"))),
-        _ => context_pc
-            .filter(|&pc| pc != 0)
-            .map(|pc| (pc, format!("the context PC (stop {code:#X} names no address)"))),
+        _ => context_pc.filter(|&pc| pc != 0).map(|pc| {
+            (
+                pc,
+                format!("the context PC (stop {code:#X} names no address)"),
+            )
+        }),
     }
 }
 
 /// Whether a module is the kernel or the HAL (never blamed from the stack).
 pub fn is_kernel_or_hal(name: &str) -> bool {
     let n = name.to_ascii_lowercase();
-    n.starts_with("ntoskrnl") || n.starts_with("ntkr") || (n.starts_with("hal") && n.ends_with(".dll"))
+    n.starts_with("ntoskrnl")
+        || n.starts_with("ntkr")
+        || (n.starts_with("hal") && n.ends_with(".dll"))
 }
 
 fn module_of(modules: &[ModuleRange<'_>], addr: u64) -> Option<usize> {
@@ -115,7 +126,9 @@ pub fn attribute(facts: &CrashFacts<'_>) -> Attribution {
                     module: Some(m.name.to_string()),
                     address: Some(addr),
                     offset: Some(addr - m.base),
-                    rule: format!("{prefix}; first stack address in a module other than the kernel or HAL"),
+                    rule: format!(
+                        "{prefix}; first stack address in a module other than the kernel or HAL"
+                    ),
                 };
             }
         }
@@ -134,19 +147,45 @@ mod tests {
     use super::*;
 
     const MODS: [ModuleRange<'static>; 3] = [
-        ModuleRange { name: "ntoskrnl.exe", base: 0x1000, size: 0x1000 },
-        ModuleRange { name: "hal.dll", base: 0x3000, size: 0x1000 },
-        ModuleRange { name: "foo.sys", base: 0x5000, size: 0x1000 },
+        ModuleRange {
+            name: "ntoskrnl.exe",
+            base: 0x1000,
+            size: 0x1000,
+        },
+        ModuleRange {
+            name: "hal.dll",
+            base: 0x3000,
+            size: 0x1000,
+        },
+        ModuleRange {
+            name: "foo.sys",
+            base: 0x5000,
+            size: 0x1000,
+        },
     ];
 
-    fn facts(code: u32, params: [u64; 4], pc: Option<u64>, stack: &'static [u64]) -> CrashFacts<'static> {
-        CrashFacts { bugcheck_code: code, parameters: params, context_pc: pc, modules: &MODS, stack_addresses: stack }
+    fn facts(
+        code: u32,
+        params: [u64; 4],
+        pc: Option<u64>,
+        stack: &'static [u64],
+    ) -> CrashFacts<'static> {
+        CrashFacts {
+            bugcheck_code: code,
+            parameters: params,
+            context_pc: pc,
+            modules: &MODS,
+            stack_addresses: stack,
+        }
     }
 
     #[test]
     fn picks_the_named_parameter() {
         let a = attribute(&facts(0x1000_007E, [0xC000_0005, 0x5010, 0, 0], None, &[]));
-        assert_eq!((a.module.as_deref(), a.offset), (Some("foo.sys"), Some(0x10)));
+        assert_eq!(
+            (a.module.as_deref(), a.offset),
+            (Some("foo.sys"), Some(0x10))
+        );
         assert!(a.rule.starts_with("P2"), "{}", a.rule);
         let a = attribute(&facts(0xD1, [0, 2, 0, 0x1010], None, &[]));
         assert_eq!(a.module.as_deref(), Some("ntoskrnl.exe"));
@@ -160,8 +199,16 @@ mod tests {
 
     #[test]
     fn falls_back_to_the_stack_skipping_kernel_and_hal() {
-        let a = attribute(&facts(0xA, [0, 2, 0, 0x9999], None, &[0x1010, 0x3010, 0x5040]));
-        assert_eq!((a.module.as_deref(), a.address), (Some("foo.sys"), Some(0x5040)));
+        let a = attribute(&facts(
+            0xA,
+            [0, 2, 0, 0x9999],
+            None,
+            &[0x1010, 0x3010, 0x5040],
+        ));
+        assert_eq!(
+            (a.module.as_deref(), a.address),
+            (Some("foo.sys"), Some(0x5040))
+        );
         assert!(a.rule.contains("lies in no module"), "{}", a.rule);
         let a = attribute(&facts(0xA, [0, 2, 0, 0x9999], None, &[0x1010]));
         assert_eq!(a.module, None);

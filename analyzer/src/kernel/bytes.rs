@@ -27,11 +27,6 @@ pub(crate) fn u8_at(data: &[u8], offset: u64) -> Option<u8> {
     array(data, offset).map(u8::from_le_bytes)
 }
 
-/// Little-endian u16 at `offset`.
-pub(crate) fn u16_at(data: &[u8], offset: u64) -> Option<u16> {
-    array(data, offset).map(u16::from_le_bytes)
-}
-
 /// Little-endian u32 at `offset`.
 pub(crate) fn u32_at(data: &[u8], offset: u64) -> Option<u32> {
     array(data, offset).map(u32::from_le_bytes)
@@ -60,7 +55,12 @@ pub(crate) fn set32(value: u32) -> Option<u32> {
 pub(crate) fn utf16_lossy(bytes: &[u8]) -> String {
     let units: Vec<u16> = bytes
         .chunks_exact(2)
-        .map(|c| u16::from_le_bytes([c.first().copied().unwrap_or(0), c.get(1).copied().unwrap_or(0)]))
+        .map(|c| {
+            u16::from_le_bytes([
+                c.first().copied().unwrap_or(0),
+                c.get(1).copied().unwrap_or(0),
+            ])
+        })
         .take_while(|&u| u != 0)
         .collect();
     String::from_utf16_lossy(&units)
@@ -71,6 +71,12 @@ pub(crate) fn ascii_lossy(bytes: &[u8]) -> String {
     bytes
         .iter()
         .take_while(|&&b| b != 0)
-        .map(|&b| if b.is_ascii_graphic() || b == b' ' { b as char } else { '?' })
+        .map(|&b| {
+            if b.is_ascii_graphic() || b == b' ' {
+                b as char
+            } else {
+                '?'
+            }
+        })
         .collect()
 }

@@ -106,9 +106,9 @@ impl Context {
                 let ctx = slice(data, offset, 0x390)?;
                 let mut registers = Vec::new();
                 const NAMES: [&str; 29] = [
-                    "x0", "x1", "x2", "x3", "x4", "x5", "x6", "x7", "x8", "x9", "x10", "x11", "x12",
-                    "x13", "x14", "x15", "x16", "x17", "x18", "x19", "x20", "x21", "x22", "x23",
-                    "x24", "x25", "x26", "x27", "x28",
+                    "x0", "x1", "x2", "x3", "x4", "x5", "x6", "x7", "x8", "x9", "x10", "x11",
+                    "x12", "x13", "x14", "x15", "x16", "x17", "x18", "x19", "x20", "x21", "x22",
+                    "x23", "x24", "x25", "x26", "x27", "x28",
                 ];
                 for (i, name) in (0u64..).zip(NAMES) {
                     registers.push((name, u64_at(ctx, 0x08 + 8 * i)?));
@@ -159,7 +159,13 @@ impl ExceptionRecord {
         let code = u32_at(rec, 0)?;
         let flags = u32_at(rec, 4)?;
         let (record, address, number_parameters, info_off, stride) = if ptr64 {
-            (u64_at(rec, 8)?, u64_at(rec, 0x10)?, u32_at(rec, 0x18)?, 0x20u64, 8u64)
+            (
+                u64_at(rec, 8)?,
+                u64_at(rec, 0x10)?,
+                u32_at(rec, 0x18)?,
+                0x20u64,
+                8u64,
+            )
         } else {
             let r = u64::from(u32_at(rec, 8)?);
             let a = u64::from(u32_at(rec, 0xC)?);

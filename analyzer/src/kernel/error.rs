@@ -55,7 +55,9 @@ pub enum KernelError {
         pa: u64,
     },
     /// A physical page was captured but its file offset lies beyond the end of the file.
-    #[error("physical address {pa:#x} is stored at file offset {offset:#x}, beyond the end of the file")]
+    #[error(
+        "physical address {pa:#x} is stored at file offset {offset:#x}, beyond the end of the file"
+    )]
     PhysicalBeyondEof {
         /// The physical address.
         pa: u64,

@@ -269,9 +269,21 @@ impl DumpHeader {
 fn parse_descriptor(data: &[u8], layout: &Layout) -> Option<PhysicalMemoryDescriptor> {
     let (runs_off, pages, first_run, stride, capacity) = if layout.ptr64 {
         // Runs end where the context record begins.
-        (0x88u64, u64_at(data, 0x90)?, 0x98u64, 16u64, (0x348 - 0x98) / 16)
+        (
+            0x88u64,
+            u64_at(data, 0x90)?,
+            0x98u64,
+            16u64,
+            (0x348 - 0x98) / 16,
+        )
     } else {
-        (0x64, u64::from(u32_at(data, 0x68)?), 0x6C, 8, (0x320 - 0x6C) / 8)
+        (
+            0x64,
+            u64::from(u32_at(data, 0x68)?),
+            0x6C,
+            8,
+            (0x320 - 0x6C) / 8,
+        )
     };
     let number_of_runs = u32_at(data, runs_off)?;
     if number_of_runs == UNSET32 {
@@ -284,7 +296,10 @@ fn parse_descriptor(data: &[u8], layout: &Layout) -> Option<PhysicalMemoryDescri
         let (base_page, page_count) = if layout.ptr64 {
             (u64_at(data, off)?, u64_at(data, off + 8)?)
         } else {
-            (u64::from(u32_at(data, off)?), u64::from(u32_at(data, off + 4)?))
+            (
+                u64::from(u32_at(data, off)?),
+                u64::from(u32_at(data, off + 4)?),
+            )
         };
         runs.push(PhysicalRun {
             base_page,

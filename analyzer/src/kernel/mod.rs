@@ -24,6 +24,8 @@ pub mod triage;
 pub mod virtual_memory;
 
 #[cfg(test)]
+mod synthetic_tests;
+#[cfg(test)]
 mod tests;
 
 pub use context::{Context, ExceptionRecord};
@@ -53,7 +55,7 @@ pub struct KernelDump<'a> {
 }
 
 /// Virtual memory of a dump: page tables, saved triage regions, or nothing.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub enum DumpMemory<'d, 'a> {
     /// Full, summary, bitmap dumps.
     Paged(PagedMemory<'d, PhysicalMemory<'a>>),
@@ -69,7 +71,10 @@ impl VirtualRead for DumpMemory<'_, '_> {
             DumpMemory::Paged(m) => m.read_virtual(va, buf),
             DumpMemory::Triage(m) => m.read_virtual(va, buf),
             // An empty physical memory explains itself in its error.
-            DumpMemory::None(p) => p.page(0).map(|_| ()).and(Err(KernelError::VirtualNotInDump { va })),
+            DumpMemory::None(p) => p
+                .page(0)
+                .map(|_| ())
+                .and(Err(KernelError::VirtualNotInDump { va })),
         }
     }
 }
@@ -80,7 +85,9 @@ impl<'a> KernelDump<'a> {
         let header = DumpHeader::parse(data)?;
         let ptr64 = header.width == Width::Bits64;
         let mut missing = Vec::new();
-        let encrypted = header.attributes.is_some_and(|a| a & ATTRIBUTE_ENCRYPTED != 0);
+        let encrypted = header
+            .attributes
+            .is_some_and(|a| a & ATTRIBUTE_ENCRYPTED != 0);
         let attr_offset = if ptr64 { 0x1050 } else { 0x8A0 };
         let (physical, triage) = if encrypted {
             missing.push(format!(
@@ -114,7 +121,11 @@ impl<'a> KernelDump<'a> {
         }
         let exception = ExceptionRecord::parse(data, header.exception_offset, ptr64)
             .filter(|e| e.code != bytes::UNSET32);
-        let paging = Paging::for_machine(header.machine_image_type, header.directory_table_base, header.pae_enabled);
+        let paging = Paging::for_machine(
+            header.machine_image_type,
+            header.directory_table_base,
+            header.pae_enabled,
+        );
         Ok(KernelDump {
             data,
             header,

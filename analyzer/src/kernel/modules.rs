@@ -208,7 +208,13 @@ pub struct StackHit {
 }
 
 /// Scans `stack` (saved at VA `stack_va`) from `from` upward for values inside modules.
-pub fn scan_stack(stack: &[u8], stack_va: u64, from: u64, ptr64: bool, index: &ModuleIndex) -> Vec<StackHit> {
+pub fn scan_stack(
+    stack: &[u8],
+    stack_va: u64,
+    from: u64,
+    ptr64: bool,
+    index: &ModuleIndex,
+) -> Vec<StackHit> {
     let step = if ptr64 { 8 } else { 4 };
     let skip = from
         .checked_sub(stack_va)
@@ -263,7 +269,10 @@ mod tests {
         fn read_virtual(&self, va: u64, buf: &mut [u8]) -> Result<(), KernelError> {
             for (i, slot) in buf.iter_mut().enumerate() {
                 let a = va + i as u64;
-                *slot = *self.0.get(&a).ok_or(KernelError::VirtualNotInDump { va: a })?;
+                *slot = *self
+                    .0
+                    .get(&a)
+                    .ok_or(KernelError::VirtualNotInDump { va: a })?;
             }
             Ok(())
         }
@@ -273,7 +282,11 @@ mod tests {
         vm.put(at, &next.to_le_bytes());
         vm.put(at + 0x30, &base.to_le_bytes());
         vm.put(at + 0x40, &size.to_le_bytes());
-        vm.put_str(at + 0x48, at + 0x200, &format!("\\SystemRoot\\system32\\{name}"));
+        vm.put_str(
+            at + 0x48,
+            at + 0x200,
+            &format!("\\SystemRoot\\system32\\{name}"),
+        );
         vm.put_str(at + 0x58, at + 0x400, name);
     }
 

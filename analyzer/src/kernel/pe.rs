@@ -61,7 +61,11 @@ fn malformed(what: &'static str, va: u64, detail: String) -> KernelError {
 /// unreadable or invalid; the debug id and version are `None` when their pages are missing.
 pub fn read_pe_info(mem: &dyn VirtualRead, base: u64) -> Result<PeInfo, KernelError> {
     if mem.read_u16(base)? != 0x5A4D {
-        return Err(malformed("PE image (virtual)", base, "no MZ signature".into()));
+        return Err(malformed(
+            "PE image (virtual)",
+            base,
+            "no MZ signature".into(),
+        ));
     }
     let e_lfanew = mem.read_u32(base.wrapping_add(0x3C))?;
     if e_lfanew > MAX_E_LFANEW {
@@ -73,7 +77,11 @@ pub fn read_pe_info(mem: &dyn VirtualRead, base: u64) -> Result<PeInfo, KernelEr
     }
     let nt = base.wrapping_add(u64::from(e_lfanew));
     if mem.read_u32(nt)? != 0x0000_4550 {
-        return Err(malformed("PE image (virtual)", nt, "no PE signature".into()));
+        return Err(malformed(
+            "PE image (virtual)",
+            nt,
+            "no PE signature".into(),
+        ));
     }
     let machine = mem.read_u16(nt.wrapping_add(4))?;
     let timestamp = mem.read_u32(nt.wrapping_add(8))?;
@@ -168,7 +176,12 @@ fn read_codeview(mem: &dyn VirtualRead, base: u64, rva: u32, size: u32) -> Optio
 
 /// Follows resource directory entry `id` (or the first entry when `id` is `None`) and returns
 /// the offset (from the resource root) it points to and whether that is a sub-directory.
-fn resource_entry(mem: &dyn VirtualRead, root: u64, dir_off: u32, id: Option<u32>) -> Option<(u32, bool)> {
+fn resource_entry(
+    mem: &dyn VirtualRead,
+    root: u64,
+    dir_off: u32,
+    id: Option<u32>,
+) -> Option<(u32, bool)> {
     let dir = root.wrapping_add(u64::from(dir_off));
     let named = u64::from(mem.read_u16(dir.wrapping_add(0xC)).ok()?);
     let ids = u64::from(mem.read_u16(dir.wrapping_add(0xE)).ok()?);
@@ -216,7 +229,9 @@ fn read_file_version(mem: &dyn VirtualRead, base: u64, rsrc_rva: u32) -> Option<
             .and_then(|b| b.try_into().ok())
             .map(u32::from_le_bytes)
     };
-    let sig_at = (0x20..=0x40).step_by(4).find(|&o| word(o) == Some(VS_FFI_SIGNATURE))?;
+    let sig_at = (0x20..=0x40)
+        .step_by(4)
+        .find(|&o| word(o) == Some(VS_FFI_SIGNATURE))?;
     let ms = word(sig_at + 8)?;
     let ls = word(sig_at + 12)?;
     Some(format!(
@@ -229,7 +244,7 @@ fn read_file_version(mem: &dyn VirtualRead, base: u64, rsrc_rva: u32) -> Option<
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     /// A flat image at a fixed base.
@@ -279,7 +294,11 @@ mod tests {
         put(&mut b, 0x1000 + 0x10, &(24u32 + 11).to_le_bytes());
         put(&mut b, 0x1000 + 0x14, &0x1100u32.to_le_bytes());
         put(&mut b, 0x1100, b"RSDS");
-        put(&mut b, 0x1104, &[0x78, 0x56, 0x34, 0x12, 0xBC, 0x9A, 0xF0, 0xDE]);
+        put(
+            &mut b,
+            0x1104,
+            &[0x78, 0x56, 0x34, 0x12, 0xBC, 0x9A, 0xF0, 0xDE],
+        );
         put(&mut b, 0x110C, &[1, 2, 3, 4, 5, 6, 7, 8]);
         put(&mut b, 0x1114, &3u32.to_le_bytes());
         put(&mut b, 0x1118, b"driver.pdb\0");
@@ -326,12 +345,18 @@ mod tests {
     fn missing_pages_leave_optional_parts_empty() {
         let mut bytes = build_image(1, 0x3000, [1, 2, 3, 4]);
         bytes.truncate(0x1000); // debug and resource pages not in the dump
-        let img = Image { base: 0x1000_0000, bytes };
+        let img = Image {
+            base: 0x1000_0000,
+            bytes,
+        };
         let info = read_pe_info(&img, img.base).unwrap();
         assert_eq!(info.timestamp, 1);
         assert!(info.codeview.is_none());
         assert!(info.file_version.is_none());
-        let bad = Image { base: 0, bytes: vec![0; 0x100] };
+        let bad = Image {
+            base: 0,
+            bytes: vec![0; 0x100],
+        };
         assert!(read_pe_info(&bad, 0).is_err());
     }
 }

@@ -13,6 +13,8 @@ use super::header::{DumpHeader, Width};
 
 /// Page size of every supported architecture.
 pub const PAGE_SIZE: u64 = 0x1000;
+/// Most truncated runs listed one by one in `missing`.
+const MAX_LISTED_RUNS: usize = 16;
 
 /// A run of page frames and where its first page sits among the stored pages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,34 +90,36 @@ impl<'a> PhysicalMemory<'a> {
             };
         }
         let available = stored_pages_in_file(data, data_start);
-        let mut runs_missing = Vec::new();
-        for (i, run) in stored.iter().enumerate() {
-            let end = run.first_index.saturating_add(run.page_count);
-            if end <= available {
-                continue;
-            }
-            let lost = end - available.max(run.first_index);
-            let first_lost_pfn = run.base_page.saturating_add(run.page_count - lost);
-            runs_missing.push(format!(
-                "run {i} (PFN {:#x}..{:#x}): {lost:#x} of {:#x} pages beyond end of file (from PFN {first_lost_pfn:#x})",
-                run.base_page,
-                run.base_page.saturating_add(run.page_count),
-                run.page_count
-            ));
-        }
-        if !runs_missing.is_empty() {
-            let lost_total = next.saturating_sub(available);
+        // Runs are in file order here: the cut runs are the last ones.
+        let cut: Vec<(usize, &StoredRun)> = stored
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| r.first_index.saturating_add(r.page_count) > available)
+            .collect();
+        if !cut.is_empty() {
             missing.push(format!(
-                "page data truncated: {:#x} of {next:#x} pages present, {lost_total:#x} pages ({} runs) beyond end of file at {:#x}",
+                "page data truncated: {:#x} of {next:#x} pages present, {:#x} pages ({} runs) beyond end of file at {:#x}",
                 available.min(next),
-                runs_missing.len(),
+                next.saturating_sub(available),
+                cut.len(),
                 data.len()
             ));
-            let shown = runs_missing.len().min(16);
-            let hidden = runs_missing.len() - shown;
-            missing.extend(runs_missing.into_iter().take(shown));
-            if hidden > 0 {
-                missing.push(format!("... and {hidden} more runs beyond end of file"));
+            for (i, run) in cut.iter().take(MAX_LISTED_RUNS) {
+                let end = run.first_index.saturating_add(run.page_count);
+                let lost = end - available.max(run.first_index);
+                let first_lost_pfn = run.base_page.saturating_add(run.page_count - lost);
+                missing.push(format!(
+                    "run {i} (PFN {:#x}..{:#x}): {lost:#x} of {:#x} pages beyond end of file (from PFN {first_lost_pfn:#x})",
+                    run.base_page,
+                    run.base_page.saturating_add(run.page_count),
+                    run.page_count
+                ));
+            }
+            if cut.len() > MAX_LISTED_RUNS {
+                missing.push(format!(
+                    "... and {} more runs beyond end of file",
+                    cut.len() - MAX_LISTED_RUNS
+                ));
             }
         }
         stored.sort_by_key(|r| r.base_page);
@@ -178,8 +182,11 @@ impl<'a> PhysicalMemory<'a> {
         match header.dump_type {
             1 => match &header.physical_memory {
                 Some(desc) => {
-                    let runs: Vec<(u64, u64)> =
-                        desc.runs.iter().map(|r| (r.base_page, r.page_count)).collect();
+                    let runs: Vec<(u64, u64)> = desc
+                        .runs
+                        .iter()
+                        .map(|r| (r.base_page, r.page_count))
+                        .collect();
                     let mut pm = Self::from_runs(data, hs, &runs);
                     if u64::from(desc.number_of_runs) > desc.runs.len() as u64 {
                         pm.missing.push(format!(
@@ -200,25 +207,50 @@ impl<'a> PhysicalMemory<'a> {
                 None => Self::none(data, 0x88, "full dump without a physical memory run list"),
             },
             2 => {
-                let (sub, bitmap_at) = (hs, if header.width == Width::Bits64 { 0x28 } else { 0x20 });
+                let (sub, bitmap_at) = (
+                    hs,
+                    if header.width == Width::Bits64 {
+                        0x28
+                    } else {
+                        0x20
+                    },
+                );
                 match (u32_at(data, sub + 0xC), u32_at(data, sub + 0x10)) {
-                    (Some(first), Some(bits)) => {
-                        Self::bitmap_or_none(data, sub + bitmap_at, u64::from(bits), u64::from(first))
-                    }
+                    (Some(first), Some(bits)) => Self::bitmap_or_none(
+                        data,
+                        sub + bitmap_at,
+                        u64::from(bits),
+                        u64::from(first),
+                    ),
                     _ => Self::truncated_sub_header(data, sub, "summary dump header"),
                 }
             }
             5 | 6 => match (u64_at(data, hs + 0x20), u64_at(data, hs + 0x30)) {
-                (Some(first), Some(bits)) => Self::bitmap_or_none(data, hs + 0x38, bits, first),
+                (Some(first), Some(bits)) => {
+                    let mut pm = Self::bitmap_or_none(data, hs + 0x38, bits, first);
+                    let sig = slice(data, hs, 8);
+                    if sig != Some(b"SDMPDUMP".as_slice()) && sig != Some(b"FDMPDUMP".as_slice()) {
+                        pm.missing.push(format!(
+                            "bitmap dump header at {hs:#x} lacks the SDMP/FDMP DUMP signature: page data may be wrong"
+                        ));
+                    }
+                    pm
+                }
                 _ => Self::truncated_sub_header(data, hs, "bitmap dump header"),
             },
             8..=0xA => Self::from_rdmp(data, hs),
             3 => Self::none(data, 0xF98, "header-only dump: no page data"),
-            4 => Self::none(data, hs, "triage dump: no physical memory, only saved regions"),
+            4 => Self::none(
+                data,
+                hs,
+                "triage dump: no physical memory, only saved regions",
+            ),
             _ => {
                 let mut pm = Self::none(data, 0xF98, "unknown dump type: page data layout unknown");
-                pm.missing
-                    .push(format!("page data: unknown DumpType {:#x}", header.dump_type));
+                pm.missing.push(format!(
+                    "page data: unknown DumpType {:#x}",
+                    header.dump_type
+                ));
                 pm
             }
         }
@@ -234,8 +266,9 @@ impl<'a> PhysicalMemory<'a> {
 
     fn truncated_sub_header(data: &'a [u8], at: u64, what: &'static str) -> Self {
         let mut pm = Self::none(data, at, "page data sub-header beyond end of file");
-        pm.missing
-            .push(format!("all page data: the {what} at {at:#x} is beyond end of file"));
+        pm.missing.push(format!(
+            "all page data: the {what} at {at:#x} is beyond end of file"
+        ));
         pm
     }
 
@@ -394,13 +427,48 @@ mod tests {
         assert_eq!(pm.page(0x3abc).unwrap()[5], 0xA3);
         assert_eq!(pm.page(64 * 0x1000).unwrap()[0], 0xB0);
         assert_eq!(pm.page(130 * 0x1000 + 0xfff).unwrap()[0], 0xC2);
-        assert!(matches!(pm.page(0x2000), Err(KernelError::PhysicalNotInDump { .. })));
-        assert!(matches!(pm.page(131 * 0x1000), Err(KernelError::PhysicalNotInDump { .. })));
+        assert!(matches!(
+            pm.page(0x2000),
+            Err(KernelError::PhysicalNotInDump { .. })
+        ));
+        assert!(matches!(
+            pm.page(131 * 0x1000),
+            Err(KernelError::PhysicalNotInDump { .. })
+        ));
         // Truncate: the last page is gone and reported.
         let cut = &file[..file.len() - 0x800];
         let pm = PhysicalMemory::from_bitmap(cut, bitmap_at, 131, data_start).unwrap();
         assert_eq!(pm.missing().len(), 1, "{:?}", pm.missing());
-        assert!(matches!(pm.page(130 * 0x1000), Err(KernelError::PhysicalBeyondEof { .. })));
+        assert!(matches!(
+            pm.page(130 * 0x1000),
+            Err(KernelError::PhysicalBeyondEof { .. })
+        ));
+    }
+
+    #[test]
+    fn rdmp_range_list() {
+        // RDMP header at 0x100: MetadataSize 0x20 (two ranges), first page at 0x200.
+        let mut file = vec![0u8; 0x200];
+        file[0x110..0x118].copy_from_slice(&0x20u64.to_le_bytes());
+        file[0x118..0x120].copy_from_slice(&0x200u64.to_le_bytes());
+        for (i, (pfn, count)) in [(0x40u64, 1u64), (0x10, 2)].into_iter().enumerate() {
+            let at = 0x130 + 16 * i;
+            file[at..at + 8].copy_from_slice(&pfn.to_le_bytes());
+            file[at + 8..at + 16].copy_from_slice(&count.to_le_bytes());
+        }
+        for k in 0..3u8 {
+            file.extend(vec![k + 1; 0x1000]);
+        }
+        let pm = PhysicalMemory::from_rdmp(&file, 0x100);
+        assert!(pm.missing().is_empty(), "{:?}", pm.missing());
+        assert_eq!(pm.page(0x40 * 0x1000).unwrap()[0], 1);
+        assert_eq!(pm.page(0x11 * 0x1000).unwrap()[0], 3);
+        let cut = PhysicalMemory::from_rdmp(&file[..file.len() - 0x1000], 0x100);
+        assert!(
+            cut.missing()[1].starts_with("run 1 (PFN 0x10..0x12): 0x1 of 0x2"),
+            "{:?}",
+            cut.missing()
+        );
     }
 
     #[test]
@@ -408,7 +476,7 @@ mod tests {
         // runs: PFN 5..7 then PFN 2..3, stored in that order.
         let mut file = vec![0u8; 0x10];
         for k in 0..3u8 {
-            file.extend(std::iter::repeat_n(k + 1, 0x1000));
+            file.extend(vec![k + 1; 0x1000]);
         }
         let pm = PhysicalMemory::from_runs(&file, 0x10, &[(5, 2), (2, 1)]);
         assert_eq!(pm.page(5 * 0x1000).unwrap()[0], 1);

@@ -21,6 +21,7 @@ pub struct BugCheck {
     /// Symbolic name, when known.
     pub name: Option<&'static str>,
     /// The four parameters.
+    #[serde(serialize_with = "crate::json_hex::hex_array4")]
     pub parameters: [u64; 4],
 }
 
@@ -30,10 +31,13 @@ pub struct CausedBy {
     /// Module file name.
     pub driver: String,
     /// Attributed address.
+    #[serde(serialize_with = "crate::json_hex::hex")]
     pub address: u64,
     /// Offset in the module.
+    #[serde(serialize_with = "crate::json_hex::hex")]
     pub offset: u64,
     /// Module base.
+    #[serde(serialize_with = "crate::json_hex::hex")]
     pub base: u64,
     /// PE timestamp, when known.
     pub timestamp: Option<u32>,
@@ -45,12 +49,15 @@ pub struct CausedBy {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct StackAddress {
     /// Where on the stack.
+    #[serde(serialize_with = "crate::json_hex::hex")]
     pub stack_address: u64,
     /// The value.
+    #[serde(serialize_with = "crate::json_hex::hex")]
     pub address: u64,
     /// Module name.
     pub module: String,
     /// Offset in the module.
+    #[serde(serialize_with = "crate::json_hex::hex")]
     pub offset: u64,
 }
 
@@ -62,8 +69,10 @@ pub struct DriverRow {
     /// Full path.
     pub path: String,
     /// Base address.
+    #[serde(serialize_with = "crate::json_hex::hex")]
     pub base: u64,
     /// Size of image.
+    #[serde(serialize_with = "crate::json_hex::hex")]
     pub size: u64,
     /// PE timestamp.
     pub timestamp: Option<u32>,
@@ -81,8 +90,10 @@ pub struct UnloadedRow {
     /// Name.
     pub name: String,
     /// Start address.
+    #[serde(serialize_with = "crate::json_hex::hex")]
     pub start: u64,
     /// End address.
+    #[serde(serialize_with = "crate::json_hex::hex")]
     pub end: u64,
 }
 
@@ -125,6 +136,7 @@ pub struct KernelReport {
     /// How the attribution was made.
     pub attribution_rule: String,
     /// Crash address (the attributed address, or the named one when no module holds it).
+    #[serde(serialize_with = "crate::json_hex::hex_opt")]
     pub crash_address: Option<u64>,
     /// Processor architecture.
     pub architecture: &'static str,
@@ -133,6 +145,7 @@ pub struct KernelReport {
     /// OS facts.
     pub os: OsInfo,
     /// Kernel base (from the KDBG block), when known.
+    #[serde(serialize_with = "crate::json_hex::hex_opt")]
     pub kernel_base: Option<u64>,
     /// Crash context.
     pub context: Option<Context>,
@@ -257,12 +270,25 @@ impl KernelReport {
         let mut kv = |k: &str, v: String| {
             let _ = writeln!(out, "{:<22}: {v}", k);
         };
-        kv("Dump type", format!("{} ({}, {} header)", self.dump_type, self.dump_type_name, self.header_width));
-        kv("Crash time", self.crash_time.clone().unwrap_or_else(|| "unknown".into()));
+        kv(
+            "Dump type",
+            format!(
+                "{} ({}, {} header)",
+                self.dump_type, self.dump_type_name, self.header_width
+            ),
+        );
+        kv(
+            "Crash time",
+            self.crash_time.clone().unwrap_or_else(|| "unknown".into()),
+        );
         kv("Up time", format!("{}s", self.uptime_seconds));
         kv(
             "Bug check",
-            format!("{:#010X} {}", self.bugcheck.code, self.bugcheck.name.unwrap_or("(unknown stop code)")),
+            format!(
+                "{:#010X} {}",
+                self.bugcheck.code,
+                self.bugcheck.name.unwrap_or("(unknown stop code)")
+            ),
         );
         for (i, p) in self.bugcheck.parameters.iter().enumerate() {
             kv(&format!("Parameter {}", i + 1), format!("{p:#018x}"));
@@ -270,18 +296,28 @@ impl KernelReport {
         match &self.caused_by {
             Some(c) => {
                 kv("Caused by driver", c.driver.clone());
-                kv("Caused by address", format!("{}+{:x} ({:#x})", c.driver, c.offset, c.address));
+                kv(
+                    "Caused by address",
+                    format!("{}+{:x} ({:#x})", c.driver, c.offset, c.address),
+                );
                 kv("Driver timestamp", opt_hex32(c.timestamp));
-                kv("Driver file version", c.file_version.clone().unwrap_or_else(|| "-".into()));
+                kv(
+                    "Driver file version",
+                    c.file_version.clone().unwrap_or_else(|| "-".into()),
+                );
             }
             None => kv("Caused by driver", "unknown".into()),
         }
         kv("Attribution rule", self.attribution_rule.clone());
         kv(
             "Crash address",
-            self.crash_address.map_or_else(|| "unknown".into(), |a| format!("{a:#x}")),
+            self.crash_address
+                .map_or_else(|| "unknown".into(), |a| format!("{a:#x}")),
         );
-        kv("Processor", format!("{} x {}", self.architecture, self.processors));
+        kv(
+            "Processor",
+            format!("{} x {}", self.architecture, self.processors),
+        );
         kv(
             "OS version",
             format!(
@@ -297,25 +333,38 @@ impl KernelReport {
             kv("Kernel base", format!("{kb:#x}"));
         }
         if let Some(c) = &self.context {
-            kv("Context", format!("{} pc={:#x} sp={:#x} fp={:#x}", c.arch, c.pc, c.sp, c.fp));
+            kv(
+                "Context",
+                format!("{} pc={:#x} sp={:#x} fp={:#x}", c.arch, c.pc, c.sp, c.fp),
+            );
         }
         if let Some(e) = &self.exception {
-            kv("Exception", format!("code {:#010x} at {:#x}", e.code, e.address));
+            kv(
+                "Exception",
+                format!("code {:#010x} at {:#x}", e.code, e.address),
+            );
         }
         for a in &self.attributes {
-            kv("Attribute", format!("{} ({:#x}): {}", a.name, a.flag, a.meaning));
+            kv(
+                "Attribute",
+                format!("{} ({:#x}): {}", a.name, a.flag, a.meaning),
+            );
         }
         for m in &self.missing {
             kv("Missing", m.clone());
         }
         let _ = writeln!(out, "\nStack addresses in modules:");
         for s in &self.stack {
-            let _ = writeln!(out, "  {:#018x}  {:#018x}  {}+{:x}", s.stack_address, s.address, s.module, s.offset);
+            let _ = writeln!(
+                out,
+                "  {:#018x}  {:#018x}  {}+{:x}",
+                s.stack_address, s.address, s.module, s.offset
+            );
         }
         let _ = writeln!(
             out,
-            "\n{:<28} {:>18} {:>10} {:>8} {:<18} {}",
-            "Driver", "Base", "Size", "Time", "Version", "Stack"
+            "\n{:<28} {:>18} {:>10} {:>8} {:<18} Stack",
+            "Driver", "Base", "Size", "Time", "Version"
         );
         for d in &self.drivers {
             let _ = writeln!(
@@ -344,15 +393,24 @@ mod tests {
 
     #[test]
     fn filetime_conversion() {
-        assert_eq!(filetime_to_rfc3339(116_444_736_000_000_000).as_deref(), Some("1970-01-01T00:00:00.0000000Z"));
+        assert_eq!(
+            filetime_to_rfc3339(116_444_736_000_000_000).as_deref(),
+            Some("1970-01-01T00:00:00.0000000Z")
+        );
         // 2000-03-01T12:34:56.5Z: a leap-year boundary.
-        assert_eq!(filetime_to_rfc3339(125_963_876_965_000_000).as_deref(), Some("2000-03-01T12:34:56.5000000Z"));
+        assert_eq!(
+            filetime_to_rfc3339(125_963_876_965_000_000).as_deref(),
+            Some("2000-03-01T12:34:56.5000000Z")
+        );
         assert_eq!(filetime_to_rfc3339(0), None);
     }
 
     #[test]
     fn names() {
-        assert_eq!(bugcheck_name(0x1000_007E), Some("SYSTEM_THREAD_EXCEPTION_NOT_HANDLED_M"));
+        assert_eq!(
+            bugcheck_name(0x1000_007E),
+            Some("SYSTEM_THREAD_EXCEPTION_NOT_HANDLED_M")
+        );
         assert_eq!(bugcheck_name(0xD1), Some("DRIVER_IRQL_NOT_LESS_OR_EQUAL"));
         assert_eq!(bugcheck_name(0x5454_414D), None);
         assert_eq!(nt_version(19041), Some("10.0"));

@@ -111,7 +111,13 @@ impl KdDebuggerData {
         }
         // x86 pointers are sign-extended: keep the low 32 bits.
         let p = |off: u64| {
-            u64_at(block, off).map(|v| if width == Width::Bits32 { v & 0xFFFF_FFFF } else { v })
+            u64_at(block, off).map(|v| {
+                if width == Width::Bits32 {
+                    v & 0xFFFF_FFFF
+                } else {
+                    v
+                }
+            })
         };
         Some(KdDebuggerData {
             size: u32_at(block, 0x14)?,
@@ -206,7 +212,11 @@ impl<'a> TriageDump<'a> {
             .ok_or_else(|| KernelError::truncated("triage header", base, size, file_len))?;
         let r = |off: u64| u32_at(raw, off).unwrap_or(0);
         let (top, dpa, rest) = if b64 {
-            (u64_at(raw, 0x48).unwrap_or(0), u64_at(raw, 0x60).unwrap_or(0), 0x68)
+            (
+                u64_at(raw, 0x48).unwrap_or(0),
+                u64_at(raw, 0x60).unwrap_or(0),
+                0x68,
+            )
         } else {
             (u64::from(r(0x48)), u64::from(r(0x4C)), 0x50)
         };
@@ -254,7 +264,12 @@ impl<'a> TriageDump<'a> {
             Vec::new()
         };
         let unloaded = if th.unloaded_drivers_offset != 0 {
-            parse_unloaded(data, u64::from(th.unloaded_drivers_offset), b64, &mut missing)
+            parse_unloaded(
+                data,
+                u64::from(th.unloaded_drivers_offset),
+                b64,
+                &mut missing,
+            )
         } else {
             Vec::new()
         };
@@ -278,7 +293,14 @@ impl<'a> TriageDump<'a> {
                 u64::from(th.call_stack_offset),
                 u64::from(th.size_of_call_stack),
             );
-            note(&mut missing, "saved stack", va, off, size, add(va, off, size));
+            note(
+                &mut missing,
+                "saved stack",
+                va,
+                off,
+                size,
+                add(va, off, size),
+            );
             stack = slice(data, off, size.min(file_len.saturating_sub(off))).map(|s| (va, s));
         }
         if wanted(FIELD_DATAPAGE, th.data_page_offset) {
@@ -359,7 +381,12 @@ fn dump_string(data: &[u8], offset: u64) -> Option<String> {
     Some(utf16_lossy(bytes))
 }
 
-fn parse_drivers(data: &[u8], th: &TriageHeader, b64: bool, missing: &mut Vec<String>) -> Vec<TriageDriver> {
+fn parse_drivers(
+    data: &[u8],
+    th: &TriageHeader,
+    b64: bool,
+    missing: &mut Vec<String>,
+) -> Vec<TriageDriver> {
     let (stride, dll_base, size_of_image, checksum, timestamp) = if b64 {
         (0x90u64, 0x38u64, 0x48u64, 0x80u64, 0x88u64)
     } else {
@@ -375,11 +402,12 @@ fn parse_drivers(data: &[u8], th: &TriageHeader, b64: bool, missing: &mut Vec<St
         ));
     }
     let mut drivers = Vec::new();
+    let mut unnamed = 0u64;
     for i in 0..count.min(fit) {
         let e = start + i * stride;
         let name_off = u64::from(u32_at(data, e).unwrap_or(0));
         let name = dump_string(data, name_off).unwrap_or_else(|| {
-            missing.push(format!("name of driver {i} at file offset {name_off:#x}: beyond end of file"));
+            unnamed += 1;
             format!("<driver {i}: name unreadable>")
         });
         drivers.push(TriageDriver {
@@ -390,18 +418,45 @@ fn parse_drivers(data: &[u8], th: &TriageHeader, b64: bool, missing: &mut Vec<St
             timestamp: u32_at(data, e + timestamp).unwrap_or(0),
         });
     }
+    if unnamed > 0 {
+        missing.push(format!(
+            "names of {unnamed} drivers: beyond end of file (string pool at {:#x})",
+            th.string_pool_offset
+        ));
+    }
     drivers
 }
 
-fn parse_unloaded(data: &[u8], start: u64, b64: bool, missing: &mut Vec<String>) -> Vec<UnloadedDriver> {
+fn parse_unloaded(
+    data: &[u8],
+    start: u64,
+    b64: bool,
+    missing: &mut Vec<String>,
+) -> Vec<UnloadedDriver> {
     // 64-bit: u64 count, 0x38-byte entries; 32-bit: u32 count, 0x28-byte entries.
     let (count, first, stride, name_at, start_at, end_at) = if b64 {
-        (u64_at(data, start), start + 8, 0x38u64, 0x10u64, 0x28u64, 0x30u64)
+        (
+            u64_at(data, start),
+            start + 8,
+            0x38u64,
+            0x10u64,
+            0x28u64,
+            0x30u64,
+        )
     } else {
-        (u32_at(data, start).map(u64::from), start + 4, 0x28, 0x8, 0x20, 0x24)
+        (
+            u32_at(data, start).map(u64::from),
+            start + 4,
+            0x28,
+            0x8,
+            0x20,
+            0x24,
+        )
     };
     let Some(count) = count else {
-        missing.push(format!("unloaded driver list at {start:#x}: beyond end of file"));
+        missing.push(format!(
+            "unloaded driver list at {start:#x}: beyond end of file"
+        ));
         return Vec::new();
     };
     let fit = (data.len() as u64).saturating_sub(first) / stride;
@@ -416,7 +471,9 @@ fn parse_unloaded(data: &[u8], start: u64, b64: bool, missing: &mut Vec<String>)
         let e = first + i * stride;
         let len = u64::from(u32_at(data, e).map_or(0, |v| v & 0xFFFF)).min(24);
         out.push(UnloadedDriver {
-            name: slice(data, e + name_at, len).map(utf16_lossy).unwrap_or_default(),
+            name: slice(data, e + name_at, len)
+                .map(utf16_lossy)
+                .unwrap_or_default(),
             start: ptr_at(data, e + start_at, b64).unwrap_or(0),
             end: ptr_at(data, e + end_at, b64).unwrap_or(0),
         });
@@ -425,7 +482,12 @@ fn parse_unloaded(data: &[u8], start: u64, b64: bool, missing: &mut Vec<String>)
 }
 
 /// The data blocks table: (VA, file offset, size) per entry.
-fn data_blocks(data: &[u8], th: &TriageHeader, b64: bool, missing: &mut Vec<String>) -> Vec<(u64, u64, u64)> {
+fn data_blocks(
+    data: &[u8],
+    th: &TriageHeader,
+    b64: bool,
+    missing: &mut Vec<String>,
+) -> Vec<(u64, u64, u64)> {
     let start = u64::from(th.data_blocks_offset);
     let count = u64::from(th.data_blocks_count);
     let file_len = data.len() as u64;

@@ -85,7 +85,9 @@ impl Paging {
     pub fn for_machine(machine: u32, dtb: u64, pae: bool) -> Paging {
         match machine {
             0x8664 => Paging::X64 { pml4: dtb & !0xFFF },
-            0x14C if pae => Paging::Pae { pdpt: dtb & 0xFFFF_FFE0 },
+            0x14C if pae => Paging::Pae {
+                pdpt: dtb & 0xFFFF_FFE0,
+            },
             0x14C => Paging::NonPae {
                 pd: dtb & 0xFFFF_F000,
             },
@@ -115,7 +117,12 @@ fn entry32(mem: &impl PhysicalRead, pa: u64) -> Result<u64, KernelError> {
 }
 
 /// A present entry of a non-last level, or the error naming it.
-fn require_present(va: u64, level: &'static str, entry: u64, entry_pa: u64) -> Result<u64, KernelError> {
+fn require_present(
+    va: u64,
+    level: &'static str,
+    entry: u64,
+    entry_pa: u64,
+) -> Result<u64, KernelError> {
     if entry & PRESENT != 0 {
         Ok(entry)
     } else {
@@ -189,18 +196,29 @@ pub fn translate(paging: Paging, mem: &impl PhysicalRead, va: u64) -> Result<u64
             let e = last_level(va, entry32(mem, pa)?, pa)?;
             Ok((e & 0xFFFF_F000) | (va & 0xFFF))
         }
-        Paging::Unsupported(reason) => Err(KernelError::NoPageData { offset: 0x30, reason }),
+        Paging::Unsupported(reason) => Err(KernelError::NoPageData {
+            offset: 0x30,
+            reason,
+        }),
     }
 }
 
 /// Virtual memory through page tables over some physical memory.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug)]
 pub struct PagedMemory<'m, M> {
     /// Paging mode and root.
     pub paging: Paging,
     /// The physical memory.
     pub memory: &'m M,
 }
+
+impl<M> Clone for PagedMemory<'_, M> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<M> Copy for PagedMemory<'_, M> {}
 
 impl<M: PhysicalRead> VirtualRead for PagedMemory<'_, M> {
     fn read_virtual(&self, va: u64, buf: &mut [u8]) -> Result<(), KernelError> {
@@ -254,7 +272,10 @@ mod tests {
         fn read_physical(&self, pa: u64, buf: &mut [u8]) -> Result<(), KernelError> {
             for (i, slot) in buf.iter_mut().enumerate() {
                 let a = pa + i as u64;
-                *slot = *self.0.get(&a).ok_or(KernelError::PhysicalNotInDump { pa: a })?;
+                *slot = *self
+                    .0
+                    .get(&a)
+                    .ok_or(KernelError::PhysicalNotInDump { pa: a })?;
             }
             Ok(())
         }
@@ -305,10 +326,16 @@ mod tests {
         m.put64(0x2000 + i3 * 8, 0x3000 | 0x3);
         m.put64(0x3000 + i2 * 8, 0x1_2340_0000 | LARGE | (1 << 12) | 0x3);
         let paging = Paging::X64 { pml4: 0x1000 };
-        assert_eq!(translate(paging, &m, VA).unwrap(), 0x1_2340_0000 | (VA & 0x1F_FFFF));
+        assert_eq!(
+            translate(paging, &m, VA).unwrap(),
+            0x1_2340_0000 | (VA & 0x1F_FFFF)
+        );
         // 1 GiB page.
         m.put64(0x2000 + i3 * 8, 0x4_0000_0000 | LARGE | (1 << 12) | 0x3);
-        assert_eq!(translate(paging, &m, VA).unwrap(), 0x4_0000_0000 | (VA & 0x3FFF_FFFF));
+        assert_eq!(
+            translate(paging, &m, VA).unwrap(),
+            0x4_0000_0000 | (VA & 0x3FFF_FFFF)
+        );
     }
 
     #[test]
@@ -321,11 +348,17 @@ mod tests {
         assert_eq!(paging, Paging::Pae { pdpt });
         m.put64(pdpt + ((va >> 30) & 3) * 8, 0x5000 | 1);
         m.put64(0x5000 + ((va >> 21) & 0x1FF) * 8, 0x6000 | 0x63);
-        m.put64(0x6000 + ((va >> 12) & 0x1FF) * 8, 0x8000_0000_0077_7000 | 0x63);
+        m.put64(
+            0x6000 + ((va >> 12) & 0x1FF) * 8,
+            0x8000_0000_0077_7000 | 0x63,
+        );
         assert_eq!(translate(paging, &m, va).unwrap(), 0x77_7567);
         // 2 MiB page.
         m.put64(0x5000 + ((va >> 21) & 0x1FF) * 8, 0x0A00_0000 | LARGE | 1);
-        assert_eq!(translate(paging, &m, va).unwrap(), 0x0A00_0000 | (va & 0x1F_FFFF));
+        assert_eq!(
+            translate(paging, &m, va).unwrap(),
+            0x0A00_0000 | (va & 0x1F_FFFF)
+        );
     }
 
     #[test]
@@ -339,7 +372,10 @@ mod tests {
         assert_eq!(translate(paging, &m, va).unwrap(), 0x12_3567);
         // 4 MiB page.
         m.put32(0x39_0000 + (va >> 22) * 4, 0x0840_0000 | LARGE as u32 | 1);
-        assert_eq!(translate(paging, &m, va).unwrap(), 0x0840_0000 | (va & 0x3F_FFFF));
+        assert_eq!(
+            translate(paging, &m, va).unwrap(),
+            0x0840_0000 | (va & 0x3F_FFFF)
+        );
     }
 
     #[test]
@@ -363,6 +399,9 @@ mod tests {
         let mut buf = [0u8; 8];
         vm.read_virtual(va, &mut buf).unwrap();
         assert_eq!(buf, [1, 2, 3, 4, 5, 6, 7, 8]);
-        assert_eq!(vm.read_u32(va + 2).unwrap(), u32::from_le_bytes([3, 4, 5, 6]));
+        assert_eq!(
+            vm.read_u32(va + 2).unwrap(),
+            u32::from_le_bytes([3, 4, 5, 6])
+        );
     }
 }

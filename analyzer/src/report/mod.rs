@@ -6,6 +6,7 @@ mod text;
 use serde::Serialize;
 use signatures::{CerTuple, CrashState, FailureBucket};
 
+use crate::kernel::KernelReport;
 use crate::minidump::details::MinidumpDetails;
 
 /// Version of the JSON schema in `docs/json.md`; bumped on any incompatible change.
@@ -36,6 +37,8 @@ pub struct Report {
     pub signature: Option<CerTuple>,
     /// Minidump details (`kind` = `minidump`).
     pub minidump: Option<MinidumpDetails>,
+    /// Kernel dump details (`kind` = `kernel`).
+    pub kernel: Option<KernelReport>,
 }
 
 impl Report {
@@ -58,6 +61,7 @@ impl Report {
             crash_state: None,
             signature: None,
             minidump: None,
+            kernel: None,
         }
     }
 
@@ -82,6 +86,25 @@ impl Report {
             crash_state: state.map(|s| s.frames),
             signature: Some(tuple),
             minidump: Some(details),
+            kernel: None,
+        }
+    }
+
+    /// A kernel report: every kernel crash files under the CER subpath `blue`.
+    pub fn kernel(path: String, file_size: u64, details: KernelReport) -> Report {
+        Report {
+            schema_version: SCHEMA_VERSION,
+            path,
+            kind: Some("kernel"),
+            file_size: Some(file_size),
+            error: None,
+            cer_subpath: Some("blue".to_owned()),
+            failure_bucket: None,
+            failure_id_hash: None,
+            crash_state: None,
+            signature: None,
+            minidump: None,
+            kernel: Some(details),
         }
     }
 

@@ -27,6 +27,9 @@ pub(super) fn render(report: &Report, out: &mut String) {
     if let Some(md) = &report.minidump {
         render_minidump(md, out);
     }
+    if let Some(k) = &report.kernel {
+        k.render_text(out);
+    }
     if let Some(tuple) = &report.signature {
         out.push_str("WER parameters\n");
         for (i, (field, value)) in tuple.wer_parameters().iter().enumerate() {

@@ -1,0 +1,27 @@
+//! Serde helpers writing 64-bit values as `0x…` strings (docs/json.md: JSON numbers lose
+//! precision above 2^53 in most consumers).
+
+use serde::Serializer;
+
+/// A `u64` as `0x…`.
+pub fn hex<S: Serializer>(value: &u64, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&format!("{value:#x}"))
+}
+
+/// An `Option<u64>` as `0x…` or null.
+pub fn hex_opt<S: Serializer>(value: &Option<u64>, s: S) -> Result<S::Ok, S::Error> {
+    match value {
+        Some(v) => s.serialize_str(&format!("{v:#x}")),
+        None => s.serialize_none(),
+    }
+}
+
+/// A `[u64; 4]` (bug-check parameters) as four `0x…` strings.
+pub fn hex_array4<S: Serializer>(value: &[u64; 4], s: S) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeSeq;
+    let mut seq = s.serialize_seq(Some(4))?;
+    for v in value {
+        seq.serialize_element(&format!("{v:#018x}"))?;
+    }
+    seq.end()
+}
