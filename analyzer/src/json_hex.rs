@@ -25,3 +25,8 @@ pub fn hex_array4<S: Serializer>(value: &[u64; 4], s: S) -> Result<S::Ok, S::Err
     }
     seq.end()
 }
+
+/// A `u32` code (bug check, exception) as `0x` + 8 hex digits.
+pub fn hex_u32<S: Serializer>(value: &u32, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&format!("{value:#010x}"))
+}

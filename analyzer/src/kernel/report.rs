@@ -17,6 +17,7 @@ use super::pe::CodeViewId;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct BugCheck {
     /// Code as written.
+    #[serde(serialize_with = "crate::json_hex::hex_u32")]
     pub code: u32,
     /// Symbolic name, when known.
     pub name: Option<&'static str>,

@@ -1,0 +1,71 @@
+//! `dumpsig analyze` over the real kernel dumps of `../shared/real-dumps/kernel`.
+// Test code: a panic is a failed test with its message.
+#![allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use dumpsig_tests::{real_dump, run};
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_dumpsig-under-test");
+
+fn analyze_json(file: &str) -> Value {
+    let path = real_dump(file);
+    let r = run(BIN, &["analyze", "--json", path.to_str().expect("utf-8")]);
+    assert_eq!(r.code(), 0, "{}", r.stderr);
+    r.json_lines().remove(0)
+}
+
+#[test]
+fn triage_dump_is_attributed_to_amdppm() {
+    let r = analyze_json("kernel/triage_x64.dmp");
+    assert_eq!(r["kind"], "kernel");
+    assert_eq!(r["cer_subpath"], "blue");
+    let k = &r["kernel"];
+    assert_eq!(k["dump_type"], 4);
+    assert_eq!(k["bugcheck"]["code"], "0x1000007e");
+    assert_eq!(k["bugcheck"]["parameters"][0], "0xffffffffc0000005");
+    assert_eq!(k["bugcheck"]["parameters"][1], "0xfffff8048b58334c");
+    assert_eq!(k["caused_by"]["driver"], "amdppm.sys");
+    assert_eq!(k["caused_by"]["offset"], "0x334c");
+    assert_eq!(k["processors"], 16);
+    assert_eq!(k["os"]["build"], 19041);
+    assert_eq!(k["partial"], false);
+    let drivers = k["drivers"].as_array().expect("drivers");
+    assert!(drivers
+        .iter()
+        .any(|d| d["name"] == "amdppm.sys" && d["on_stack"] == true));
+    assert!(!k["unloaded_drivers"]
+        .as_array()
+        .expect("unloaded")
+        .is_empty());
+}
+
+#[test]
+fn full_dump_head_parses_and_says_the_page_data_is_missing() {
+    let r = analyze_json("kernel/full-dump-head-x64.dmp");
+    assert_eq!(r["error"], Value::Null);
+    assert_eq!(r["cer_subpath"], "blue");
+    let k = &r["kernel"];
+    assert_eq!(k["dump_type"], 1);
+    assert_eq!(k["partial"], true);
+    assert_eq!(k["bugcheck"]["code"], "0x5454414d");
+    assert_eq!(k["attributes_raw"], 0x18);
+    let missing = k["missing"].as_array().expect("missing list");
+    assert!(
+        missing.iter().any(|m| m
+            .as_str()
+            .is_some_and(|m| m.contains("page data truncated"))),
+        "{missing:?}"
+    );
+    assert!(
+        missing
+            .iter()
+            .filter(|m| m.as_str().is_some_and(|m| m.starts_with("run ")))
+            .count()
+            == 5
+    );
+}
