@@ -14,10 +14,13 @@
 //! Modules:
 //! * [`bytes`]: the little-endian byte writer;
 //! * [`cer`]: the expected-signature helper (placeholder sanitizing rules);
-//! * [`minidump`]: user-mode MINIDUMP layout and the sample catalogue.
+//! * [`minidump`]: user-mode MINIDUMP layout and the sample catalogue;
+//! * [`kernel`]: kernel dumps (full, PAE, bitmap, triage, the seed's 0xD1 dump-path pair,
+//!   a WHEA 0x124, a truncated dump) and the sparse 16 GiB dump for benchmarks.
 
 pub mod bytes;
 pub mod cer;
+pub mod kernel;
 pub mod minidump;
 
 use std::path::{Path, PathBuf};
@@ -49,7 +52,15 @@ pub fn minidump_samples() -> Vec<Sample> {
         .collect()
 }
 
-/// Write every sample into `dir` (create it), return the paths written.
+/// Write every minidump sample into `<root>/minidump` and every kernel sample into
+/// `<root>/kernel` (creating them), return the paths written.
+pub fn write_all(root: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut written = write_samples(&root.join("minidump"))?;
+    written.extend(kernel::write_kernel_samples(&root.join("kernel"))?);
+    Ok(written)
+}
+
+/// Write every minidump sample into `dir` (create it), return the paths written.
 pub fn write_samples(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     std::fs::create_dir_all(dir)?;
     let mut written = Vec::new();

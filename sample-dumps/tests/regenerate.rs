@@ -1,5 +1,5 @@
-//! The committed sample dumps in `sample-dumps/minidump/` must be exactly what
-//! the generator produces today: same set of files, byte-identical contents.
+//! The committed sample dumps in `sample-dumps/minidump/` and `sample-dumps/kernel/` must be
+//! exactly what the generator produces today: same set of files, byte-identical contents.
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -7,15 +7,47 @@ use std::path::PathBuf;
 const HOW_TO_FIX: &str =
     "run `cargo run -p dumpsig-sample-dumps --bin gen-samples` and commit the result";
 
-fn committed_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("minidump")
+fn committed_dir(kind: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(kind)
+}
+
+/// (file name, bytes) of what the generator makes today.
+struct Generated {
+    file_name: String,
+    bytes: Vec<u8>,
 }
 
 #[test]
 fn committed_minidumps_match_the_generator() -> Result<(), String> {
-    let dir = committed_dir();
-    let samples = sample_dumps::minidump_samples();
+    let samples = sample_dumps::minidump_samples()
+        .into_iter()
+        .map(|s| Generated {
+            file_name: s.file_name,
+            bytes: s.bytes,
+        })
+        .collect();
+    check(&committed_dir("minidump"), samples)
+}
 
+#[test]
+fn committed_kernel_dumps_match_the_generator() -> Result<(), String> {
+    let samples: Vec<Generated> = sample_dumps::kernel::kernel_samples()
+        .into_iter()
+        .map(|s| Generated {
+            file_name: s.file_name,
+            bytes: s.bytes,
+        })
+        .collect();
+    if samples.len() < 9 {
+        return Err(format!(
+            "the kernel generator made only {} samples",
+            samples.len()
+        ));
+    }
+    check(&committed_dir("kernel"), samples)
+}
+
+fn check(dir: &std::path::Path, samples: Vec<Generated>) -> Result<(), String> {
     let on_disk: BTreeSet<String> = std::fs::read_dir(&dir)
         .map_err(|e| format!("cannot list {}: {e}; {HOW_TO_FIX}", dir.display()))?
         .filter_map(Result::ok)

@@ -1,0 +1,435 @@
+//! Builds the memory of a crashed machine: page tables, loaded images, the loaded-module list,
+//! KDDEBUGGER_DATA64, the process list, a kernel stack with return addresses, and the bug check.
+
+use super::header::{context_x64, context_x86, exception_record, Regs};
+use super::module_list::{kdbg_bytes, write_module_list, Kdbg, Loaded};
+use super::paging::{Machine, Paging, Prot};
+use super::pe_image::ImageSpec;
+use super::phys::{PhysMem, Run};
+use super::writer::{Buf, Prng, PAGE};
+use super::GenError;
+
+/// A module to load.
+#[derive(Debug, Clone)]
+pub(crate) struct ModuleDef {
+    /// BaseDllName.
+    pub(crate) name: String,
+    /// FullDllName.
+    pub(crate) path: String,
+    /// The image (base, size, version...).
+    pub(crate) image: ImageSpec,
+    /// Map the first 2 MiB (4 MiB without PAE) with one large page.
+    pub(crate) large_page: bool,
+    /// Map the `.rsrc` page with a transition PTE instead of a valid one.
+    pub(crate) transition_rsrc: bool,
+}
+
+/// An address that is only known once the memory is laid out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Addr {
+    /// A literal value.
+    Lit(u64),
+    /// `module base + offset` (module by BaseDllName).
+    Mod(String, u64),
+    /// The EXCEPTION_RECORD the generator places on the stack.
+    ExceptionRecord,
+    /// The CONTEXT the generator places on the stack.
+    ContextRecord,
+    /// The WHEA_ERROR_RECORD in pool.
+    Whea,
+}
+
+/// Shorthand for [`Addr::Mod`].
+pub(crate) fn at(module: &str, offset: u64) -> Addr {
+    Addr::Mod(module.to_string(), offset)
+}
+
+/// Everything that describes one simulated crash.
+#[derive(Debug, Clone)]
+pub(crate) struct SystemSpec {
+    /// Paging mode (decides 32/64-bit).
+    pub(crate) paging: Paging,
+    /// NT build number (header MinorVersion).
+    pub(crate) build: u32,
+    /// NtBuildLab string.
+    pub(crate) build_lab: String,
+    /// CmNtCSDVersion (0x100 = Service Pack 1).
+    pub(crate) csd_version: u32,
+    /// NumberProcessors.
+    pub(crate) processors: u32,
+    /// Physical memory runs.
+    pub(crate) runs: Vec<Run>,
+    /// Seed that scatters page allocation over the runs (`None`: ascending PFNs).
+    pub(crate) pool_seed: Option<u64>,
+    /// First PFN of the large page (if a module wants one).
+    pub(crate) large_page_pfn: u64,
+    /// Modules in load order; the first one is the kernel.
+    pub(crate) modules: Vec<ModuleDef>,
+    /// Nonpaged pool area (loader entries, EPROCESS, WHEA record).
+    pub(crate) pool_va: u64,
+    /// Kernel stack area (three pages).
+    pub(crate) stack_va: u64,
+    /// PfnDataBase.
+    pub(crate) pfn_database: u64,
+    /// Bug check code.
+    pub(crate) bugcheck: u32,
+    /// Bug check parameters.
+    pub(crate) params: [Addr; 4],
+    /// Exception (code, parameters) recorded on the stack; its address is P2.
+    pub(crate) exception: Option<(u32, Vec<u64>)>,
+    /// Instruction pointer of the bug-checking CPU (inside KeBugCheckEx).
+    pub(crate) ip: Addr,
+    /// Return addresses on the stack, innermost first.
+    pub(crate) frames: Vec<Addr>,
+    /// Allocate the stack pages from the end of physical memory (truncation tests).
+    pub(crate) stack_last: bool,
+    /// A WHEA_ERROR_RECORD to place in pool.
+    pub(crate) whea: Option<Vec<u8>>,
+}
+
+/// The built machine and what the dump header needs to say about it.
+#[derive(Debug, Clone)]
+pub(crate) struct System {
+    /// Paging, physical memory and page tables.
+    pub(crate) machine: Machine,
+    /// Build number.
+    pub(crate) build: u32,
+    /// NumberProcessors.
+    pub(crate) processors: u32,
+    /// Loaded modules in list order.
+    pub(crate) modules: Vec<Loaded>,
+    /// Loader entry addresses.
+    pub(crate) entries: Vec<u64>,
+    /// PsLoadedModuleList.
+    pub(crate) ps_loaded_module_list: u64,
+    /// PsActiveProcessHead.
+    pub(crate) ps_active_process_head: u64,
+    /// KdDebuggerDataBlock.
+    pub(crate) kdbg_va: u64,
+    /// KDDEBUGGER_DATA64 bytes.
+    pub(crate) kdbg: Vec<u8>,
+    /// PfnDataBase.
+    pub(crate) pfn_database: u64,
+    /// Bug check code.
+    pub(crate) bugcheck: u32,
+    /// Bug check parameters.
+    pub(crate) params: [u64; 4],
+    /// Registers of the header's CONTEXT.
+    pub(crate) regs: Regs,
+    /// The header's CONTEXT bytes.
+    pub(crate) context: Vec<u8>,
+    /// The header's EXCEPTION_RECORD bytes.
+    pub(crate) exception: Vec<u8>,
+    /// End (exclusive) of the stack area.
+    pub(crate) stack_end: u64,
+    /// System EPROCESS address.
+    pub(crate) eprocess: u64,
+}
+
+impl System {
+    /// The module containing `addr` and the offset into it.
+    pub(crate) fn locate(&self, addr: u64) -> Option<(String, u64)> {
+        self.modules
+            .iter()
+            .find(|m| addr >= m.base && addr < m.base + u64::from(m.size))
+            .map(|m| (m.name.clone(), addr - m.base))
+    }
+}
+
+const STACK_SIZE: u64 = 3 * PAGE;
+const SP_OFFSET: u64 = 0x1E40;
+const EXR_OFFSET: u64 = 0x2600;
+const CXR_OFFSET: u64 = 0x2700;
+const LDR_OFFSET: u64 = 0x900;
+const EPROCESS_OFFSET: u64 = 0x2010;
+const WHEA_OFFSET: u64 = 0x3C80;
+const POOL_SIZE: u64 = 5 * PAGE;
+/// At most this many PFNs (the lowest ones) are candidates for allocation.
+const POOL_LIMIT: usize = 0x1_0000;
+
+/// (UniqueProcessId, ActiveProcessLinks, ImageFileName, DirectoryTableBase) offsets in EPROCESS.
+fn eprocess_offsets(paging: Paging, build: u32) -> (u64, u64, u64, u64) {
+    match (paging, build) {
+        (Paging::X64, b) if b < 9200 => (0x180, 0x188, 0x2E0, 0x28),
+        (Paging::X64, b) if b < 19041 => (0x2E0, 0x2E8, 0x450, 0x28),
+        (Paging::X64, _) => (0x440, 0x448, 0x5A8, 0x28),
+        _ => (0xB4, 0xB8, 0x16C, 0x18),
+    }
+}
+
+fn resolve(a: &Addr, mods: &[Loaded], exr: u64, cxr: u64, whea: u64) -> Result<u64, GenError> {
+    match a {
+        Addr::Lit(v) => Ok(*v),
+        Addr::Mod(name, off) => mods
+            .iter()
+            .find(|m| m.name.eq_ignore_ascii_case(name))
+            .map(|m| m.base + off)
+            .ok_or_else(|| GenError::new(format!("no module {name}"))),
+        Addr::ExceptionRecord => Ok(exr),
+        Addr::ContextRecord => Ok(cxr),
+        Addr::Whea => Ok(whea),
+    }
+}
+
+/// Builds the machine described by `spec`.
+pub(crate) fn build(spec: &SystemSpec) -> Result<System, GenError> {
+    let large_pages = if spec.paging == Paging::X86 {
+        1024
+    } else {
+        512
+    };
+    let large = spec.modules.iter().any(|m| m.large_page);
+    let mut pool: Vec<u64> = PhysMem::all_pfns(&spec.runs)
+        .filter(|p| !large || *p < spec.large_page_pfn || *p >= spec.large_page_pfn + large_pages)
+        .take(POOL_LIMIT)
+        .collect();
+    if let Some(seed) = spec.pool_seed {
+        Prng::new(seed).shuffle(&mut pool);
+    }
+    let phys = PhysMem::new(spec.runs.clone(), pool)?;
+    let mut m = Machine::new(spec.paging, phys)?;
+    let w = m.ptr_width();
+    let wu = w as u64;
+
+    let mods: Vec<Loaded> = spec
+        .modules
+        .iter()
+        .map(|d| Loaded {
+            name: d.name.clone(),
+            path: d.path.clone(),
+            base: d.image.base,
+            size: d.image.size,
+            entry: d.image.base + u64::from(d.image.layout().text) + 0x140,
+            checksum: d.image.checksum,
+            timestamp: d.image.timestamp,
+        })
+        .collect();
+    let exr = spec.stack_va + EXR_OFFSET;
+    let cxr = spec.stack_va + CXR_OFFSET;
+    let whea_va = spec.pool_va + WHEA_OFFSET;
+    let res = |a: &Addr| resolve(a, &mods, exr, cxr, whea_va);
+    let params = [
+        res(&spec.params[0])?,
+        res(&spec.params[1])?,
+        res(&spec.params[2])?,
+        res(&spec.params[3])?,
+    ];
+    let ip = res(&spec.ip)?;
+    let frames = spec
+        .frames
+        .iter()
+        .map(&res)
+        .collect::<Result<Vec<_>, _>>()?;
+
+    // Images: large page first, then header/.rdata/.rsrc pages and the referenced code pages.
+    let mut code: Vec<u64> = frames.clone();
+    code.push(ip);
+    code.extend(params.iter().copied());
+    for d in &spec.modules {
+        let img = &d.image;
+        let l = img.layout();
+        if d.large_page {
+            m.map_large(img.base, spec.large_page_pfn)?;
+        }
+        m.ensure(img.base, PAGE, Prot::Data, false)?;
+        m.write(img.base, &img.header_page())?;
+        let rdata = img.base + u64::from(l.rdata);
+        m.ensure(rdata, PAGE, Prot::Data, false)?;
+        m.write(rdata, &img.rdata_page())?;
+        let rsrc = img.base + u64::from(l.rsrc);
+        if d.transition_rsrc && m.translate(rsrc).is_none() {
+            let pfn = m.phys.alloc()?;
+            m.map_transition(rsrc, pfn)?;
+        }
+        m.ensure(rsrc, PAGE, Prot::Data, false)?;
+        m.write(rsrc, &img.rsrc_page())?;
+        let text = img.base + u64::from(l.text)..img.base + u64::from(l.rdata);
+        let mut rng = Prng::from_str(&d.name);
+        for page in code
+            .iter()
+            .filter(|a| text.contains(a))
+            .map(|a| a & !(PAGE - 1))
+        {
+            if m.translate(page).is_none() {
+                m.ensure(page, PAGE, Prot::Code, false)?;
+                let mut bytes = vec![0u8; PAGE as usize];
+                rng.fill(&mut bytes);
+                m.write(page, &bytes)?;
+            }
+        }
+    }
+
+    // Kernel data page: list heads, KiBugCheckData, NtBuildLab, KDBG.
+    let nt = spec
+        .modules
+        .first()
+        .ok_or_else(|| GenError::new("no kernel module"))?;
+    let data = nt.image.base + u64::from(nt.image.layout().data) + 0x2A0;
+    m.ensure(data, 0x800, Prot::Data, false)?;
+    let ps_loaded = data;
+    let ps_active = data + 0x40;
+    let pfn_var = data + 0x80;
+    let bugcheck_data = data + 0xC0;
+    let build_lab = data + 0x100;
+    let csd = data + 0x180;
+    let kd_list = data + 0x1F0;
+    let kdbg_va = data + 0x200;
+    m.write_ptr(pfn_var, spec.pfn_database)?;
+    m.write_ptr(bugcheck_data, u64::from(spec.bugcheck))?;
+    for (i, p) in params.iter().enumerate() {
+        m.write_ptr(bugcheck_data + wu * (i as u64 + 1), *p)?;
+    }
+    let mut lab = spec.build_lab.as_bytes().to_vec();
+    lab.push(0);
+    m.write(build_lab, &lab)?;
+    m.write(csd, &spec.csd_version.to_le_bytes())?;
+    m.write_ptr(kd_list, kdbg_va)?;
+    m.write_ptr(kd_list + wu, kdbg_va)?;
+    let kdbg = kdbg_bytes(
+        &Kdbg {
+            size: if spec.build >= 9200 { 0x380 } else { 0x340 },
+            list_head: kd_list,
+            kern_base: nt.image.base,
+            breakpoint: ip & !0xFFF,
+            pae: spec.paging == Paging::X86Pae,
+            ps_loaded_module_list: ps_loaded,
+            ps_active_process_head: ps_active,
+            ki_bugcheck_data: bugcheck_data,
+            mm_pfn_database: pfn_var,
+            nt_build_lab: build_lab,
+            cm_nt_csd_version: csd,
+        },
+        w,
+    );
+    m.write(kdbg_va, &kdbg)?;
+
+    // Pool: loader entries (crossing a page boundary), System EPROCESS, WHEA record.
+    m.ensure(spec.pool_va, POOL_SIZE, Prot::Data, false)?;
+    let entries = write_module_list(&mut m, ps_loaded, spec.pool_va + LDR_OFFSET, &mods)?;
+    let eprocess = spec.pool_va + EPROCESS_OFFSET;
+    let (pid, links, name, dtb) = eprocess_offsets(spec.paging, spec.build);
+    m.write(eprocess - 0x10 + 4, b"Proc")?;
+    m.write(eprocess, &[3u8])?; // KOBJECTS ProcessObject
+    m.write_ptr(eprocess + dtb, m.directory_table_base())?;
+    m.write_ptr(eprocess + pid, 4)?;
+    m.write_ptr(eprocess + links, ps_active)?;
+    m.write_ptr(eprocess + links + wu, ps_active)?;
+    m.write(eprocess + name, b"System\0")?;
+    m.write_ptr(ps_active, eprocess + links)?;
+    m.write_ptr(ps_active + wu, eprocess + links)?;
+    if let Some(rec) = &spec.whea {
+        m.write(whea_va, rec)?;
+    }
+
+    // Stack.
+    m.ensure(spec.stack_va, STACK_SIZE, Prot::Data, spec.stack_last)?;
+    let mut junk = Buf::new();
+    let mut rng = Prng::new(u64::from(spec.bugcheck) ^ spec.stack_va);
+    for i in 0..(STACK_SIZE / wu) {
+        let v = if i % 3 == 0 {
+            spec.pool_va + (rng.below(POOL_SIZE) & !0xF)
+        } else {
+            rng.below(0x1000)
+        };
+        junk.ptr((i * wu) as usize, w, v);
+    }
+    m.write(spec.stack_va, junk.as_slice())?;
+    let mut rng = Prng::new(u64::from(spec.bugcheck));
+    let regs = if w == 8 {
+        let sp = spec.stack_va + SP_OFFSET;
+        let mut pos = sp;
+        for (i, f) in frames.iter().enumerate() {
+            m.write_ptr(pos, *f)?;
+            if i == 0 {
+                m.write_ptr(pos + 8, u64::from(spec.bugcheck))?;
+                for (k, p) in params.iter().enumerate() {
+                    m.write_ptr(pos + 16 + 8 * k as u64, *p)?;
+                }
+                pos += 0x68;
+            } else {
+                pos += 0x40 + 8 * rng.below(16);
+            }
+        }
+        Regs {
+            ip,
+            sp,
+            bp: sp + 0x80,
+            cx: u64::from(spec.bugcheck),
+            dx: params[0],
+            r8: params[1],
+            r9: params[2],
+            ..Regs::default()
+        }
+    } else {
+        let sp = spec.stack_va + SP_OFFSET + 0x40;
+        let mut frame = sp + 0x1C;
+        let bp = frame;
+        for (i, f) in frames.iter().enumerate() {
+            let next = frame
+                + if i == 0 {
+                    0x40
+                } else {
+                    0x28 + 4 * rng.below(24)
+                };
+            let last = i + 1 == frames.len();
+            m.write_ptr(frame, if last { 0 } else { next })?;
+            m.write_ptr(frame + 4, *f)?;
+            if i == 0 {
+                m.write_ptr(frame + 8, u64::from(spec.bugcheck))?;
+                for (k, p) in params.iter().enumerate() {
+                    m.write_ptr(frame + 12 + 4 * k as u64, *p)?;
+                }
+            }
+            frame = next;
+        }
+        Regs {
+            ip,
+            sp,
+            bp,
+            cx: u64::from(spec.bugcheck),
+            ..Regs::default()
+        }
+    };
+    if let Some((code, info)) = &spec.exception {
+        let rec = exception_record(w, *code, 0, params[1], info);
+        m.write(exr, &rec)?;
+        let fault = Regs {
+            ip: params[1],
+            sp: regs.sp + 0x300,
+            bp: regs.sp + 0x380,
+            ax: info.get(1).copied().unwrap_or(0),
+            ..Regs::default()
+        };
+        let ctx = if w == 8 {
+            context_x64(&fault)
+        } else {
+            context_x86(&fault)
+        };
+        m.write(cxr, &ctx)?;
+    }
+    let context = if w == 8 {
+        context_x64(&regs)
+    } else {
+        context_x86(&regs)
+    };
+    let exception = exception_record(w, 0x8000_0003, 1, ip, &[]);
+    Ok(System {
+        machine: m,
+        build: spec.build,
+        processors: spec.processors,
+        modules: mods,
+        entries,
+        ps_loaded_module_list: ps_loaded,
+        ps_active_process_head: ps_active,
+        kdbg_va,
+        kdbg,
+        pfn_database: spec.pfn_database,
+        bugcheck: spec.bugcheck,
+        params,
+        regs,
+        context,
+        exception,
+        stack_end: spec.stack_va + STACK_SIZE,
+        eprocess,
+    })
+}
