@@ -48,7 +48,7 @@ fn committed_kernel_dumps_match_the_generator() -> Result<(), String> {
 }
 
 fn check(dir: &std::path::Path, samples: Vec<Generated>) -> Result<(), String> {
-    let on_disk: BTreeSet<String> = std::fs::read_dir(&dir)
+    let on_disk: BTreeSet<String> = std::fs::read_dir(dir)
         .map_err(|e| format!("cannot list {}: {e}; {HOW_TO_FIX}", dir.display()))?
         .filter_map(Result::ok)
         .filter(|e| e.path().is_file())
