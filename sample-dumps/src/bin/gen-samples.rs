@@ -1,12 +1,50 @@
 //! `gen-samples [DIR]`: write every generated sample dump into `DIR/minidump` and
 //! `DIR/kernel` (default DIR: the crate's directory) and print each path.
+//!
+//! `gen-samples --sparse PATH SIZE`: write the seed scenario as a sparse 64-bit full kernel
+//! dump describing SIZE bytes of physical memory (`16GiB`, `64MiB`, or bytes); used by the
+//! benchmarks, never committed.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+fn parse_size(text: &str) -> Option<u64> {
+    let (digits, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => text.split_at(i),
+        None => (text, ""),
+    };
+    let n: u64 = digits.parse().ok()?;
+    let scale: u64 = match unit.to_ascii_lowercase().as_str() {
+        "" => 1,
+        "kib" | "k" => 1 << 10,
+        "mib" | "m" => 1 << 20,
+        "gib" | "g" => 1 << 30,
+        _ => return None,
+    };
+    n.checked_mul(scale)
+}
+
 fn main() -> ExitCode {
-    let dir = std::env::args_os()
-        .nth(1)
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("--sparse") {
+        let (Some(path), Some(size)) = (args.get(1), args.get(2).and_then(|s| parse_size(s)))
+        else {
+            eprintln!("usage: gen-samples --sparse PATH SIZE (e.g. 16GiB)");
+            return ExitCode::from(2);
+        };
+        return match sample_dumps::kernel::sparse_full_dump(&PathBuf::from(path), size) {
+            Ok(()) => {
+                println!("{path}");
+                ExitCode::SUCCESS
+            }
+            Err(err) => {
+                eprintln!("gen-samples: cannot write {path}: {err}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    let dir = args
+        .first()
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
     match sample_dumps::write_all(&dir) {
