@@ -20,14 +20,18 @@ pub struct Context {
     /// `x86`, `x64` or `ARM64`.
     pub arch: &'static str,
     /// Program counter (Eip / Rip / Pc).
+    #[serde(serialize_with = "crate::json_hex::hex")]
     pub pc: u64,
     /// Stack pointer (Esp / Rsp / Sp).
+    #[serde(serialize_with = "crate::json_hex::hex")]
     pub sp: u64,
     /// Frame pointer (Ebp / Rbp / Fp).
+    #[serde(serialize_with = "crate::json_hex::hex")]
     pub fp: u64,
     /// ContextFlags.
     pub flags: u32,
     /// Named registers in display order.
+    #[serde(serialize_with = "crate::json_hex::hex_registers")]
     pub registers: Vec<(&'static str, u64)>,
 }
 
@@ -139,16 +143,20 @@ impl Context {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ExceptionRecord {
     /// ExceptionCode.
+    #[serde(serialize_with = "crate::json_hex::hex_u32")]
     pub code: u32,
     /// ExceptionFlags.
     pub flags: u32,
     /// Nested ExceptionRecord pointer.
+    #[serde(serialize_with = "crate::json_hex::hex")]
     pub record: u64,
     /// ExceptionAddress.
+    #[serde(serialize_with = "crate::json_hex::hex")]
     pub address: u64,
     /// NumberParameters as written.
     pub number_parameters: u32,
     /// ExceptionInformation, at most 15 entries.
+    #[serde(serialize_with = "crate::json_hex::hex_vec")]
     pub information: Vec<u64>,
 }
 

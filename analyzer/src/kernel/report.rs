@@ -41,6 +41,7 @@ pub struct CausedBy {
     #[serde(serialize_with = "crate::json_hex::hex")]
     pub base: u64,
     /// PE timestamp, when known.
+    #[serde(serialize_with = "crate::json_hex::hex8_opt")]
     pub timestamp: Option<u32>,
     /// File version, when known.
     pub file_version: Option<String>,
@@ -76,6 +77,7 @@ pub struct DriverRow {
     #[serde(serialize_with = "crate::json_hex::hex")]
     pub size: u64,
     /// PE timestamp.
+    #[serde(serialize_with = "crate::json_hex::hex8_opt")]
     pub timestamp: Option<u32>,
     /// File version.
     pub file_version: Option<String>,
