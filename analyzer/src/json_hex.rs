@@ -50,7 +50,10 @@ pub fn hex_vec<S: Serializer>(value: &[u64], s: S) -> Result<S::Ok, S::Error> {
 }
 
 /// Named registers as an object `{"rip": "0x…", …}` in register order.
-pub fn hex_registers<S: Serializer>(value: &[(&'static str, u64)], s: S) -> Result<S::Ok, S::Error> {
+pub fn hex_registers<S: Serializer>(
+    value: &[(&'static str, u64)],
+    s: S,
+) -> Result<S::Ok, S::Error> {
     use serde::ser::SerializeMap;
     let mut map = s.serialize_map(Some(value.len()))?;
     for (name, v) in value {

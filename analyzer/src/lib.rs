@@ -15,6 +15,7 @@ pub mod json_hex;
 pub mod kernel;
 pub mod minidump;
 pub mod report;
+pub mod share;
 pub mod source;
 pub mod time;
 

@@ -87,7 +87,9 @@ impl MsZip {
             return Err(id.bad(format!("uncompressed size {out_len} over {BLOCK_MAX}")));
         };
         let flags = inflate_flags::TINFL_FLAG_USING_NON_WRAPPING_OUTPUT_BUF;
-        let run = catch_unwind(AssertUnwindSafe(move || decompress(state, deflate, out, start, flags)));
+        let run = catch_unwind(AssertUnwindSafe(move || {
+            decompress(state, deflate, out, start, flags)
+        }));
         let (status, _read, written) = run.map_err(|p| id.panicked("MSZIP", p.as_ref()))?;
         match status {
             TINFLStatus::Done if written == out_len => {}
@@ -101,7 +103,9 @@ impl MsZip {
                     "MSZIP block inflates to more than the {out_len} bytes its header says"
                 )))
             }
-            other => return Err(id.bad(format!("MSZIP block is not valid deflate data ({other:?})"))),
+            other => {
+                return Err(id.bad(format!("MSZIP block is not valid deflate data ({other:?})")))
+            }
         }
         self.filled = end;
         Ok(self.buf.get(start..end).unwrap_or_default())
@@ -153,7 +157,11 @@ impl FolderDecoder {
     }
 
     /// Decodes one block, returning exactly `block.uncompressed` bytes.
-    pub(crate) fn block<'s>(&'s mut self, id: BlockId, block: &DataBlock<'s>) -> Result<&'s [u8], CabError> {
+    pub(crate) fn block<'s>(
+        &'s mut self,
+        id: BlockId,
+        block: &DataBlock<'s>,
+    ) -> Result<&'s [u8], CabError> {
         let out_len = block.uncompressed;
         match self {
             Self::Stored => {

@@ -39,7 +39,11 @@ impl<'a> Cabinet<'a> {
     /// against [`ExtractLimits::max_total_bytes`], and the folder's data
     /// blocks must declare enough output to cover every wanted file
     /// ([`CabError::FolderTooShort`] otherwise).
-    pub fn extract_matching<F>(&self, limits: &ExtractLimits, mut wanted: F) -> Result<Vec<ExtractedFile>, CabError>
+    pub fn extract_matching<F>(
+        &self,
+        limits: &ExtractLimits,
+        mut wanted: F,
+    ) -> Result<Vec<ExtractedFile>, CabError>
     where
         F: FnMut(&FileEntry) -> bool,
     {
@@ -65,7 +69,11 @@ impl<'a> Cabinet<'a> {
         }
         let mut out: Vec<ExtractedFile> = Vec::with_capacity(chosen.len());
         for folder in 0..self.folders().len() {
-            let mut in_folder: Vec<&FileEntry> = chosen.iter().copied().filter(|f| f.folder == folder).collect();
+            let mut in_folder: Vec<&FileEntry> = chosen
+                .iter()
+                .copied()
+                .filter(|f| f.folder == folder)
+                .collect();
             if in_folder.is_empty() {
                 continue;
             }
@@ -93,7 +101,12 @@ impl<'a> Cabinet<'a> {
             return Ok(Vec::new());
         };
         // Empty files need no data, wherever they claim to be.
-        let needed_end = files.iter().filter(|f| f.size > 0).map(|f| f.folder_end()).max().unwrap_or(0);
+        let needed_end = files
+            .iter()
+            .filter(|f| f.size > 0)
+            .map(|f| f.folder_end())
+            .max()
+            .unwrap_or(0);
         if needed_end > limits.max_total_bytes {
             return Err(CabError::TotalTooLarge {
                 what: format!("decoding folder {folder} up to the end of its last requested file"),
@@ -106,7 +119,10 @@ impl<'a> Cabinet<'a> {
         }
         let blocks = self.data_blocks(folder)?;
         let available: u64 = blocks.iter().map(|b| b.uncompressed as u64).sum();
-        if let Some(short) = files.iter().find(|f| f.size > 0 && f.folder_end() > available) {
+        if let Some(short) = files
+            .iter()
+            .find(|f| f.size > 0 && f.folder_end() > available)
+        {
             return Err(CabError::FolderTooShort {
                 name: short.name.clone(),
                 folder,
@@ -117,7 +133,12 @@ impl<'a> Cabinet<'a> {
         }
         let mut done: Vec<(&'e FileEntry, Vec<u8>)> = Vec::with_capacity(files.len());
         let mut waiting = files.iter().copied().peekable();
-        let mut decoder = FolderDecoder::new(info.compression, info.compression_raw, folder, info.entry_offset)?;
+        let mut decoder = FolderDecoder::new(
+            info.compression,
+            info.compression_raw,
+            folder,
+            info.entry_offset,
+        )?;
         let mut active: Vec<Pending<'e>> = Vec::new();
         let mut pos = 0u64;
         for (index, block) in blocks.iter().enumerate() {
@@ -140,7 +161,9 @@ impl<'a> Cabinet<'a> {
             }
             let chunk = decoder.block(id, block)?;
             let chunk_end = pos + chunk.len() as u64;
-            while let Some(f) = waiting.next_if(|f| u64::from(f.folder_offset) < chunk_end || f.size == 0) {
+            while let Some(f) =
+                waiting.next_if(|f| u64::from(f.folder_offset) < chunk_end || f.size == 0)
+            {
                 active.push(Pending {
                     entry: f,
                     data: Vec::with_capacity(f.size as usize),
@@ -150,11 +173,15 @@ impl<'a> Cabinet<'a> {
                 let from = u64::from(p.entry.folder_offset).max(pos);
                 let to = p.entry.folder_end().min(chunk_end);
                 if from < to {
-                    let part = chunk.get((from - pos) as usize..(to - pos) as usize).unwrap_or_default();
+                    let part = chunk
+                        .get((from - pos) as usize..(to - pos) as usize)
+                        .unwrap_or_default();
                     p.data.extend_from_slice(part);
                 }
             }
-            let (finished, still): (Vec<_>, Vec<_>) = active.into_iter().partition(|p| p.entry.folder_end() <= chunk_end);
+            let (finished, still): (Vec<_>, Vec<_>) = active
+                .into_iter()
+                .partition(|p| p.entry.folder_end() <= chunk_end);
             active = still;
             done.extend(finished.into_iter().map(|p| (p.entry, p.data)));
             pos = chunk_end;

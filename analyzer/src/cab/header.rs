@@ -26,7 +26,12 @@ pub(crate) struct Bytes<'a>(pub(crate) &'a [u8]);
 
 impl<'a> Bytes<'a> {
     /// `len` bytes at `offset`, or an [`CabError::OutOfBounds`] naming `what`.
-    pub(crate) fn slice(&self, what: &'static str, offset: usize, len: usize) -> Result<&'a [u8], CabError> {
+    pub(crate) fn slice(
+        &self,
+        what: &'static str,
+        offset: usize,
+        len: usize,
+    ) -> Result<&'a [u8], CabError> {
         offset
             .checked_add(len)
             .and_then(|end| self.0.get(offset..end))
@@ -287,7 +292,9 @@ impl<'a> Cabinet<'a> {
             let raw = b.slice("CFFILE name", name_at, avail)?;
             let Some(nul) = raw.iter().position(|&c| c == 0) else {
                 return Err(CabError::Corrupt {
-                    detail: format!("name of file {index} is not NUL-terminated within {MAX_NAME} bytes"),
+                    detail: format!(
+                        "name of file {index} is not NUL-terminated within {MAX_NAME} bytes"
+                    ),
                     offset: name_at as u64,
                 });
             };
@@ -306,7 +313,9 @@ impl<'a> Cabinet<'a> {
             let folder = usize::from(folder);
             if folder >= n_folders {
                 return Err(CabError::Corrupt {
-                    detail: format!("file {name:?} is in folder {folder}, but the cabinet has {n_folders}"),
+                    detail: format!(
+                        "file {name:?} is in folder {folder}, but the cabinet has {n_folders}"
+                    ),
                     offset: (pos + 8) as u64,
                 });
             }
@@ -422,7 +431,10 @@ pub(crate) fn checksum(data: &[u8], seed: u32) -> u32 {
         b.copy_from_slice(w);
         sum ^= u32::from_le_bytes(b);
     }
-    let tail = words.remainder().iter().fold(0u32, |acc, &x| (acc << 8) | u32::from(x));
+    let tail = words
+        .remainder()
+        .iter()
+        .fold(0u32, |acc, &x| (acc << 8) | u32::from(x));
     sum ^ tail
 }
 

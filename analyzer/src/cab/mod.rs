@@ -93,7 +93,9 @@ pub enum CabError {
         file_len: u64,
     },
     /// The header's cabinet size is larger than the file.
-    #[error("cabinet truncated: the header (offset 8) declares {declared} bytes, the file has {actual}")]
+    #[error(
+        "cabinet truncated: the header (offset 8) declares {declared} bytes, the file has {actual}"
+    )]
     Truncated {
         /// `cbCabinet` from the header.
         declared: u64,
@@ -223,9 +225,9 @@ pub(crate) fn decode_cp1252(bytes: &[u8]) -> String {
     const HIGH: [char; 32] = [
         '\u{20ac}', '\u{81}', '\u{201a}', '\u{192}', '\u{201e}', '\u{2026}', '\u{2020}',
         '\u{2021}', '\u{2c6}', '\u{2030}', '\u{160}', '\u{2039}', '\u{152}', '\u{8d}', '\u{17d}',
-        '\u{8f}', '\u{90}', '\u{2018}', '\u{2019}', '\u{201c}', '\u{201d}', '\u{2022}',
-        '\u{2013}', '\u{2014}', '\u{2dc}', '\u{2122}', '\u{161}', '\u{203a}', '\u{153}', '\u{9d}',
-        '\u{17e}', '\u{178}',
+        '\u{8f}', '\u{90}', '\u{2018}', '\u{2019}', '\u{201c}', '\u{201d}', '\u{2022}', '\u{2013}',
+        '\u{2014}', '\u{2dc}', '\u{2122}', '\u{161}', '\u{203a}', '\u{153}', '\u{9d}', '\u{17e}',
+        '\u{178}',
     ];
     bytes
         .iter()

@@ -154,6 +154,9 @@ fn parse_value(kind: Type, value: &str) -> Result<Value, &'static str> {
             if matches!(kind, Type::TreeRoot) && value.chars().count() > 260 {
                 return Err("path longer than 260 characters");
             }
+            if matches!(kind, Type::TreeRoot) && !Path::new(value).is_absolute() {
+                return Err("not an absolute path on this platform");
+            }
             Ok(Value::Text(value.to_owned()))
         }
     }
@@ -161,12 +164,17 @@ fn parse_value(kind: Type, value: &str) -> Result<Value, &'static str> {
 
 fn lookup(kind: ConfigKind, name: &str) -> Result<Type, &'static str> {
     let common = COMMON.iter().find(|(n, _)| *n == name).map(|(_, t)| *t);
-    let status = STATUS_ONLY.iter().find(|(n, _)| *n == name).map(|(_, t)| *t);
+    let status = STATUS_ONLY
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, t)| *t);
     match (kind, common, status, name) {
         (ConfigKind::Status, Some(Type::Text), _, "URLLaunch") => Ok(Type::OptionalText),
         (_, Some(t), _, _) => Ok(t),
         (ConfigKind::Status, None, Some(t), _) => Ok(t),
-        (ConfigKind::Policy, None, Some(_), _) => Err("a status.txt parameter, not honoured in policy.txt"),
+        (ConfigKind::Policy, None, Some(_), _) => {
+            Err("a status.txt parameter, not honoured in policy.txt")
+        }
         (ConfigKind::Policy, None, None, "FileTreeRoot") => Ok(Type::TreeRoot),
         (ConfigKind::Status, None, None, "FileTreeRoot") => {
             Err("FileTreeRoot is honoured only in policy.txt")

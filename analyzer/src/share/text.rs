@@ -123,6 +123,16 @@ fn days_in_month(year: u16, month: u8) -> u8 {
 }
 
 impl CrashTime {
+    /// 1970-01-01 00:00:00, the last resort when no clock is readable.
+    pub const EPOCH: CrashTime = CrashTime {
+        year: 1970,
+        month: 1,
+        day: 1,
+        hour: 0,
+        minute: 0,
+        second: 0,
+    };
+
     /// A validated instant; `None` unless it is a real date in years 0..=9999 and a time of day.
     pub fn new(year: u16, month: u8, day: u8, hour: u8, minute: u8, second: u8) -> Option<Self> {
         let valid = year <= 9999
@@ -285,7 +295,10 @@ pub fn parse_log_line(line: &str, kind: LogKind) -> Result<LogEntry, &'static st
     if kind == LogKind::Hits && item.chars().count() > MAX_FILE_NAME {
         return Err("FileName is longer than 260 characters");
     }
-    if [machine, user, item].iter().any(|s| s.contains(['\r', '\n'])) {
+    if [machine, user, item]
+        .iter()
+        .any(|s| s.contains(['\r', '\n']))
+    {
         return Err("CR or LF inside an item");
     }
     Ok(LogEntry {
@@ -298,10 +311,14 @@ pub fn parse_log_line(line: &str, kind: LogKind) -> Result<LogEntry, &'static st
 
 /// Splits a CRLF log into lines; returns `(line number, text)` pairs and framing damage.
 pub(crate) fn split_crlf(bytes: &[u8]) -> (Vec<(usize, String)>, Vec<LineIssue>) {
+    split_crlf_text(&decode_ansi(bytes))
+}
+
+/// [`split_crlf`] for text already decoded.
+pub(crate) fn split_crlf_text(text: &str) -> (Vec<(usize, String)>, Vec<LineIssue>) {
     let mut lines = Vec::new();
     let mut issues = Vec::new();
-    let text = decode_ansi(bytes);
-    let mut rest = text.as_str();
+    let mut rest = text;
     let mut number = 0;
     while !rest.is_empty() {
         number += 1;
@@ -309,7 +326,11 @@ pub(crate) fn split_crlf(bytes: &[u8]) -> (Vec<(usize, String)>, Vec<LineIssue>)
             Some(end) => {
                 let line = rest.get(..end).unwrap_or("");
                 if line.contains('\n') {
-                    issues.push(LineIssue::new(number, line, "LF without CR inside the line"));
+                    issues.push(LineIssue::new(
+                        number,
+                        line,
+                        "LF without CR inside the line",
+                    ));
                 } else {
                     lines.push((number, line.to_owned()));
                 }
@@ -388,7 +409,8 @@ pub fn parse_count(bytes: &[u8]) -> CountRead {
         issues: Vec::new(),
     };
     if text.is_empty() {
-        read.issues.push(LineIssue::new(1, "", "count.txt is empty"));
+        read.issues
+            .push(LineIssue::new(1, "", "count.txt is empty"));
         return read;
     }
     let segments: Vec<&str> = text.split('\n').collect();
@@ -438,22 +460,30 @@ pub fn parse_count(bytes: &[u8]) -> CountRead {
                         .push(LineIssue::new(number, line, "entry out of place"));
                 }
             }
-            None => read
-                .issues
-                .push(LineIssue::new(number, line, "value is not a decimal integer")),
+            None => read.issues.push(LineIssue::new(
+                number,
+                line,
+                "value is not a decimal integer",
+            )),
         }
     }
     if read.total_hits == Some(0) {
-        read.issues
-            .push(LineIssue::new(2, "Total Hits=0", "Total Hits must not be 0"));
+        read.issues.push(LineIssue::new(
+            2,
+            "Total Hits=0",
+            "Total Hits must not be 0",
+        ));
     }
     for (value, name) in [
         (read.cabs_gathered.is_none(), "Cabs Gathered"),
         (read.total_hits.is_none(), "Total Hits"),
     ] {
         if value {
-            read.issues
-                .push(LineIssue::new(1, "", format!("no readable `{name}=` entry")));
+            read.issues.push(LineIssue::new(
+                1,
+                "",
+                format!("no readable `{name}=` entry"),
+            ));
         }
     }
     read

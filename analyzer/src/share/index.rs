@@ -1,0 +1,199 @@
+//! dumpsig's own files at the share root, outside the CER paths (cer-share.md "Beyond the
+//! protocol"). All are UTF-8, CRLF, tab-separated and append-only, written under the share lock
+//! through the journal:
+//!
+//! - `dumpsig-buckets.tsv`: `<BucketID> TAB <failure bucket>`, one stable positive integer per
+//!   failure bucket, never renumbered;
+//! - `dumpsig-blue-index.tsv`: `<failure bucket> TAB <BucketID> TAB <report file or No CAB> TAB
+//!   <content id>`, one line per kernel hit, so a person can tell the crashes in `blue` apart;
+//! - `dumpsig-seen\<xx>.tsv` (xx = first two hex digits of the content id):
+//!   `<content id> TAB <error subpath>`, one line per counted hit. This is what makes a second
+//!   run over the same dumps change nothing, even for hits that were only counted.
+
+use std::fs;
+use std::path::Path;
+
+use serde::Serialize;
+
+use super::error::io_err;
+use super::journal::{file_len, Action};
+use super::text::{split_crlf_text, LineIssue, NO_CAB};
+use super::ShareError;
+
+/// BucketID registry file at the share root.
+pub const REGISTRY_FILE: &str = "dumpsig-buckets.tsv";
+/// Index of kernel reports by failure bucket at the share root.
+pub const BLUE_INDEX_FILE: &str = "dumpsig-blue-index.tsv";
+/// Folder of the seen-hit shards at the share root.
+pub const SEEN_DIR: &str = "dumpsig-seen";
+
+/// One BucketID assignment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RegistryEntry {
+    /// The BucketID.
+    pub bucket_id: u64,
+    /// The failure bucket it stands for.
+    pub failure_bucket: String,
+}
+
+/// One line of the kernel index.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BlueIndexEntry {
+    /// The failure bucket of the kernel crash.
+    pub failure_bucket: String,
+    /// Its BucketID.
+    pub bucket_id: u64,
+    /// The report file in `cabs\blue`, or `No CAB`.
+    pub report_file: String,
+    /// The content id of the dump.
+    pub content_id: String,
+}
+
+/// A failure bucket as stored: TAB, CR and LF become `_` so it stays one field.
+pub(crate) fn clean_key(failure_bucket: &str) -> String {
+    failure_bucket
+        .chars()
+        .map(|c| {
+            if matches!(c, '\t' | '\r' | '\n') {
+                '_'
+            } else {
+                c
+            }
+        })
+        .collect()
+}
+
+fn read_text(path: &Path) -> Result<String, ShareError> {
+    match fs::read(path) {
+        Ok(bytes) => Ok(String::from_utf8_lossy(&bytes).into_owned()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(String::new()),
+        Err(e) => Err(io_err(path)(e)),
+    }
+}
+
+/// Reads the registry; damaged lines are reported and skipped.
+pub fn read_registry(root: &Path) -> Result<(Vec<RegistryEntry>, Vec<LineIssue>), ShareError> {
+    let (lines, mut issues) = split_crlf_text(&read_text(&root.join(REGISTRY_FILE))?);
+    let mut entries = Vec::new();
+    for (number, line) in lines {
+        let parsed = line.split_once('\t').and_then(|(id, bucket)| {
+            let id = id.parse::<u64>().ok().filter(|&n| n > 0)?;
+            (!bucket.is_empty() && !bucket.contains('\t')).then_some((id, bucket))
+        });
+        match parsed {
+            Some((bucket_id, bucket)) => entries.push(RegistryEntry {
+                bucket_id,
+                failure_bucket: bucket.to_owned(),
+            }),
+            None => issues.push(LineIssue::new(
+                number,
+                &line,
+                "not `<BucketID> TAB <failure bucket>`",
+            )),
+        }
+    }
+    Ok((entries, issues))
+}
+
+/// The BucketID of `failure_bucket`, and the action registering it when it is new.
+pub(crate) fn bucket_id_for(
+    root: &Path,
+    failure_bucket: &str,
+) -> Result<(u64, Option<Action>), ShareError> {
+    let key = clean_key(failure_bucket);
+    let (entries, _) = read_registry(root)?;
+    if let Some(entry) = entries.iter().find(|e| e.failure_bucket == key) {
+        return Ok((entry.bucket_id, None));
+    }
+    let next = entries.iter().map(|e| e.bucket_id).max().unwrap_or(0) + 1;
+    let path = root.join(REGISTRY_FILE);
+    let action = Action::Append {
+        path: vec![REGISTRY_FILE.to_owned()],
+        len_before: file_len(&path)?,
+        data: format!("{next}\t{key}\r\n").into_bytes(),
+    };
+    Ok((next, Some(action)))
+}
+
+/// Reads the kernel index; damaged lines are reported and skipped.
+pub fn read_blue_index(root: &Path) -> Result<(Vec<BlueIndexEntry>, Vec<LineIssue>), ShareError> {
+    let (lines, mut issues) = split_crlf_text(&read_text(&root.join(BLUE_INDEX_FILE))?);
+    let mut entries = Vec::new();
+    for (number, line) in lines {
+        let fields: Vec<&str> = line.split('\t').collect();
+        let parsed = match fields.as_slice() {
+            [bucket, id, report, content] if !bucket.is_empty() => {
+                id.parse::<u64>().ok().map(|bucket_id| BlueIndexEntry {
+                    failure_bucket: (*bucket).to_owned(),
+                    bucket_id,
+                    report_file: (*report).to_owned(),
+                    content_id: (*content).to_owned(),
+                })
+            }
+            _ => None,
+        };
+        match parsed {
+            Some(entry) => entries.push(entry),
+            None => issues.push(LineIssue::new(
+                number,
+                &line,
+                "not `<failure bucket> TAB <BucketID> TAB <report file> TAB <content id>`",
+            )),
+        }
+    }
+    Ok((entries, issues))
+}
+
+/// The action adding one kernel hit to the index.
+pub(crate) fn blue_index_action(
+    root: &Path,
+    failure_bucket: &str,
+    bucket_id: u64,
+    report_file: Option<&str>,
+    content_id: &str,
+) -> Result<Action, ShareError> {
+    let line = format!(
+        "{}\t{bucket_id}\t{}\t{content_id}\r\n",
+        clean_key(failure_bucket),
+        report_file.unwrap_or(NO_CAB)
+    );
+    Ok(Action::Append {
+        path: vec![BLUE_INDEX_FILE.to_owned()],
+        len_before: file_len(&root.join(BLUE_INDEX_FILE))?,
+        data: line.into_bytes(),
+    })
+}
+
+fn seen_rel(content_id: &str) -> Vec<String> {
+    let shard = content_id.get(..2).unwrap_or("00");
+    vec![SEEN_DIR.to_owned(), format!("{shard}.tsv")]
+}
+
+fn seen_line(content_id: &str, subpath: &str) -> String {
+    format!("{content_id}\t{subpath}\r\n")
+}
+
+/// Whether this content id was already counted in this bucket.
+pub(crate) fn seen(root: &Path, content_id: &str, subpath: &str) -> Result<bool, ShareError> {
+    let mut path = root.to_path_buf();
+    path.extend(seen_rel(content_id));
+    let text = read_text(&path)?;
+    let line = seen_line(content_id, subpath);
+    Ok(text.starts_with(&line) || text.contains(&format!("\n{line}")))
+}
+
+/// The action recording a counted hit.
+pub(crate) fn seen_action(
+    root: &Path,
+    content_id: &str,
+    subpath: &str,
+) -> Result<Action, ShareError> {
+    let rel = seen_rel(content_id);
+    let mut path = root.to_path_buf();
+    path.extend(rel.iter());
+    Ok(Action::Append {
+        len_before: file_len(&path)?,
+        path: rel,
+        data: seen_line(content_id, subpath).into_bytes(),
+    })
+}

@@ -1,0 +1,265 @@
+//! The share lock and the redo journal that make a filing all-or-nothing.
+//!
+//! A filing touches up to seven files (count.txt, the report, hits.log, crash.log and our own
+//! indexes), and no file system renames several files at once. So every change a filing makes
+//! is first written as a list of idempotent actions to `dumpsig-journal.json` (temp + fsync +
+//! rename: the journal either exists whole or not at all), then carried out in order, then the
+//! journal is deleted. Whoever takes the lock next finds a left-over journal and carries it out
+//! again from the start; every action can be repeated safely:
+//!
+//! - `Write` replaces a file by temp + fsync + rename with absolute contents (count.txt);
+//! - `Rename` moves the fsynced report temp into place, or finds it already there;
+//! - `Append` records the log's length before the filing, so a redo appends the line exactly
+//!   once, completes a line cut short, and never duplicates one.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use fs4::fs_std::FileExt;
+use serde::{Deserialize, Serialize};
+
+use super::error::io_err;
+use super::paths::check_component;
+use super::ShareError;
+
+/// Lock file at the share root; see the module docs of `share` for why there is one per share.
+pub const LOCK_FILE: &str = "dumpsig.lock";
+/// Journal of the filing in progress at the share root.
+pub const JOURNAL_FILE: &str = "dumpsig-journal.json";
+/// Suffix of every temporary file this module writes (only ever under the lock).
+pub const TEMP_SUFFIX: &str = ".dumpsig-tmp";
+
+/// Holds the share's exclusive advisory lock until dropped (closing the file releases it, and
+/// so does the death of the process).
+pub(crate) struct ShareLock {
+    file: File,
+}
+
+impl ShareLock {
+    pub(crate) fn acquire(root: &Path) -> Result<ShareLock, ShareError> {
+        let path = root.join(LOCK_FILE);
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(io_err(&path))?;
+        FileExt::lock_exclusive(&file).map_err(io_err(&path))?;
+        Ok(ShareLock { file })
+    }
+}
+
+impl Drop for ShareLock {
+    fn drop(&mut self) {
+        // Closing releases the lock anyway; an explicit unlock just makes it prompt.
+        let _ = FileExt::unlock(&self.file);
+    }
+}
+
+/// One idempotent change; paths are relative to the share root, one component each.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) enum Action {
+    /// Replace the file's contents.
+    Write { path: Vec<String>, data: Vec<u8> },
+    /// Move a finished temp file into place.
+    Rename { from: Vec<String>, to: Vec<String> },
+    /// Append `data` to a file that was `len_before` bytes long when the journal was made.
+    Append {
+        path: Vec<String>,
+        len_before: u64,
+        data: Vec<u8>,
+    },
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Journal {
+    version: u32,
+    actions: Vec<Action>,
+}
+
+fn resolve(root: &Path, rel: &[String]) -> Result<PathBuf, ShareError> {
+    let mut path = root.to_path_buf();
+    for part in rel {
+        check_component("journal path component", part)?;
+        path.push(part);
+    }
+    if rel.is_empty() {
+        return Err(ShareError::InvalidInput {
+            what: "journal path",
+            value: String::new(),
+            reason: "empty",
+        });
+    }
+    Ok(path)
+}
+
+/// Makes a file's parent directories (rule 3).
+pub(crate) fn make_parent(path: &Path) -> Result<(), ShareError> {
+    match path.parent() {
+        Some(dir) => fs::create_dir_all(dir).map_err(io_err(dir)),
+        None => Ok(()),
+    }
+}
+
+/// Flushes a directory entry change to disk where the platform supports it (best effort:
+/// a rename is already atomic against a killed process; this is for power loss).
+fn sync_dir(path: &Path) {
+    #[cfg(unix)]
+    if let Some(dir) = path.parent() {
+        if let Ok(d) = File::open(dir) {
+            let _ = d.sync_all();
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+}
+
+/// Writes `data` to `<path>.dumpsig-tmp`, fsyncs it, and renames it over `path`.
+pub(crate) fn write_atomic(path: &Path, data: &[u8]) -> Result<(), ShareError> {
+    make_parent(path)?;
+    let temp = temp_path(path);
+    let mut file = File::create(&temp).map_err(io_err(&temp))?;
+    file.write_all(data).map_err(io_err(&temp))?;
+    file.sync_all().map_err(io_err(&temp))?;
+    drop(file);
+    fs::rename(&temp, path).map_err(io_err(path))?;
+    sync_dir(path);
+    Ok(())
+}
+
+/// The temp name beside `path`.
+pub(crate) fn temp_path(path: &Path) -> PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(TEMP_SUFFIX);
+    path.with_file_name(name)
+}
+
+/// Current length of a file, 0 when it does not exist.
+pub(crate) fn file_len(path: &Path) -> Result<u64, ShareError> {
+    match fs::metadata(path) {
+        Ok(meta) => Ok(meta.len()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(0),
+        Err(e) => Err(io_err(path)(e)),
+    }
+}
+
+fn apply(root: &Path, action: &Action) -> Result<(), ShareError> {
+    match action {
+        Action::Write { path, data } => write_atomic(&resolve(root, path)?, data),
+        Action::Rename { from, to } => {
+            let (from, to) = (resolve(root, from)?, resolve(root, to)?);
+            match fs::rename(&from, &to) {
+                Ok(()) => {
+                    sync_dir(&to);
+                    Ok(())
+                }
+                // Done by an earlier attempt (or the temp was removed: the count then says
+                // one cab more than is present, which scan accepts as a deleted report).
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+                Err(e) => Err(io_err(&to)(e)),
+            }
+        }
+        Action::Append {
+            path,
+            len_before,
+            data,
+        } => append_once(&resolve(root, path)?, *len_before, data),
+    }
+}
+
+/// Appends `data` so that the bytes from `len_before` on are exactly `data`, with one write.
+fn append_once(path: &Path, len_before: u64, data: &[u8]) -> Result<(), ShareError> {
+    make_parent(path)?;
+    let mut file = OpenOptions::new()
+        .read(true)
+        .append(true)
+        .create(true)
+        .open(path)
+        .map_err(io_err(path))?;
+    let len = file.metadata().map_err(io_err(path))?.len();
+    let mut written = Vec::new();
+    if len > len_before {
+        file.seek(SeekFrom::Start(len_before))
+            .map_err(io_err(path))?;
+        Read::by_ref(&mut file)
+            .take(data.len() as u64)
+            .read_to_end(&mut written)
+            .map_err(io_err(path))?;
+    }
+    let rest = if len <= len_before {
+        // Not appended yet (a shorter file means someone truncated it: append anyway).
+        data.to_vec()
+    } else if len - len_before <= data.len() as u64 && data.starts_with(&written) {
+        // Cut short by an interruption: complete the line.
+        data.get(written.len()..).unwrap_or_default().to_vec()
+    } else if written == data {
+        Vec::new()
+    } else {
+        // Something else was appended in between (a writer that ignores our lock): start our
+        // line on a line of its own.
+        let mut line = b"\r\n".to_vec();
+        line.extend_from_slice(data);
+        line
+    };
+    if !rest.is_empty() {
+        file.write_all(&rest).map_err(io_err(path))?;
+        file.sync_data().map_err(io_err(path))?;
+    }
+    Ok(())
+}
+
+/// Carries out `actions` under the journal. `fault(step)` is a test hook standing for a kill:
+/// step 1 is "journal written", step `2 + i` is "action `i` done", and the last step is
+/// "all done, journal not yet deleted".
+pub(crate) fn commit(
+    root: &Path,
+    actions: Vec<Action>,
+    fault: &dyn Fn(usize) -> Result<(), ShareError>,
+) -> Result<(), ShareError> {
+    let journal_path = root.join(JOURNAL_FILE);
+    let journal = Journal {
+        version: 1,
+        actions,
+    };
+    let bytes = serde_json::to_vec(&journal).map_err(|e| ShareError::DamagedJournal {
+        path: journal_path.clone(),
+        detail: e.to_string(),
+    })?;
+    write_atomic(&journal_path, &bytes)?;
+    fault(1)?;
+    for (index, action) in journal.actions.iter().enumerate() {
+        apply(root, action)?;
+        fault(2 + index)?;
+    }
+    fs::remove_file(&journal_path).map_err(io_err(&journal_path))?;
+    Ok(())
+}
+
+/// Completes the filing a killed writer left behind, if any. Call only under the lock.
+/// Returns whether there was one.
+pub(crate) fn recover(root: &Path) -> Result<bool, ShareError> {
+    let journal_path = root.join(JOURNAL_FILE);
+    let bytes = match fs::read(&journal_path) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+        Err(e) => return Err(io_err(&journal_path)(e)),
+    };
+    let journal: Journal =
+        serde_json::from_slice(&bytes).map_err(|e| ShareError::DamagedJournal {
+            path: journal_path.clone(),
+            detail: e.to_string(),
+        })?;
+    if journal.version != 1 {
+        return Err(ShareError::DamagedJournal {
+            path: journal_path,
+            detail: format!("unknown version {}", journal.version),
+        });
+    }
+    for action in &journal.actions {
+        apply(root, action)?;
+    }
+    fs::remove_file(&journal_path).map_err(io_err(&journal_path))?;
+    Ok(true)
+}

@@ -1,0 +1,407 @@
+//! Reading a share back ([`scan`]) and repairing what an interrupted or foreign writer left
+//! ([`super::CerShare::repair`]).
+//!
+//! The reader never writes and takes no lock, so it works on a read-only copy of a share; a
+//! filing in progress may show as a pending journal. Damage is reported with file and line,
+//! never fatal: only an unreadable directory or a redirect error stops a scan.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use super::config::{effective, read_config, ConfigFile, ConfigKind, Effective};
+use super::error::io_err;
+use super::index::{read_blue_index, read_registry, BlueIndexEntry, RegistryEntry, SEEN_DIR};
+use super::journal::{recover, write_atomic, JOURNAL_FILE, TEMP_SUFFIX};
+use super::paths::BucketPath;
+use super::text::{parse_count, parse_log_line, split_crlf, CountRead, Counts, CrashTime};
+use super::text::{LineIssue, LogKind};
+use super::{CerShare, ShareError, CRASH_LOG};
+
+/// A hits.log or crash.log as read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LogSummary {
+    /// The log file.
+    pub path: PathBuf,
+    /// Well-formed lines.
+    pub entries: usize,
+    /// Earliest time among the well-formed lines.
+    pub first: Option<CrashTime>,
+    /// Latest time among the well-formed lines.
+    pub last: Option<CrashTime>,
+    /// Lines that do not conform, with line numbers.
+    pub damaged: Vec<LineIssue>,
+}
+
+/// One bucket found in the share.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BucketScan {
+    /// The bucket, from its folder names.
+    pub bucket: BucketPath,
+    /// The error subpath, Windows form.
+    pub subpath: String,
+    /// Report files in `cabs\<subpath>`, sorted; the dumps inside are the caller's to analyze.
+    pub reports: Vec<PathBuf>,
+    /// `counts\<subpath>\count.txt`, when present.
+    pub count_file: Option<PathBuf>,
+    /// What count.txt says, with every deviation.
+    pub count: Option<CountRead>,
+    /// `cabs\<subpath>\hits.log`, when present.
+    pub hits_log: Option<LogSummary>,
+    /// `status\<subpath>\status.txt`, when present.
+    pub status: Option<ConfigFile>,
+    /// Parameters in force for the bucket.
+    pub effective: Effective,
+    /// Disagreements between count.txt, the report files and hits.log.
+    pub inconsistencies: Vec<String>,
+}
+
+/// A whole share as read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ShareScan {
+    /// The root in use after FileTreeRoot redirects.
+    pub root: PathBuf,
+    /// Redirect targets followed.
+    pub redirects: Vec<PathBuf>,
+    /// policy.txt files that redirected away.
+    pub passed_policies: Vec<ConfigFile>,
+    /// policy.txt of the root in use.
+    pub policy: Option<ConfigFile>,
+    /// A filing was interrupted; the next writer or `repair` completes it.
+    pub pending_journal: bool,
+    /// The global crash.log, when present.
+    pub crash_log: Option<LogSummary>,
+    /// Buckets, sorted by subpath.
+    pub buckets: Vec<BucketScan>,
+    /// Left-over `*.dumpsig-tmp` files (`repair` removes them).
+    pub temp_files: Vec<PathBuf>,
+    /// Files and folders that do not belong in the CER layout.
+    pub strays: Vec<Stray>,
+    /// BucketID registry.
+    pub registry: Vec<RegistryEntry>,
+    /// Damaged registry lines.
+    pub registry_issues: Vec<LineIssue>,
+    /// Kernel index.
+    pub blue_index: Vec<BlueIndexEntry>,
+    /// Damaged kernel index lines.
+    pub blue_index_issues: Vec<LineIssue>,
+}
+
+/// A file or folder that does not belong in the CER layout.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Stray {
+    /// Where it is.
+    pub path: PathBuf,
+    /// Why it does not belong.
+    pub reason: String,
+}
+
+/// One count.txt rewritten by [`super::CerShare::repair`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CountRewrite {
+    /// The count.txt file.
+    pub path: PathBuf,
+    /// The counters before, when they were readable.
+    pub before: Option<Counts>,
+    /// The counters written.
+    pub after: Counts,
+}
+
+/// What [`super::CerShare::repair`] changed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RepairReport {
+    /// An interrupted filing was completed from its journal.
+    pub journal_completed: bool,
+    /// Temp files removed.
+    pub temp_files_removed: Vec<PathBuf>,
+    /// count.txt files rewritten.
+    pub counts_rewritten: Vec<CountRewrite>,
+}
+
+/// Scans the share at `root` (following FileTreeRoot like a writer would).
+pub fn scan(root: &Path) -> Result<ShareScan, ShareError> {
+    scan_share(&CerShare::open(root)?)
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Top {
+    Cabs,
+    Counts,
+    Status,
+}
+
+#[derive(Default)]
+struct Found {
+    reports: BTreeMap<Vec<String>, Vec<PathBuf>>,
+    counts: BTreeMap<Vec<String>, PathBuf>,
+    status: BTreeMap<Vec<String>, PathBuf>,
+    temp_files: Vec<PathBuf>,
+    strays: Vec<Stray>,
+}
+
+fn is_bucket(prefix: &[String]) -> bool {
+    BucketPath::from_components(prefix).is_some()
+}
+
+fn walk(dir: &Path, prefix: &[String], top: Top, found: &mut Found) -> Result<(), ShareError> {
+    let mut entries: Vec<fs::DirEntry> = fs::read_dir(dir)
+        .map_err(io_err(dir))?
+        .collect::<Result<_, _>>()
+        .map_err(io_err(dir))?;
+    entries.sort_by_key(fs::DirEntry::file_name);
+    if top == Top::Cabs && is_bucket(prefix) {
+        found.reports.entry(prefix.to_vec()).or_default();
+    }
+    for entry in entries {
+        let path = entry.path();
+        let kind = entry.file_type().map_err(io_err(&path))?;
+        let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
+            found.strays.push(Stray {
+                path,
+                reason: "name is not valid Unicode".into(),
+            });
+            continue;
+        };
+        if kind.is_symlink() {
+            found.strays.push(Stray {
+                path,
+                reason: "symbolic link, not followed".into(),
+            });
+        } else if kind.is_dir() {
+            let mut next = prefix.to_vec();
+            next.push(name);
+            if next.len() > 5 {
+                found.strays.push(Stray {
+                    path,
+                    reason: "folder below an error subpath".into(),
+                });
+            } else {
+                walk(&path, &next, top, found)?;
+            }
+        } else if name.ends_with(TEMP_SUFFIX) {
+            found.temp_files.push(path);
+        } else if !is_bucket(prefix) {
+            found.strays.push(Stray {
+                path,
+                reason: "file outside a bucket folder".into(),
+            });
+        } else {
+            let key = prefix.to_vec();
+            match (top, name.as_str()) {
+                (Top::Cabs, "hits.log") => {}
+                (Top::Cabs, _) => found.reports.entry(key).or_default().push(path),
+                (Top::Counts, "count.txt") => {
+                    found.counts.insert(key, path);
+                }
+                (Top::Status, "status.txt") => {
+                    found.status.insert(key, path);
+                }
+                _ => found.strays.push(Stray {
+                    path,
+                    reason: "unexpected file in a bucket folder".into(),
+                }),
+            }
+        }
+    }
+    Ok(())
+}
+
+fn read_optional(path: &Path) -> Result<Option<Vec<u8>>, ShareError> {
+    match fs::read(path) {
+        Ok(bytes) => Ok(Some(bytes)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(io_err(path)(e)),
+    }
+}
+
+/// Reads a log file; `None` when it does not exist.
+pub(crate) fn summarize_log(path: &Path, kind: LogKind) -> Result<Option<LogSummary>, ShareError> {
+    let Some(bytes) = read_optional(path)? else {
+        return Ok(None);
+    };
+    let (lines, mut damaged) = split_crlf(&bytes);
+    let mut summary = LogSummary {
+        path: path.to_owned(),
+        entries: 0,
+        first: None,
+        last: None,
+        damaged: Vec::new(),
+    };
+    for (number, line) in lines {
+        match parse_log_line(&line, kind) {
+            Ok(entry) => {
+                summary.entries += 1;
+                summary.first = Some(summary.first.map_or(entry.time, |t| t.min(entry.time)));
+                summary.last = Some(summary.last.map_or(entry.time, |t| t.max(entry.time)));
+            }
+            Err(reason) => damaged.push(LineIssue::new(number, &line, reason)),
+        }
+    }
+    damaged.sort_by_key(|i| i.line);
+    summary.damaged = damaged;
+    Ok(Some(summary))
+}
+
+fn check_bucket(b: &mut BucketScan) {
+    let reports = b.reports.len() as u64;
+    let logged = b.hits_log.as_ref().map_or(0, |l| l.entries as u64);
+    let counts = b.count.as_ref().and_then(CountRead::counts);
+    let problems = &mut b.inconsistencies;
+    match (&b.count_file, counts) {
+        (None, _) if reports > 0 || logged > 0 => problems.push(format!(
+            "no count.txt, but {reports} report file(s) and {logged} hits.log line(s)"
+        )),
+        (None, _) => {}
+        (Some(_), None) => problems.push("count.txt cannot be read as two counters".into()),
+        (Some(_), Some(c)) => {
+            if c.cabs_gathered < reports {
+                problems.push(format!(
+                    "Cabs Gathered={} but {reports} report files are present",
+                    c.cabs_gathered
+                ));
+            }
+            if c.total_hits < c.cabs_gathered.max(1) {
+                problems.push(format!(
+                    "Total Hits={} is below max(Cabs Gathered, 1)",
+                    c.total_hits
+                ));
+            }
+            if c.total_hits < logged {
+                problems.push(format!(
+                    "Total Hits={} but hits.log has {logged} lines",
+                    c.total_hits
+                ));
+            }
+        }
+    }
+}
+
+pub(crate) fn scan_share(share: &CerShare) -> Result<ShareScan, ShareError> {
+    let root = share.root();
+    let mut found = Found::default();
+    for (name, top) in [
+        ("cabs", Top::Cabs),
+        ("counts", Top::Counts),
+        ("status", Top::Status),
+    ] {
+        let dir = root.join(name);
+        if dir.is_dir() {
+            walk(&dir, &[], top, &mut found)?;
+        }
+    }
+    for dir in [root.to_path_buf(), root.join(SEEN_DIR)] {
+        if let Ok(entries) = fs::read_dir(&dir) {
+            for entry in entries.flatten() {
+                if entry.file_name().to_string_lossy().ends_with(TEMP_SUFFIX) {
+                    found.temp_files.push(entry.path());
+                }
+            }
+        }
+    }
+    let mut keys: Vec<Vec<String>> = found.reports.keys().cloned().collect();
+    keys.extend(found.counts.keys().cloned());
+    keys.extend(found.status.keys().cloned());
+    keys.sort();
+    keys.dedup();
+    let policy = share.policy().map(|p| &p.settings);
+    let mut buckets = Vec::new();
+    for key in keys {
+        let Some(bucket) = BucketPath::from_components(&key) else {
+            continue;
+        };
+        let count_file = found.counts.get(&key).cloned();
+        let count = match &count_file {
+            Some(path) => read_optional(path)?.map(|bytes| parse_count(&bytes)),
+            None => None,
+        };
+        let status = match found.status.get(&key) {
+            Some(path) => read_config(path, ConfigKind::Status)?,
+            None => None,
+        };
+        let mut hits_path = root.join("cabs");
+        hits_path.extend(&key);
+        hits_path.push("hits.log");
+        let mut b = BucketScan {
+            effective: effective(
+                policy,
+                status.as_ref().map(|s| &s.settings),
+                bucket.is_special(),
+            ),
+            subpath: bucket.windows_subpath(),
+            bucket,
+            reports: found.reports.remove(&key).unwrap_or_default(),
+            count_file,
+            count,
+            hits_log: summarize_log(&hits_path, LogKind::Hits)?,
+            status,
+            inconsistencies: Vec::new(),
+        };
+        check_bucket(&mut b);
+        buckets.push(b);
+    }
+    let (registry, registry_issues) = read_registry(root)?;
+    let (blue_index, blue_index_issues) = read_blue_index(root)?;
+    Ok(ShareScan {
+        root: root.to_owned(),
+        redirects: share.redirects().to_vec(),
+        passed_policies: share.passed_policies().to_vec(),
+        policy: share.policy().cloned(),
+        pending_journal: root.join(JOURNAL_FILE).exists(),
+        crash_log: summarize_log(&root.join(CRASH_LOG), LogKind::Crash)?,
+        buckets,
+        temp_files: found.temp_files,
+        strays: found.strays,
+        registry,
+        registry_issues,
+        blue_index,
+        blue_index_issues,
+    })
+}
+
+/// The repair itself; the caller holds the share lock.
+pub(crate) fn repair_locked(share: &CerShare) -> Result<RepairReport, ShareError> {
+    let root = share.root();
+    let journal_completed = recover(root)?;
+    let scanned = scan_share(share)?;
+    let mut report = RepairReport {
+        journal_completed,
+        temp_files_removed: Vec::new(),
+        counts_rewritten: Vec::new(),
+    };
+    for temp in scanned.temp_files {
+        fs::remove_file(&temp).map_err(io_err(&temp))?;
+        report.temp_files_removed.push(temp);
+    }
+    for b in scanned.buckets {
+        if b.inconsistencies.is_empty() {
+            continue;
+        }
+        let before = b.count.as_ref().and_then(CountRead::counts);
+        let reports = b.reports.len() as u64;
+        let logged = b.hits_log.as_ref().map_or(0, |l| l.entries as u64);
+        let cabs = before.map_or(0, |c| c.cabs_gathered).max(reports);
+        let after = Counts {
+            cabs_gathered: cabs,
+            total_hits: before
+                .map_or(0, |c| c.total_hits)
+                .max(cabs)
+                .max(logged)
+                .max(1),
+        };
+        let Ok(parts) = b.bucket.checked_components() else {
+            continue; // a folder name no writer of ours would make: leave it to a person
+        };
+        let mut path = root.join("counts");
+        path.extend(parts);
+        path.push("count.txt");
+        write_atomic(&path, &after.to_file_bytes())?;
+        report.counts_rewritten.push(CountRewrite {
+            path,
+            before,
+            after,
+        });
+    }
+    Ok(report)
+}
