@@ -48,20 +48,23 @@ pub fn analyze_source(source: &DumpSource, options: &AnalyzeOptions) -> Result<R
     let path = source.path().display().to_string();
     match format {
         DumpFormat::Minidump => {
-            let facts = match options.depth {
-                Depth::Signature => minidump::read_signature(bytes)?,
-                Depth::Full => minidump::stackwalk::analyze_full(bytes, &options.symbols)?,
+            let (facts, details) = match options.depth {
+                Depth::Signature => (minidump::quick::read_signature_facts(bytes)?, None),
+                Depth::Full => {
+                    let full = minidump::stackwalk::analyze_full(bytes, &options.symbols)?;
+                    (full.facts, Some(full.details))
+                }
             };
-            let tuple = CerTuple::from_facts(&facts.facts);
-            let bucket = FailureBucket::for_user(&facts.facts, &tuple);
-            let state = (options.depth == Depth::Full).then(|| CrashState::for_user(&facts.facts));
+            let tuple = CerTuple::from_facts(&facts);
+            let bucket = FailureBucket::for_user(&facts, &tuple);
+            let state = details.is_some().then(|| CrashState::for_user(&facts));
             Ok(Report::user_mode(
                 path,
                 source.len(),
                 tuple,
                 bucket,
                 state,
-                facts.details,
+                details,
             ))
         }
         DumpFormat::Kernel32 | DumpFormat::Kernel64 => {

@@ -5,7 +5,6 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use super::*;
-use sample_dumps as _;
 
 /// `shared/real-dumps` beside the project, or the fixed fallback.
 fn real_dumps() -> PathBuf {
@@ -26,6 +25,13 @@ fn real_cabs() -> Vec<PathBuf> {
     v.sort();
     assert_eq!(v.len(), 4, "expected the four real CABs");
     v
+}
+
+/// The generated cabinets, built once (the LZX encoder is slow in debug builds).
+fn samples() -> &'static [sample_dumps::cab::CabSample] {
+    static SAMPLES: std::sync::OnceLock<Vec<sample_dumps::cab::CabSample>> =
+        std::sync::OnceLock::new();
+    SAMPLES.get_or_init(sample_dumps::cab::cab_samples)
 }
 
 fn have_cabextract() -> bool {
@@ -193,7 +199,7 @@ fn real_cab_metadata_and_tuple() {
 
 #[test]
 fn generated_cabs_round_trip_and_malformed_ones_fail_clearly() {
-    for s in sample_dumps::cab::cab_samples() {
+    for s in samples() {
         let result =
             Cabinet::parse(&s.bytes).and_then(|c| c.extract_all(&ExtractLimits::default()));
         if s.malformed {
@@ -212,7 +218,7 @@ fn generated_cabs_round_trip_and_malformed_ones_fail_clearly() {
 
 #[test]
 fn specific_errors_for_malformed_generated_cabs() {
-    let samples = sample_dumps::cab::cab_samples();
+    let samples = samples();
     let get = |n: &str| Cabinet::parse(&samples.iter().find(|s| s.file_name == n).unwrap().bytes);
     let lim = ExtractLimits::default();
     assert!(matches!(
@@ -282,7 +288,7 @@ fn specific_errors_for_malformed_generated_cabs() {
 
 #[test]
 fn extract_matching_takes_only_what_is_asked() {
-    let samples = sample_dumps::cab::cab_samples();
+    let samples = samples();
     let s = samples
         .iter()
         .find(|s| s.file_name == "two-folders.cab")
@@ -421,12 +427,8 @@ fn mutated_real_cabs_never_panic_or_hang() {
         .iter()
         .map(|p| (p.display().to_string(), std::fs::read(p).unwrap()))
         .collect();
-    for s in sample_dumps::cab::cab_samples()
-        .into_iter()
-        .filter(|s| !s.malformed)
-        .take(3)
-    {
-        inputs.push((s.file_name, s.bytes));
+    for s in samples().iter().filter(|s| !s.malformed).take(3) {
+        inputs.push((s.file_name.clone(), s.bytes.clone()));
     }
     // Threads: the two cores share the work; a panic would fail the join.
     let handles: Vec<_> = inputs

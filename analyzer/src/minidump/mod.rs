@@ -1,12 +1,14 @@
 //! User-mode minidumps: parsed with the `minidump` crate over the shared memory map.
 //!
 //! Two paths share one extraction of facts:
-//! - [`read_signature`] reads only the header, system info, module list and exception stream
-//!   (no stack walk): the fast path a batch uses to bucket thousands of dumps.
+//! - [`quick::read_signature_facts`] reads only the fields of the system info, module list and
+//!   exception streams the signature needs (no stack walk, no report): the fast path a batch
+//!   uses to bucket thousands of dumps.
 //! - [`stackwalk::analyze_full`] adds the `minidump-processor` stack walk and symbols for the
 //!   report a person reads.
 
 pub mod details;
+pub mod quick;
 pub mod stackwalk;
 mod validate;
 
@@ -31,6 +33,11 @@ pub type OpenMinidump<'a> = Minidump<'a, &'a [u8]>;
 /// Checks every referenced range against the file, then parses the header and directory.
 pub fn open(bytes: &[u8]) -> Result<OpenMinidump<'_>> {
     validate::check_extents(bytes)?;
+    open_checked(bytes)
+}
+
+/// Parses the header and directory of bytes `validate::check_extents` already accepted.
+fn open_checked(bytes: &[u8]) -> Result<OpenMinidump<'_>> {
     Minidump::read(bytes).map_err(|source| AnalyzeError::Minidump {
         context: "header",
         source,
@@ -202,12 +209,6 @@ pub fn read_facts(dump: &OpenMinidump<'_>) -> Result<MinidumpFacts> {
         warnings,
     };
     Ok(MinidumpFacts { facts, details })
-}
-
-/// The signature-only path: open, extract facts, no stack walk.
-pub fn read_signature(bytes: &[u8]) -> Result<MinidumpFacts> {
-    let dump = open(bytes)?;
-    read_facts(&dump)
 }
 
 fn system_details(s: &MinidumpSystemInfo, bits: u32) -> SystemDetails {

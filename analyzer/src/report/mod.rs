@@ -35,7 +35,7 @@ pub struct Report {
     pub crash_state: Option<Vec<String>>,
     /// The WER/CER tuple the subpath was built from (unsanitized values).
     pub signature: Option<CerTuple>,
-    /// Minidump details (`kind` = `minidump`).
+    /// Minidump details (`kind` = `minidump`); `null` on the signature-only path.
     pub minidump: Option<MinidumpDetails>,
     /// Kernel dump details (`kind` = `kernel`).
     pub kernel: Option<KernelReport>,
@@ -72,7 +72,7 @@ impl Report {
         tuple: CerTuple,
         bucket: FailureBucket,
         state: Option<CrashState>,
-        details: MinidumpDetails,
+        details: Option<MinidumpDetails>,
     ) -> Report {
         Report {
             schema_version: SCHEMA_VERSION,
@@ -85,7 +85,7 @@ impl Report {
             failure_id_hash: Some(bucket.failure_id_hash),
             crash_state: state.map(|s| s.frames),
             signature: Some(tuple),
-            minidump: Some(details),
+            minidump: details,
             kernel: None,
         }
     }
