@@ -124,7 +124,8 @@ fn read_string(whole: &[u8], rva: usize) -> Result<String> {
         .ok_or_else(|| malformed("module name", rva, "runs past the end of the file"))?;
     let units = raw
         .chunks_exact(2)
-        .map(|c| u16::from_le_bytes([c[0], c[1]]));
+        .filter_map(|c| <[u8; 2]>::try_from(c).ok())
+        .map(u16::from_le_bytes);
     Ok(char::decode_utf16(units)
         .map(|c| c.unwrap_or(char::REPLACEMENT_CHARACTER))
         .collect())
