@@ -7,6 +7,7 @@
 //! The `dumpsig` binary is a thin command-line layer over [`analyze`].
 
 pub mod analyze;
+pub mod cab;
 pub mod cli;
 pub mod error;
 pub mod format;

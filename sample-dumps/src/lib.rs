@@ -15,10 +15,13 @@
 //! * [`bytes`]: the little-endian byte writer;
 //! * [`cer`]: the expected-signature helper (placeholder sanitizing rules);
 //! * [`minidump`]: user-mode MINIDUMP layout and the sample catalogue;
+//! * [`cab`]: cabinet files (stored, MSZIP, LZX; malformed variants) written by an
+//!   encoder of its own, for the CAB reader's tests;
 //! * [`kernel`]: kernel dumps (full, PAE, bitmap, triage, the seed's 0xD1 dump-path pair,
 //!   a WHEA 0x124, a truncated dump) and the sparse 16 GiB dump for benchmarks.
 
 pub mod bytes;
+pub mod cab;
 pub mod cer;
 pub mod kernel;
 pub mod minidump;
