@@ -28,6 +28,8 @@ pub struct AnalyzeOptions {
     pub depth: Depth,
     /// Symbol sources for the full report.
     pub symbols: Symbols,
+    /// Known-issue rules evaluated for every dump (the built-in ones plus the user's).
+    pub rules: Vec<signatures::known_issues::Rule>,
 }
 
 impl Default for AnalyzeOptions {
@@ -35,6 +37,7 @@ impl Default for AnalyzeOptions {
         AnalyzeOptions {
             depth: Depth::Full,
             symbols: Symbols::breakpad(Vec::new()),
+            rules: signatures::known_issues::builtin_rules().to_vec(),
         }
     }
 }
@@ -68,8 +71,17 @@ pub fn analyze_source(source: &DumpSource, options: &AnalyzeOptions) -> Result<R
             ))
         }
         DumpFormat::Kernel32 | DumpFormat::Kernel64 => {
-            let details = crate::kernel::analyze(bytes)?;
-            Ok(Report::kernel(path, source.len(), details))
+            let dump = crate::kernel::KernelDump::parse(bytes)?;
+            let details = dump.report();
+            let (signature, verdicts) =
+                crate::kernel_signature::kernel_signature(&dump, &details, &options.rules);
+            Ok(Report::kernel(
+                path,
+                source.len(),
+                details,
+                signature,
+                verdicts,
+            ))
         }
         DumpFormat::Cab => Err(AnalyzeError::Unsupported {
             format: "a CAB report",

@@ -46,12 +46,39 @@ struct AnalyzeArgs {
     /// A Breakpad symbol directory (<name>.pdb/<DEBUGID>/<name>.sym); repeatable.
     #[arg(long = "symbols", value_name = "DIR")]
     symbols: Vec<PathBuf>,
+    /// A file of known-issue rules added to the built-in ones (same id replaces a built-in
+    /// rule). A malformed rule is reported with its line; the others still apply.
+    #[arg(long = "rules", value_name = "FILE")]
+    rules: Option<PathBuf>,
     /// Worker threads (default: the number of CPUs).
     #[arg(long, short = 'j', value_name = "N")]
     jobs: Option<usize>,
     /// Dump files, or directories searched recursively for dumps.
     #[arg(required = true, value_name = "INPUT")]
     inputs: Vec<PathBuf>,
+}
+
+/// The built-in known-issue rules plus those of `file`. Malformed rules are reported on stderr
+/// with their line numbers and skipped; an unreadable file stops the run.
+fn load_rules(
+    file: Option<&std::path::Path>,
+) -> Result<Vec<signatures::known_issues::Rule>, String> {
+    use signatures::known_issues::{parse_rules, with_builtin};
+    let Some(path) = file else {
+        return Ok(with_builtin(Vec::new()));
+    };
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("{}: cannot read rules: {e}", path.display()))?;
+    let (rules, errors) = parse_rules(&text);
+    for e in &errors {
+        eprintln!(
+            "dumpsig: warning: {}:{}: {} (rule skipped)",
+            path.display(),
+            e.line,
+            e.message
+        );
+    }
+    Ok(with_builtin(rules))
 }
 
 /// Runs the command line with the process arguments and returns the exit status.
@@ -70,6 +97,13 @@ fn analyze(args: AnalyzeArgs) -> ExitCode {
             Depth::Full
         },
         symbols: Symbols::breakpad(args.symbols),
+        rules: match load_rules(args.rules.as_deref()) {
+            Ok(rules) => rules,
+            Err(message) => {
+                eprintln!("dumpsig: error: {message}");
+                return ExitCode::from(2);
+            }
+        },
     };
     let jobs = args
         .jobs

@@ -14,6 +14,7 @@ pub mod format;
 pub mod inputs;
 pub mod json_hex;
 pub mod kernel;
+pub mod kernel_signature;
 pub mod minidump;
 pub mod report;
 pub mod share;

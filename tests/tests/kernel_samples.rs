@@ -60,8 +60,23 @@ fn every_kernel_sample_gives_what_it_was_built_with() {
         );
         if e.bug_check == 0x124 {
             // 0x124 is attributed from the WHEA record (CPER), not from an address in a module.
+            let selection = &rec["kernel_signature"]["bucket"]["selection"];
+            assert_eq!(
+                selection["name"],
+                e.faulting_module.as_str(),
+                "{}",
+                s.file_name
+            );
+            assert_eq!(selection["rule"], "whea_record");
             continue;
         }
+        let selection = &rec["kernel_signature"]["bucket"]["selection"];
+        assert_eq!(
+            selection["module"]["name"],
+            e.faulting_module.as_str(),
+            "{}: the debugger-style selection agrees",
+            s.file_name
+        );
         assert_eq!(
             k["caused_by"]["driver"],
             e.faulting_module.as_str(),
@@ -200,4 +215,103 @@ fn kernel_dumps_survive_truncation_and_byte_flips() {
             analyze_bounded(&format!("{name} flip round {round}"), mutated, limit);
         }
     }
+}
+
+fn analyze_sample(name: &str) -> Value {
+    let path = workspace_root().join("sample-dumps/kernel").join(name);
+    let r = run(BIN, &["analyze", "--json", path.to_str().expect("utf-8")]);
+    assert_eq!(r.code(), 0, "{}", r.stderr);
+    r.json_lines().remove(0)
+}
+
+/// The seed scenario: fix-missing on the GDR build, regression on the fixed LDR build, with the
+/// faulting module and the HiberCrash context stated.
+#[test]
+fn dump_path_issue_verdicts() {
+    for (name, verdict, version) in [
+        (
+            "win7-d1-dumpstack-16385.dmp",
+            "fix-missing",
+            "6.1.7600.16385",
+        ),
+        (
+            "win7-d1-dumpstack-20882.dmp",
+            "regression",
+            "6.1.7600.20882",
+        ),
+    ] {
+        let r = analyze_sample(name);
+        assert_eq!(
+            r["failure_bucket"], "0xD1_IMAGE_dump_diskdump.sys",
+            "{name}"
+        );
+        assert_eq!(
+            r["kernel_signature"]["bucket"]["selection"]["module"]["name"],
+            "dump_diskdump.sys"
+        );
+        let issues = r["known_issues"].as_array().expect("known_issues");
+        assert_eq!(issues.len(), 1, "{name}: {issues:?}");
+        let v = &issues[0];
+        assert_eq!(v["id"], "dump-path-virtual-miniport");
+        assert_eq!(v["verdict"], verdict, "{name}");
+        let reason = v["reason"].as_str().unwrap_or_default();
+        assert!(
+            reason.contains(version) && reason.contains("dump_diskdump.sys"),
+            "{name}: {reason}"
+        );
+        let context: Vec<&str> = v["context"]
+            .as_array()
+            .expect("context")
+            .iter()
+            .filter_map(Value::as_str)
+            .collect();
+        assert!(
+            context.iter().any(|c| c.contains("HiberCrash")),
+            "{name}: {context:?}"
+        );
+        // The hash follows the bucket.
+        let hash = signatures::failure_id_hash(
+            signatures::HashKind::Kernel,
+            "0xD1_IMAGE_dump_diskdump.sys",
+        );
+        assert_eq!(r["failure_id_hash"], hash.as_str());
+    }
+}
+
+/// Stop 0x124: the record at P2 is read through dump memory and decoded.
+#[test]
+fn whea_record_is_decoded_and_bucketed() {
+    let r = analyze_sample("x64-whea-124.dmp");
+    let whea = &r["kernel_signature"]["whea"];
+    let sections = whea["sections"].as_array().expect("sections");
+    assert_eq!(sections.len(), 3);
+    assert_eq!(sections[0]["section_type"]["name"], "processor generic");
+    assert_eq!(sections[2]["section_type"]["name"], "Windows x86/x64 MCA");
+    assert!(sections.iter().all(|s| s["severity"]["name"] == "fatal"));
+    assert_eq!(
+        r["failure_bucket"],
+        "0x124_0_GenuineIntel_PROCESSOR_CACHE_IMAGE_GenuineIntel.sys"
+    );
+    assert_eq!(
+        r["kernel_signature"]["bucket"]["whea"]["vendor"],
+        "GenuineIntel"
+    );
+}
+
+/// The real triage dump buckets to amdppm.sys with a stated reason.
+#[test]
+fn triage_x64_buckets_to_amdppm_with_a_reason() {
+    let path = real_dump("kernel/triage_x64.dmp");
+    let r = run(BIN, &["analyze", "--json", path.to_str().expect("utf-8")]);
+    let rec = r.json_lines().remove(0);
+    assert_eq!(rec["failure_bucket"], "0x7E_c0000005_IMAGE_amdppm.sys");
+    let selection = &rec["kernel_signature"]["bucket"]["selection"];
+    assert_eq!(selection["module"]["name"], "amdppm.sys");
+    assert_eq!(selection["offset"], 0x334c);
+    assert!(
+        selection["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("amdppm")),
+        "{selection}"
+    );
 }

@@ -1,13 +1,16 @@
 //! The per-input report: the three signature keys plus the format's details, as one JSON
 //! object (documented in `docs/json.md`) or as text for a person.
 
+mod kernel_text;
 mod text;
 
 use serde::Serialize;
 use signatures::{CerTuple, CrashState, FailureBucket};
 
 use crate::kernel::KernelReport;
+use crate::kernel_signature::KernelSignature;
 use crate::minidump::details::MinidumpDetails;
+use signatures::known_issues::Verdict;
 
 /// Version of the JSON schema in `docs/json.md`; bumped on any incompatible change.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -39,6 +42,11 @@ pub struct Report {
     pub minidump: Option<MinidumpDetails>,
     /// Kernel dump details (`kind` = `kernel`).
     pub kernel: Option<KernelReport>,
+    /// How the kernel keys were derived: the stop code explained, the module selection and
+    /// its reasoning, the bucket's attributes, the decoded WHEA record (`kind` = `kernel`).
+    pub kernel_signature: Option<KernelSignature>,
+    /// Known-issue verdicts: `[{id, title, references, verdict, reason, context}]`.
+    pub known_issues: Vec<Verdict>,
 }
 
 impl Report {
@@ -62,6 +70,8 @@ impl Report {
             signature: None,
             minidump: None,
             kernel: None,
+            kernel_signature: None,
+            known_issues: Vec::new(),
         }
     }
 
@@ -87,11 +97,19 @@ impl Report {
             signature: Some(tuple),
             minidump: details,
             kernel: None,
+            kernel_signature: None,
+            known_issues: Vec::new(),
         }
     }
 
     /// A kernel report: every kernel crash files under the CER subpath `blue`.
-    pub fn kernel(path: String, file_size: u64, details: KernelReport) -> Report {
+    pub fn kernel(
+        path: String,
+        file_size: u64,
+        details: KernelReport,
+        signature: KernelSignature,
+        known_issues: Vec<Verdict>,
+    ) -> Report {
         Report {
             schema_version: SCHEMA_VERSION,
             path,
@@ -99,12 +117,14 @@ impl Report {
             file_size: Some(file_size),
             error: None,
             cer_subpath: Some("blue".to_owned()),
-            failure_bucket: None,
-            failure_id_hash: None,
-            crash_state: None,
+            failure_bucket: Some(signature.bucket.failure.bucket.clone()),
+            failure_id_hash: Some(signature.bucket.failure.failure_id_hash.clone()),
+            crash_state: Some(signature.bucket.crash_state.frames.clone()),
             signature: None,
             minidump: None,
             kernel: Some(details),
+            kernel_signature: Some(signature),
+            known_issues,
         }
     }
 

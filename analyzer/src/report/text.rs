@@ -30,6 +30,9 @@ pub(super) fn render(report: &Report, out: &mut String) {
     if let Some(k) = &report.kernel {
         k.render_text(out);
     }
+    if let Some(sig) = &report.kernel_signature {
+        super::kernel_text::render(sig, &report.known_issues, out);
+    }
     if let Some(tuple) = &report.signature {
         out.push_str("WER parameters\n");
         for (i, (field, value)) in tuple.wer_parameters().iter().enumerate() {

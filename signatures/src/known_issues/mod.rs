@@ -172,6 +172,7 @@ pub enum VerdictKind {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Verdict {
     /// The rule's id.
+    #[serde(rename = "id")]
     pub rule_id: String,
     /// The rule's title.
     pub title: String,

@@ -1,0 +1,138 @@
+//! Kernel bucket keys: feeds the pure `signatures` crate the facts of a kernel dump.
+//!
+//! The reader ([`crate::kernel`]) finds the stop code, the modules and the stack; this module
+//! turns them into the frames the faulting-module selection walks, reads the WHEA error record
+//! of a Stop 0x124 through dump memory, and evaluates the known-issue rules.
+
+use serde::Serialize;
+use signatures::cper::{bytes_to_read, decode_record, WheaFacts, WheaRecord};
+use signatures::known_issues::{evaluate, IssueFacts, IssueModule, Rule, Verdict};
+use signatures::stop_codes::{base_code, explain, StopExplanation};
+use signatures::{KernelBucket, KernelCrashFacts, KernelFrame, ModuleRef};
+
+use crate::kernel::{KernelDump, KernelReport};
+
+/// Bytes of the WHEA_ERROR_RECORD_HEADER, read before the record's own length is known.
+const WHEA_HEADER_LEN: usize = 128;
+
+/// The kernel side of the three keys, with the reasoning behind them.
+#[derive(Debug, Clone, Serialize)]
+pub struct KernelSignature {
+    /// The stop code explained: name, each parameter in words, which one names the address.
+    pub stop_code: StopExplanation,
+    /// The failure bucket, the module selection (rule, reason, skipped frames), attributes.
+    pub bucket: KernelBucket,
+    /// The decoded WHEA record of a Stop 0x124, when present.
+    pub whea: Option<WheaRecord>,
+    /// Problems reading inputs of the signature (an unreadable WHEA record, ...).
+    pub notes: Vec<String>,
+}
+
+/// Computes the kernel signature and the known-issue verdicts of a parsed dump.
+pub fn kernel_signature(
+    dump: &KernelDump<'_>,
+    report: &KernelReport,
+    rules: &[Rule],
+) -> (KernelSignature, Vec<Verdict>) {
+    let code = report.bugcheck.code;
+    let parameters = report.bugcheck.parameters;
+    let stop_code = explain(code, parameters);
+    let mut notes = Vec::new();
+
+    let module_at = |address: u64| -> Option<ModuleRef> {
+        report
+            .drivers
+            .iter()
+            .find(|d| address >= d.base && address - d.base < d.size)
+            .map(|d| ModuleRef {
+                name: d.name.clone(),
+                base: d.base,
+                size: d.size,
+                timestamp: d.timestamp.unwrap_or(0),
+                version: d.file_version.clone(),
+            })
+    };
+    let frame = |address: u64| KernelFrame {
+        address,
+        module: module_at(address),
+        function: None,
+    };
+    // Frame 0: the address the stop code names, else where the processor stopped.
+    let first = stop_code
+        .named_address
+        .or(report.context.as_ref().map(|c| c.pc))
+        .or(report.crash_address);
+    let frames: Vec<KernelFrame> = first
+        .into_iter()
+        .chain(report.stack.iter().map(|s| s.address))
+        .map(frame)
+        .collect();
+
+    let whea = (base_code(code) == 0x124)
+        .then(|| read_whea(dump, parameters[1], &mut notes))
+        .flatten();
+    let facts = KernelCrashFacts {
+        code,
+        parameters,
+        frames,
+        verifier_active: false,
+        symbols_loaded: false,
+        detail: None,
+        whea: (base_code(code) == 0x124).then(|| WheaFacts {
+            record: whea.clone(),
+            cpu_vendor: None,
+        }),
+    };
+    let bucket = KernelBucket::from_facts(&facts);
+
+    let issue_facts = IssueFacts {
+        code,
+        faulting_module: bucket.selection.module.as_ref().map(|m| m.name.clone()),
+        modules: report
+            .drivers
+            .iter()
+            .map(|d| IssueModule {
+                name: d.name.clone(),
+                version: d.file_version.clone(),
+                timestamp: d.timestamp.unwrap_or(0),
+                size: d.size,
+            })
+            .collect(),
+        os_build_line: report
+            .os
+            .nt_version
+            .map(|v| format!("{v}.{}", report.os.build)),
+        attributes: report.attributes_raw.unwrap_or(0),
+    };
+    let verdicts = evaluate(rules, &issue_facts);
+    (
+        KernelSignature {
+            stop_code,
+            bucket,
+            whea,
+            notes,
+        },
+        verdicts,
+    )
+}
+
+/// Reads the WHEA_ERROR_RECORD at `address` through dump memory: the header first, then as
+/// many bytes as the record says (capped by the decoder's limit).
+fn read_whea(dump: &KernelDump<'_>, address: u64, notes: &mut Vec<String>) -> Option<WheaRecord> {
+    let mut header = vec![0u8; WHEA_HEADER_LEN];
+    if let Err(e) = dump.read_virtual(address, &mut header) {
+        notes.push(format!(
+            "the WHEA error record at P2 {address:#x} is not readable: {e}"
+        ));
+        return None;
+    }
+    let len = bytes_to_read(&header).max(WHEA_HEADER_LEN);
+    let mut record = vec![0u8; len];
+    match dump.read_virtual(address, &mut record) {
+        Ok(()) => Some(decode_record(&record)),
+        Err(e) => {
+            notes.push(format!("only the header of the WHEA record at {address:#x} is readable ({len} bytes wanted): {e}"));
+            Some(decode_record(&header))
+        }
+    }
+}
