@@ -14,7 +14,6 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use analyzer::minidump::stackwalk::Symbols;
 use analyzer::{analyze_source, AnalyzeOptions, Depth, DumpSource};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 
@@ -42,7 +41,7 @@ fn real_minidumps() -> Vec<DumpSource> {
 fn options(depth: Depth) -> AnalyzeOptions {
     AnalyzeOptions {
         depth,
-        symbols: Symbols::breakpad(Vec::new()),
+        ..AnalyzeOptions::default()
     }
 }
 
