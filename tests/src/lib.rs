@@ -128,3 +128,21 @@ pub fn expected_subpaths() -> Vec<(String, String)> {
         })
         .collect()
 }
+
+/// Runs `bin analyze --json [extra...] path` and returns its one JSON record.
+pub fn analyze_json(bin: &str, extra: &[&str], path: &Path) -> serde_json::Value {
+    let mut args: Vec<&str> = vec!["analyze", "--json"];
+    args.extend_from_slice(extra);
+    let path_str = path.to_str().expect("utf-8 path");
+    args.push(path_str);
+    let r = run(bin, &args);
+    let mut lines = r.json_lines();
+    assert_eq!(
+        lines.len(),
+        1,
+        "one record per input: {}\n{}",
+        r.stdout,
+        r.stderr
+    );
+    lines.remove(0)
+}

@@ -53,11 +53,7 @@ fn every_minidump_sample_gives_its_intended_signature() {
 #[test]
 fn real_versions_and_fallbacks_show_in_the_report() {
     let dir = workspace_root().join("sample-dumps/minidump");
-    let analyze = |name: &str| -> Value {
-        let path = dir.join(name);
-        let r = run(BIN, &["analyze", "--json", path.to_str().expect("utf-8")]);
-        r.json_lines().remove(0)
-    };
+    let analyze = |name: &str| -> Value { dumpsig_tests::analyze_json(BIN, &[], &dir.join(name)) };
     let x86 = analyze("x86-dll-crash.dmp");
     assert_eq!(x86["signature"]["app_ver"], "3.1.4.1");
     assert_eq!(x86["signature"]["mod_ver"], "2.7.1828.18");

@@ -218,10 +218,11 @@ fn kernel_dumps_survive_truncation_and_byte_flips() {
 }
 
 fn analyze_sample(name: &str) -> Value {
-    let path = workspace_root().join("sample-dumps/kernel").join(name);
-    let r = run(BIN, &["analyze", "--json", path.to_str().expect("utf-8")]);
-    assert_eq!(r.code(), 0, "{}", r.stderr);
-    r.json_lines().remove(0)
+    dumpsig_tests::analyze_json(
+        BIN,
+        &[],
+        &workspace_root().join("sample-dumps/kernel").join(name),
+    )
 }
 
 /// The seed scenario: fix-missing on the GDR build, regression on the fixed LDR build, with the

@@ -7,16 +7,13 @@
     clippy::indexing_slicing
 )]
 
-use dumpsig_tests::{real_dump, run};
+use dumpsig_tests::real_dump;
 use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_dumpsig-under-test");
 
 fn analyze_json(file: &str) -> Value {
-    let path = real_dump(file);
-    let r = run(BIN, &["analyze", "--json", path.to_str().expect("utf-8")]);
-    assert_eq!(r.code(), 0, "{}", r.stderr);
-    r.json_lines().remove(0)
+    dumpsig_tests::analyze_json(BIN, &[], &real_dump(file))
 }
 
 #[test]

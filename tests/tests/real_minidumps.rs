@@ -13,15 +13,7 @@ use serde_json::Value;
 const BIN: &str = env!("CARGO_BIN_EXE_dumpsig-under-test");
 
 fn analyze_json(extra: &[&str], file: &str) -> Value {
-    let path = real_dump(file);
-    let mut args = vec!["analyze", "--json"];
-    args.extend_from_slice(extra);
-    let path_str = path.to_str().expect("utf-8 path");
-    args.push(path_str);
-    let r = run(BIN, &args);
-    let mut lines = r.json_lines();
-    assert_eq!(lines.len(), 1, "one record per input: {}", r.stdout);
-    lines.remove(0)
+    dumpsig_tests::analyze_json(BIN, extra, &real_dump(file))
 }
 
 /// Every minidump row of the README table, on both the full and the signature-only path.

@@ -243,18 +243,8 @@ pub fn filetime_to_rfc3339(filetime: u64) -> Option<String> {
     }
     let secs = i64::try_from(filetime / 10_000_000).ok()? - 11_644_473_600;
     let frac = filetime % 10_000_000;
-    let days = secs.div_euclid(86_400);
     let rem = secs.rem_euclid(86_400);
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
+    let (year, month, day) = crate::time::civil_from_days(secs.div_euclid(86_400));
     Some(format!(
         "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{frac:07}Z",
         rem / 3600,

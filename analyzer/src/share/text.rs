@@ -156,16 +156,7 @@ impl CrashTime {
     pub fn from_unix_seconds(seconds: u64) -> Option<Self> {
         let days = i64::try_from(seconds / 86_400).ok()?;
         let secs = seconds % 86_400;
-        // Howard Hinnant's civil_from_days.
-        let z = days + 719_468;
-        let era = z.div_euclid(146_097);
-        let doe = z.rem_euclid(146_097);
-        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-        let mp = (5 * doy + 2) / 153;
-        let day = doy - (153 * mp + 2) / 5 + 1;
-        let month = if mp < 10 { mp + 3 } else { mp - 9 };
-        let year = yoe + era * 400 + i64::from(month <= 2);
+        let (year, month, day) = crate::time::civil_from_days(days);
         CrashTime::new(
             u16::try_from(year).ok()?,
             u8::try_from(month).ok()?,
