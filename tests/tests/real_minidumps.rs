@@ -7,7 +7,7 @@
     clippy::indexing_slicing
 )]
 
-use dumpsig_tests::{expected_subpaths, real_dump, run};
+use dumpsig_tests::{expected_subpaths, real_dump};
 use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_dumpsig-under-test");
