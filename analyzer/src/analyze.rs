@@ -83,9 +83,7 @@ pub fn analyze_source(source: &DumpSource, options: &AnalyzeOptions) -> Result<R
                 verdicts,
             ))
         }
-        DumpFormat::Cab => Err(AnalyzeError::Unsupported {
-            format: "a CAB report",
-        }),
+        DumpFormat::Cab => crate::cab_report::analyze_cab(source, options),
     }
 }
 

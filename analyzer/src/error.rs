@@ -58,6 +58,18 @@ pub enum AnalyzeError {
     /// The kernel dump reader refused the file (its header is unusable).
     #[error("invalid kernel dump: {0}")]
     Kernel(#[from] crate::kernel::KernelError),
+    /// The cabinet container is unusable.
+    #[error("invalid CAB: {0}")]
+    Cab(#[from] crate::cab::CabError),
+    /// The dump inside a report CAB could not be analyzed.
+    #[error("{member} inside the CAB: {source}")]
+    InCab {
+        /// The CAB member.
+        member: String,
+        /// Why.
+        #[source]
+        source: Box<AnalyzeError>,
+    },
     /// The stack walker failed.
     #[error("stack walk failed: {0}")]
     StackWalk(String),

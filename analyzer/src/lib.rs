@@ -8,6 +8,7 @@
 
 pub mod analyze;
 pub mod cab;
+pub mod cab_report;
 pub mod cli;
 pub mod error;
 pub mod format;

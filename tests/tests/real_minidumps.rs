@@ -159,3 +159,41 @@ fn report_fields_for_an_access_violation() {
     assert_eq!(c["minidump"]["process"]["version"], "2.11.3610.1220");
     assert_eq!(c["signature"]["mod_ver"], "5.1.2600.5755");
 }
+
+/// The CAB rows of the README table: the dump inside each report CAB is analyzed from memory.
+#[test]
+fn report_cabs_give_the_expected_subpaths() {
+    let rows: Vec<_> = expected_subpaths()
+        .into_iter()
+        .filter(|(f, _)| f.starts_with("cab/"))
+        .collect();
+    assert_eq!(rows.len(), 4, "the table lists 4 CABs");
+    for (file, expected) in rows {
+        let r = analyze_json(&[], &file);
+        assert_eq!(r["error"], Value::Null, "{file}");
+        assert_eq!(r["kind"], "cab");
+        assert_eq!(r["cer_subpath"], expected, "{file}");
+        assert!(r["cab"]["files"].as_array().is_some_and(|f| !f.is_empty()));
+    }
+}
+
+/// WER's own problem signature in the BEX CAB agrees with ours on every field; its ModName
+/// `StackHash_0a9e` against our `unknown` is an expected difference, stated as such.
+#[test]
+fn wer_metadata_agrees_with_our_tuple() {
+    let r = analyze_json(&[], "cab/1535419857-SpecialException-1116452068.cab");
+    let cab = &r["cab"];
+    assert_eq!(cab["wer"]["event_type"], "BEX");
+    let fields = cab["wer_agreement"].as_array().expect("agreement");
+    assert_eq!(fields.len(), 8);
+    assert!(fields.iter().all(|f| f["agrees"] == true), "{fields:?}");
+    let module = fields
+        .iter()
+        .find(|f| f["field"] == "ModName")
+        .expect("ModName");
+    assert_eq!(module["theirs"], "StackHash_0a9e");
+    assert_eq!(module["ours"], "unknown");
+    assert!(module["note"]
+        .as_str()
+        .is_some_and(|n| n.contains("StackHash")));
+}

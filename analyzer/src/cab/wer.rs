@@ -13,7 +13,7 @@
 //! never panics, so a damaged report still yields whatever it holds.
 
 /// What the metadata files of one report say.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct WerMetadata {
     /// `ProblemSignatures/EventType` (`APPCRASH`, `BEX`, `BEX64`, `BlueScreen`...).
     pub event_type: Option<String>,

@@ -45,6 +45,9 @@ pub struct Report {
     /// How the kernel keys were derived: the stop code explained, the module selection and
     /// its reasoning, the bucket's attributes, the decoded WHEA record (`kind` = `kernel`).
     pub kernel_signature: Option<KernelSignature>,
+    /// For a report CAB: its members, the analyzed dump's name, the WER metadata and its
+    /// agreement with our tuple.
+    pub cab: Option<crate::cab_report::CabDetails>,
     /// Known-issue verdicts: `[{id, title, references, verdict, reason, context}]`.
     pub known_issues: Vec<Verdict>,
 }
@@ -71,6 +74,7 @@ impl Report {
             minidump: None,
             kernel: None,
             kernel_signature: None,
+            cab: None,
             known_issues: Vec::new(),
         }
     }
@@ -98,6 +102,7 @@ impl Report {
             minidump: details,
             kernel: None,
             kernel_signature: None,
+            cab: None,
             known_issues: Vec::new(),
         }
     }
@@ -124,6 +129,7 @@ impl Report {
             minidump: None,
             kernel: Some(details),
             kernel_signature: Some(signature),
+            cab: None,
             known_issues,
         }
     }

@@ -24,6 +24,15 @@ pub(super) fn render(report: &Report, out: &mut String) {
         line(out, "Error", error);
         return;
     }
+    if let Some(cab) = &report.cab {
+        let members: Vec<String> = cab
+            .files
+            .iter()
+            .map(|f| format!("{} ({} bytes)", f.name, f.size))
+            .collect();
+        line(out, "CAB members", members.join(", "));
+        line(out, "Analyzed member", &cab.dump_file);
+    }
     if let Some(md) = &report.minidump {
         render_minidump(md, out);
     }
@@ -38,6 +47,9 @@ pub(super) fn render(report: &Report, out: &mut String) {
         for (i, (field, value)) in tuple.wer_parameters().iter().enumerate() {
             let _ = writeln!(out, "  P{} {field:<14}{value}", i + 1);
         }
+    }
+    if let Some(cab) = &report.cab {
+        render_wer(cab, out);
     }
     line(
         out,
@@ -218,5 +230,31 @@ fn render_modules(md: &MinidumpDetails, out: &mut String) {
                 m.base, m.size, "", m.timestamp, m.name
             );
         }
+    }
+}
+
+fn render_wer(cab: &crate::cab_report::CabDetails, out: &mut String) {
+    let event = cab
+        .wer
+        .as_ref()
+        .and_then(|w| w.event_type.as_deref())
+        .unwrap_or("no problem signature");
+    let sources = cab
+        .wer
+        .as_ref()
+        .map_or_else(|| "none".to_owned(), |w| w.sources.join(", "));
+    line(out, "WER metadata", format!("{event} (from {sources})"));
+    for a in &cab.wer_agreement {
+        let verdict = if a.agrees { "agrees" } else { "DIFFERS" };
+        let note = a
+            .note
+            .as_deref()
+            .map(|n| format!(" ({n})"))
+            .unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "  {:<14}{verdict}: ours {} / WER {}{note}",
+            a.field, a.ours, a.theirs
+        );
     }
 }

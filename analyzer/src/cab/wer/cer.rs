@@ -47,7 +47,7 @@ pub enum CerFields {
 }
 
 /// One field of our tuple against WER's.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct FieldAgreement {
     /// Field name (see [`CER_FIELD_NAMES`]).
     pub field: &'static str,
