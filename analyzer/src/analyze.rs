@@ -119,9 +119,6 @@ pub fn analyze_path(path: &Path, options: &AnalyzeOptions) -> Report {
 }
 
 /// Analyzes `paths` on `jobs` threads and hands each report to `sink` in input order.
-///
-/// Work proceeds in windows of a few inputs per thread so memory stays bounded by the window,
-/// not by the batch, while every thread stays busy.
 pub fn analyze_all<P, F>(
     paths: &[P],
     options: &AnalyzeOptions,
@@ -131,6 +128,23 @@ pub fn analyze_all<P, F>(
 where
     P: AsRef<Path> + Sync,
     F: FnMut(Report),
+{
+    analyze_all_with(paths, options, jobs, |_, report| sink(report))
+}
+
+/// Like [`analyze_all`], handing `sink` each input's path with its report.
+///
+/// Work proceeds in windows of a few inputs per thread so memory stays bounded by the window,
+/// not by the batch, while every thread stays busy.
+pub fn analyze_all_with<P, F>(
+    paths: &[P],
+    options: &AnalyzeOptions,
+    jobs: usize,
+    mut sink: F,
+) -> Result<()>
+where
+    P: AsRef<Path> + Sync,
+    F: FnMut(&Path, Report),
 {
     let jobs = jobs.max(1);
     let pool = rayon::ThreadPoolBuilder::new()
@@ -144,7 +158,9 @@ where
                 .map(|p| analyze_path(p.as_ref(), options))
                 .collect()
         });
-        reports.into_iter().for_each(&mut sink);
+        for (path, report) in window.iter().zip(reports) {
+            sink(path.as_ref(), report);
+        }
     }
     Ok(())
 }

@@ -33,6 +33,28 @@ enum Command {
     /// Analyze dumps and print a report per input (files or directories, recursive).
     #[command(after_help = EXIT_CODES)]
     Analyze(AnalyzeArgs),
+    /// File dumps and report CABs into a Corporate Error Reporting (CER) share.
+    #[command(after_help = EXIT_CODES)]
+    Bucket(BucketArgs),
+}
+
+#[derive(Args)]
+struct BucketArgs {
+    /// The share's root folder (created if missing); policy.txt there is honoured.
+    #[arg(long, value_name = "DIR")]
+    share: PathBuf,
+    /// Print one JSON object per input per line (JSON Lines; schema in docs/json.md).
+    #[arg(long)]
+    json: bool,
+    /// Known-issue rules added to the built-in ones.
+    #[arg(long = "rules", value_name = "FILE")]
+    rules: Option<PathBuf>,
+    /// Worker threads (default: the number of CPUs).
+    #[arg(long, short = 'j', value_name = "N")]
+    jobs: Option<usize>,
+    /// Dumps, report CABs, or directories searched recursively for them.
+    #[arg(required = true, value_name = "INPUT")]
+    inputs: Vec<PathBuf>,
 }
 
 #[derive(Args)]
@@ -86,6 +108,108 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Analyze(args) => analyze(args),
+        Command::Bucket(args) => bucket(args),
+    }
+}
+
+fn default_jobs(jobs: Option<usize>) -> usize {
+    jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+}
+
+fn bucket(args: BucketArgs) -> ExitCode {
+    use crate::bucket::bucket_all;
+    use crate::share::{CerShare, FileOutcome};
+    let rules = match load_rules(args.rules.as_deref()) {
+        Ok(rules) => rules,
+        Err(message) => {
+            eprintln!("dumpsig: error: {message}");
+            return ExitCode::from(2);
+        }
+    };
+    let options = AnalyzeOptions {
+        depth: Depth::Signature,
+        rules,
+        ..AnalyzeOptions::default()
+    };
+    if let Err(e) = std::fs::create_dir_all(&args.share) {
+        eprintln!(
+            "dumpsig: error: {}: cannot create the share: {e}",
+            args.share.display()
+        );
+        return ExitCode::from(2);
+    }
+    let share = match CerShare::open(&args.share) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("dumpsig: error: {}: {e}", args.share.display());
+            return ExitCode::from(2);
+        }
+    };
+    let mut files = Vec::new();
+    for input in discover(&args.inputs) {
+        match input {
+            Input::File(path) => files.push(path),
+            Input::Unreadable(path, why) => eprintln!(
+                "dumpsig: error: {}: cannot list directory: {why}",
+                path.display()
+            ),
+        }
+    }
+    let stdout = io::stdout();
+    let mut out = stdout.lock();
+    let mut write_failed = false;
+    let run = bucket_all(
+        &share,
+        &files,
+        &options,
+        default_jobs(args.jobs),
+        |record| {
+            if let Some(error) = &record.error {
+                eprintln!("dumpsig: error: {}: {error}", record.path);
+            }
+            let line = if args.json {
+                serde_json::to_string(record).unwrap_or_default()
+            } else {
+                let subpath = record.cer_subpath.as_deref().unwrap_or("-");
+                let what = match &record.outcome {
+                    Some(FileOutcome::Filed { .. }) => "filed".to_owned(),
+                    Some(FileOutcome::CountedOnly { reason, .. }) => {
+                        format!("counted only ({reason})")
+                    }
+                    Some(FileOutcome::AlreadyFiled { .. }) => "already filed".to_owned(),
+                    Some(FileOutcome::Discarded { chars, .. }) => {
+                        format!("discarded (a path of {chars} characters, over 260)")
+                    }
+                    None => "failed".to_owned(),
+                };
+                format!("{what:<18} {} -> {subpath}", record.path)
+            };
+            if !write_failed && writeln!(out, "{line}").is_err() {
+                write_failed = true;
+            }
+        },
+    );
+    let summary = match run {
+        Ok(summary) => summary,
+        Err(e) => {
+            eprintln!("dumpsig: error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    eprintln!(
+        "dumpsig: {} filed, {} counted only, {} already filed, {} discarded, {} failed",
+        summary.filed,
+        summary.counted_only,
+        summary.already_filed,
+        summary.discarded,
+        summary.failed
+    );
+    if write_failed {
+        ExitCode::from(2)
+    } else if summary.failed > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
     }
 }
 

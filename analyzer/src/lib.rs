@@ -7,6 +7,7 @@
 //! The `dumpsig` binary is a thin command-line layer over [`analyze`].
 
 pub mod analyze;
+pub mod bucket;
 pub mod cab;
 pub mod cab_report;
 pub mod cli;

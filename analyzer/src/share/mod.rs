@@ -151,6 +151,16 @@ pub enum NotCopied {
     NoReport,
 }
 
+impl std::fmt::Display for NotCopied {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            NotCopied::OverLimit { limit } => write!(f, "the bucket has its {limit} report files"),
+            NotCopied::NotWanted => f.write_str("status.txt says iData=NO"),
+            NotCopied::NoReport => f.write_str("no report file was supplied"),
+        }
+    }
+}
+
 /// What [`CerShare::file`] did.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case", tag = "outcome")]

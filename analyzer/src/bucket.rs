@@ -1,0 +1,181 @@
+//! `dumpsig bucket`: files analyzed dumps into a CER share.
+//!
+//! Dumps are analyzed in parallel; filing happens in input order on the calling thread, so
+//! which reports a per-bucket limit lets in is the same on every run. A raw dump is packed into
+//! an MSZIP CAB as WER would; a CAB input is copied as it is. Report files are named after the
+//! SHA-256 of the input, so a second run over the same inputs changes nothing.
+
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::analyze::{analyze_all_with, AnalyzeOptions};
+use crate::cab::writer::{write_cabinet, CabInput, WriteCompression};
+use crate::cab::DosDateTime;
+use crate::report::{Report, SCHEMA_VERSION};
+use crate::share::{BucketPath, CerShare, CrashTime, FileOutcome, ReportSource, ReportToFile};
+
+/// What happened to one input.
+#[derive(Debug, Clone, Serialize)]
+pub struct BucketRecord {
+    /// [`SCHEMA_VERSION`].
+    pub schema_version: u32,
+    /// The input.
+    pub path: String,
+    /// `minidump`, `kernel`, `cab`.
+    pub kind: Option<&'static str>,
+    /// Where it was filed.
+    pub cer_subpath: Option<String>,
+    /// Its failure bucket.
+    pub failure_bucket: Option<String>,
+    /// The share's answer (`filed`, `counted_only`, `already_filed`, `discarded`).
+    pub outcome: Option<FileOutcome>,
+    /// Why the input could not be analyzed or filed.
+    pub error: Option<String>,
+}
+
+/// Totals of a `bucket` run.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct BucketSummary {
+    /// Report files copied into the share.
+    pub filed: usize,
+    /// Hits counted without a report file (over the per-bucket limit, iData false).
+    pub counted_only: usize,
+    /// Inputs already in the share (nothing written).
+    pub already_filed: usize,
+    /// Inputs discarded because a path would exceed 260 characters.
+    pub discarded: usize,
+    /// Inputs that could not be analyzed or filed.
+    pub failed: usize,
+}
+
+/// Calendar parts `(year, month, day, hour, minute, second)` of a crash time, UTC.
+type TimeParts = (u16, u8, u8, u8, u8, u8);
+
+/// `YYYY-MM-DDTHH:MM:SS…` to its parts.
+fn parse_rfc3339(text: &str) -> Option<TimeParts> {
+    let num = |range: std::ops::Range<usize>| text.get(range).and_then(|s| s.parse::<u16>().ok());
+    Some((
+        num(0..4)?,
+        u8::try_from(num(5..7)?).ok()?,
+        u8::try_from(num(8..10)?).ok()?,
+        u8::try_from(num(11..13)?).ok()?,
+        u8::try_from(num(14..16)?).ok()?,
+        u8::try_from(num(17..19)?).ok()?,
+    ))
+}
+
+/// The crash time a report records, when it records one: the kernel header's SystemTime, or
+/// a raw minidump's header TimeDateStamp (Unix seconds at offset 20).
+fn crash_time(report: &Report, bytes: &[u8]) -> Option<TimeParts> {
+    if let Some(k) = &report.kernel {
+        return parse_rfc3339(k.crash_time.as_deref()?);
+    }
+    if report.kind == Some("minidump") {
+        let raw: [u8; 4] = bytes.get(20..24)?.try_into().ok()?;
+        let seconds = i64::from(u32::from_le_bytes(raw));
+        if seconds == 0 {
+            return None;
+        }
+        return parse_rfc3339(&crate::time::rfc3339_from_unix(seconds));
+    }
+    None
+}
+
+/// Files one analyzed input. `Err` carries the message for the record.
+fn file_one(share: &CerShare, path: &Path, report: &Report) -> Result<FileOutcome, String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot read: {e}"))?;
+    let content_id = format!("{:x}", Sha256::digest(&bytes));
+    let bucket = match (&report.signature, report.cer_subpath.as_deref()) {
+        (Some(tuple), _) => BucketPath::App(tuple.subpath_components()),
+        (None, Some("blue")) => BucketPath::Blue,
+        _ => return Err("no CER subpath to file under".to_owned()),
+    };
+    let time = crash_time(report, &bytes);
+    let crash = time.and_then(|(y, mo, d, h, mi, sec)| CrashTime::new(y, mo, d, h, mi, sec));
+    // The packed member carries the crash time; 1980-01-01 (the DOS epoch) when unknown.
+    let (year, month, day, hour, minute, second) = time.unwrap_or((1980, 1, 1, 0, 0, 0));
+    let modified = DosDateTime {
+        year,
+        month,
+        day,
+        hour,
+        minute,
+        second,
+    };
+    let packed;
+    let report_bytes: &[u8] = if report.kind == Some("cab") {
+        &bytes
+    } else {
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "dump.dmp".to_owned());
+        let input = CabInput {
+            name: &name,
+            data: &bytes,
+            modified,
+        };
+        packed = write_cabinet(&[input], WriteCompression::MsZip)
+            .map_err(|e| format!("cannot pack into a CAB: {e}"))?;
+        &packed
+    };
+    let mtime = std::fs::metadata(path).and_then(|m| m.modified()).ok();
+    let request = ReportToFile {
+        bucket,
+        content_id: &content_id,
+        report: Some(ReportSource::Bytes(report_bytes)),
+        failure_bucket: report.failure_bucket.as_deref(),
+        crash_time: crash,
+        file_mtime: mtime.or(Some(SystemTime::UNIX_EPOCH)),
+        machine: None,
+        user: None,
+    };
+    share
+        .file(&request)
+        .map_err(|e| format!("cannot file into the share: {e}"))
+}
+
+/// Analyzes `paths` on `jobs` threads and files each into `share` in input order, handing
+/// every record to `sink`.
+pub fn bucket_all<F>(
+    share: &CerShare,
+    paths: &[PathBuf],
+    options: &AnalyzeOptions,
+    jobs: usize,
+    mut sink: F,
+) -> crate::error::Result<BucketSummary>
+where
+    F: FnMut(&BucketRecord),
+{
+    let mut summary = BucketSummary::default();
+    analyze_all_with(paths, options, jobs, |path, report| {
+        let mut record = BucketRecord {
+            schema_version: SCHEMA_VERSION,
+            path: report.path.clone(),
+            kind: report.kind,
+            cer_subpath: report.cer_subpath.clone(),
+            failure_bucket: report.failure_bucket.clone(),
+            outcome: None,
+            error: report.error.clone(),
+        };
+        if record.error.is_none() {
+            match file_one(share, path, &report) {
+                Ok(outcome) => record.outcome = Some(outcome),
+                Err(e) => record.error = Some(e),
+            }
+        }
+        match (&record.error, &record.outcome) {
+            (Some(_), _) => summary.failed += 1,
+            (None, Some(FileOutcome::Filed { .. })) => summary.filed += 1,
+            (None, Some(FileOutcome::CountedOnly { .. })) => summary.counted_only += 1,
+            (None, Some(FileOutcome::AlreadyFiled { .. })) => summary.already_filed += 1,
+            (None, Some(FileOutcome::Discarded { .. })) => summary.discarded += 1,
+            (None, None) => {}
+        }
+        sink(&record);
+    })?;
+    Ok(summary)
+}
