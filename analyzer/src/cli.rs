@@ -36,6 +36,29 @@ enum Command {
     /// File dumps and report CABs into a Corporate Error Reporting (CER) share.
     #[command(after_help = EXIT_CODES)]
     Bucket(BucketArgs),
+    /// Read a CER share: per-bucket summary, report files that disagree with their folder,
+    /// damaged count.txt or log lines, counts that disagree with the report files.
+    #[command(after_help = SCAN_EXIT_CODES)]
+    Scan(ScanArgs),
+}
+
+const SCAN_EXIT_CODES: &str = "\
+Exit status:
+  0  the share is consistent
+  1  problems were found (each is listed)
+  2  the share could not be read, or a usage error";
+
+#[derive(Args)]
+struct ScanArgs {
+    /// Print the whole scan as one JSON object.
+    #[arg(long)]
+    json: bool,
+    /// Worker threads for analyzing the report files (default: the number of CPUs).
+    #[arg(long, short = 'j', value_name = "N")]
+    jobs: Option<usize>,
+    /// The share's root folder.
+    #[arg(value_name = "SHARE")]
+    share: PathBuf,
 }
 
 #[derive(Args)]
@@ -109,6 +132,65 @@ pub fn main() -> ExitCode {
     match cli.command {
         Command::Analyze(args) => analyze(args),
         Command::Bucket(args) => bucket(args),
+        Command::Scan(args) => scan(args),
+    }
+}
+
+fn scan(args: ScanArgs) -> ExitCode {
+    let options = AnalyzeOptions {
+        depth: Depth::Signature,
+        ..AnalyzeOptions::default()
+    };
+    let result = match crate::share_scan::scan_share(&args.share, &options, default_jobs(args.jobs))
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("dumpsig: error: {}: {e}", args.share.display());
+            return ExitCode::from(2);
+        }
+    };
+    let stdout = io::stdout();
+    let mut out = stdout.lock();
+    let written = if args.json {
+        writeln!(
+            out,
+            "{}",
+            serde_json::to_string(&result).unwrap_or_default()
+        )
+    } else {
+        let mut text = format!("Share {}\n", result.share.root.display());
+        text.push_str(&format!(
+            "{:>6} {:>6} {:>8}  subpath\n",
+            "hits", "cabs", "reports"
+        ));
+        for b in &result.share.buckets {
+            let counts = b.count.as_ref().and_then(|c| c.counts());
+            let (hits, cabs) = counts.map_or(("?".to_owned(), "?".to_owned()), |c| {
+                (c.total_hits.to_string(), c.cabs_gathered.to_string())
+            });
+            text.push_str(&format!(
+                "{hits:>6} {cabs:>6} {:>8}  {}\n",
+                b.reports.len(),
+                b.subpath
+            ));
+        }
+        text.push_str(&format!(
+            "{} report file(s) analyzed, {} problem(s)\n",
+            result.reports_analyzed,
+            result.problems.len()
+        ));
+        for p in &result.problems {
+            text.push_str(&format!("  problem: {p}\n"));
+        }
+        write!(out, "{text}")
+    };
+    if written.is_err() {
+        return ExitCode::from(2);
+    }
+    if result.problems.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
     }
 }
 

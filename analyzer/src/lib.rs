@@ -20,6 +20,7 @@ pub mod kernel_signature;
 pub mod minidump;
 pub mod report;
 pub mod share;
+pub mod share_scan;
 pub mod source;
 pub mod time;
 
