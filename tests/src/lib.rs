@@ -146,3 +146,11 @@ pub fn analyze_json(bin: &str, extra: &[&str], path: &Path) -> serde_json::Value
     );
     lines.remove(0)
 }
+
+/// A fresh scratch directory unique to this test process and `tag`.
+pub fn scratch_dir(tag: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("dumpsig-test-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("create scratch dir");
+    dir
+}

@@ -16,12 +16,8 @@ use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_dumpsig-under-test");
 
-/// A scratch directory unique to this test process.
 fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("dumpsig-test-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("create scratch dir");
-    dir
+    dumpsig_tests::scratch_dir(name)
 }
 
 /// Deterministic pseudo-random bytes (xorshift64*).

@@ -19,10 +19,7 @@ use dumpsig_tests::{expected_subpaths, real_dump, run, run_with_limit, workspace
 const BIN: &str = env!("CARGO_BIN_EXE_dumpsig-under-test");
 
 fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("dumpsig-share-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    dumpsig_tests::scratch_dir(name)
 }
 
 fn s(p: &Path) -> String {
