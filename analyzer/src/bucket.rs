@@ -86,14 +86,16 @@ fn crash_time(report: &Report, bytes: &[u8]) -> Option<TimeParts> {
 
 /// Files one analyzed input. `Err` carries the message for the record.
 fn file_one(share: &CerShare, path: &Path, report: &Report) -> Result<FileOutcome, String> {
-    let bytes = std::fs::read(path).map_err(|e| format!("cannot read: {e}"))?;
-    let content_id = format!("{:x}", Sha256::digest(&bytes));
+    // Mapped, not read: a report can be a multi-GiB kernel dump.
+    let source = crate::source::DumpSource::open(path).map_err(|e| e.to_string())?;
+    let bytes = source.bytes();
+    let content_id = format!("{:x}", Sha256::digest(bytes));
     let bucket = match (&report.signature, report.cer_subpath.as_deref()) {
         (Some(tuple), _) => BucketPath::App(tuple.subpath_components()),
         (None, Some("blue")) => BucketPath::Blue,
         _ => return Err("no CER subpath to file under".to_owned()),
     };
-    let time = crash_time(report, &bytes);
+    let time = crash_time(report, bytes);
     let crash = time.and_then(|(y, mo, d, h, mi, sec)| CrashTime::new(y, mo, d, h, mi, sec));
     // The packed member carries the crash time; 1980-01-01 (the DOS epoch) when unknown.
     let (year, month, day, hour, minute, second) = time.unwrap_or((1980, 1, 1, 0, 0, 0));
@@ -107,7 +109,7 @@ fn file_one(share: &CerShare, path: &Path, report: &Report) -> Result<FileOutcom
     };
     let packed;
     let report_bytes: &[u8] = if report.kind == Some("cab") {
-        &bytes
+        bytes
     } else {
         let name = path
             .file_name()
