@@ -117,7 +117,7 @@ fn file_one(share: &CerShare, path: &Path, report: &Report) -> Result<FileOutcom
             .unwrap_or_else(|| "dump.dmp".to_owned());
         let input = CabInput {
             name: &name,
-            data: &bytes,
+            data: bytes,
             modified,
         };
         packed = write_cabinet(&[input], WriteCompression::MsZip)
