@@ -388,3 +388,51 @@ impl TapCreate for PathBuf {
         self.clone()
     }
 }
+
+/// Malformed CABs each give a clear error for that file, and the batch goes on to file the rest.
+#[test]
+fn malformed_cabs_fail_alone_and_the_batch_completes() {
+    let dir = scratch("badcabs");
+    let mut args = vec![
+        "bucket".to_owned(),
+        "--json".to_owned(),
+        "--share".to_owned(),
+        s(&dir.join("share")),
+    ];
+    let mut malformed = Vec::new();
+    for sample in sample_dumps::cab::cab_samples()
+        .into_iter()
+        .filter(|c| c.malformed)
+    {
+        let path = dir.join(&sample.file_name);
+        std::fs::write(&path, &sample.bytes).unwrap();
+        malformed.push(s(&path));
+        args.push(s(&path));
+    }
+    assert!(malformed.len() >= 10);
+    let good = real_dump("cab/1641909485-Crash32bit-0773522646.cab");
+    args.push(s(&good));
+    let r = run_with_limit(BIN, &args, Duration::from_secs(120));
+    assert_eq!(r.code(), 1, "{}", r.stderr);
+    assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
+    let records = r.json_lines();
+    assert_eq!(records.len(), malformed.len() + 1);
+    for (record, path) in records.iter().zip(&malformed) {
+        assert_eq!(record["path"], path.as_str());
+        let error = record["error"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{path} must fail: {record}"));
+        assert!(
+            !error.contains("internal error") && !error.contains('\n'),
+            "{path}: {error}"
+        );
+        assert!(
+            r.stderr.contains(&format!("dumpsig: error: {path}: ")),
+            "{path} named on stderr"
+        );
+    }
+    let last = records.last().unwrap();
+    assert_eq!(last["error"], serde_json::Value::Null);
+    assert_eq!(last["outcome"]["outcome"], "filed");
+    let _ = std::fs::remove_dir_all(&dir);
+}

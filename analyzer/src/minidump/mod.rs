@@ -117,6 +117,9 @@ pub fn read_facts(dump: &OpenMinidump<'_>) -> Result<MinidumpFacts> {
             }
         };
     let exception = optional_stream::<MinidumpException>(dump, "exception stream")?;
+    if module_list.is_none() && exception.is_none() {
+        return Err(quick::nothing_to_bucket());
+    }
     if module_list.is_none() {
         warnings.push("the dump has no module list: AppName and ModName are unknown".to_owned());
     }

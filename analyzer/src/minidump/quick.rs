@@ -131,6 +131,17 @@ fn read_string(whole: &[u8], rva: usize) -> Result<String> {
         .collect())
 }
 
+/// The error for a minidump that carries neither a module list nor an exception stream.
+pub(super) fn nothing_to_bucket() -> AnalyzeError {
+    AnalyzeError::Malformed {
+        what: "minidump",
+        offset: 0,
+        reason:
+            "it has neither a module list nor an exception stream: nothing identifies the crash"
+                .to_owned(),
+    }
+}
+
 /// Reads the signature facts. The returned `modules` hold only the main executable and the
 /// faulting module: all the tuple needs.
 pub fn read_signature_facts(bytes: &[u8]) -> Result<UserCrashFacts> {
@@ -138,7 +149,12 @@ pub fn read_signature_facts(bytes: &[u8]) -> Result<UserCrashFacts> {
     let dump = super::open_checked(bytes)?;
     let arch = stream(&dump, STREAM_SYSTEM_INFO, "system info stream")?.and_then(|s| u16_at(s, 0));
 
-    let modules_raw = stream(&dump, STREAM_MODULE_LIST, "module list stream")?.unwrap_or(&[]);
+    let modules_stream = stream(&dump, STREAM_MODULE_LIST, "module list stream")?;
+    let exception_stream = stream(&dump, STREAM_EXCEPTION, "exception stream")?;
+    if modules_stream.is_none() && exception_stream.is_none() {
+        return Err(nothing_to_bucket());
+    }
+    let modules_raw = modules_stream.unwrap_or(&[]);
     let count = u32_at(modules_raw, 0).unwrap_or(0) as usize;
     // Some writers pad the count to 8 bytes; the entries end where the stream ends.
     let start = if modules_raw.len() == 8 + count.saturating_mul(MODULE_ENTRY) {
@@ -175,35 +191,33 @@ pub fn read_signature_facts(bytes: &[u8]) -> Result<UserCrashFacts> {
     });
     let truncate = |a: u64| if bits == 32 { a & 0xFFFF_FFFF } else { a };
 
-    let (exception, context_instruction) =
-        match stream(&dump, STREAM_EXCEPTION, "exception stream")? {
-            None => (None, None),
-            Some(s) => {
-                let field = |at| {
-                    u32_at(s, at).ok_or_else(|| malformed("exception stream", at, "too short"))
-                };
-                let n = (field(32)? as usize).min(15);
-                let parameters = (0..n).filter_map(|i| u64_at(s, 40 + 8 * i)).collect();
-                let address =
-                    u64_at(s, 24).ok_or_else(|| malformed("exception stream", 24, "too short"))?;
-                let facts = ExceptionFacts {
-                    code: field(8)?,
-                    flags: field(12)?,
-                    address,
-                    parameters,
-                };
-                // The context is needed only when ExceptionAddress is 0.
-                let ip = if truncate(address) == 0 {
-                    let (size, rva) = (field(0xA0)? as usize, field(0xA4)? as usize);
-                    bytes
-                        .get(rva..rva.saturating_add(size))
-                        .and_then(|c| context_ip(arch, c))
-                } else {
-                    None
-                };
-                (Some(facts), ip)
-            }
-        };
+    let (exception, context_instruction) = match exception_stream {
+        None => (None, None),
+        Some(s) => {
+            let field =
+                |at| u32_at(s, at).ok_or_else(|| malformed("exception stream", at, "too short"));
+            let n = (field(32)? as usize).min(15);
+            let parameters = (0..n).filter_map(|i| u64_at(s, 40 + 8 * i)).collect();
+            let address =
+                u64_at(s, 24).ok_or_else(|| malformed("exception stream", 24, "too short"))?;
+            let facts = ExceptionFacts {
+                code: field(8)?,
+                flags: field(12)?,
+                address,
+                parameters,
+            };
+            // The context is needed only when ExceptionAddress is 0.
+            let ip = if truncate(address) == 0 {
+                let (size, rva) = (field(0xA0)? as usize, field(0xA4)? as usize);
+                bytes
+                    .get(rva..rva.saturating_add(size))
+                    .and_then(|c| context_ip(arch, c))
+            } else {
+                None
+            };
+            (Some(facts), ip)
+        }
+    };
 
     let mut modules = Vec::with_capacity(2);
     if let Some(main) = raw.first() {
