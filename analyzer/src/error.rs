@@ -18,12 +18,6 @@ pub enum AnalyzeError {
         /// Up to the first 8 bytes of the file.
         magic: Vec<u8>,
     },
-    /// A format we recognize but do not analyze (yet).
-    #[error("{format} is recognized but not supported by this build")]
-    Unsupported {
-        /// What the file is.
-        format: &'static str,
-    },
     /// Data the dump's own directory references lies beyond the end of the file.
     #[error("truncated: {what} at offset {offset:#x} needs {needed} bytes, but the file ends at {file_len:#x}")]
     Truncated {
@@ -70,9 +64,6 @@ pub enum AnalyzeError {
         #[source]
         source: Box<AnalyzeError>,
     },
-    /// The stack walker failed.
-    #[error("stack walk failed: {0}")]
-    StackWalk(String),
     /// A bug in dumpsig, caught so the rest of a batch goes on.
     #[error("internal error while analyzing (please report): {0}")]
     Internal(String),

@@ -13,17 +13,6 @@ pub fn rfc3339_from_unix(seconds: i64) -> String {
     )
 }
 
-/// Converts a Windows FILETIME (100 ns ticks since 1601-01-01) to RFC 3339 UTC; `None` for 0.
-pub fn rfc3339_from_filetime(filetime: u64) -> Option<String> {
-    const TICKS_PER_SECOND: u64 = 10_000_000;
-    const SECONDS_1601_TO_1970: i64 = 11_644_473_600;
-    if filetime == 0 {
-        return None;
-    }
-    let seconds = i64::try_from(filetime / TICKS_PER_SECOND).ok()?;
-    Some(rfc3339_from_unix(seconds - SECONDS_1601_TO_1970))
-}
-
 /// Days since 1970-01-01 to (year, month, day) in the proleptic Gregorian calendar
 /// (Howard Hinnant's algorithm). The one calendar conversion of the crate.
 pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
@@ -48,10 +37,5 @@ mod tests {
         assert_eq!(rfc3339_from_unix(0), "1970-01-01T00:00:00Z");
         assert_eq!(rfc3339_from_unix(951_782_400), "2000-02-29T00:00:00Z");
         assert_eq!(rfc3339_from_unix(1_700_000_000), "2023-11-14T22:13:20Z");
-        assert_eq!(
-            rfc3339_from_filetime(116_444_736_000_000_000).as_deref(),
-            Some("1970-01-01T00:00:00Z")
-        );
-        assert_eq!(rfc3339_from_filetime(0), None);
     }
 }

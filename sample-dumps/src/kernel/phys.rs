@@ -67,20 +67,25 @@ impl PhysMem {
 
     /// Allocates the next free page from the front of the pool.
     pub(crate) fn alloc(&mut self) -> Result<u64, GenError> {
-        while let Some(pfn) = self.pool.pop_front() {
-            if self.used.insert(pfn) {
-                self.pages
-                    .entry(pfn)
-                    .or_insert_with(|| vec![0; PAGE as usize]);
-                return Ok(pfn);
-            }
-        }
-        Err(GenError::new("out of physical pages"))
+        self.take(false)
     }
 
     /// Allocates the next free page from the back of the pool.
     pub(crate) fn alloc_last(&mut self) -> Result<u64, GenError> {
-        while let Some(pfn) = self.pool.pop_back() {
+        self.take(true)
+    }
+
+    /// Takes the next unused page from one end of the pool and gives it a zeroed page.
+    fn take(&mut self, from_back: bool) -> Result<u64, GenError> {
+        loop {
+            let next = if from_back {
+                self.pool.pop_back()
+            } else {
+                self.pool.pop_front()
+            };
+            let Some(pfn) = next else {
+                return Err(GenError::new("out of physical pages"));
+            };
             if self.used.insert(pfn) {
                 self.pages
                     .entry(pfn)
@@ -88,7 +93,6 @@ impl PhysMem {
                 return Ok(pfn);
             }
         }
-        Err(GenError::new("out of physical pages"))
     }
 
     /// Reserves `count` contiguous pages from `base` (for large pages).
