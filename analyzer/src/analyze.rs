@@ -30,6 +30,9 @@ pub struct AnalyzeOptions {
     pub symbols: Symbols,
     /// Known-issue rules evaluated for every dump (the built-in ones plus the user's).
     pub rules: Vec<signatures::known_issues::Rule>,
+    /// Image stores for versions a dump does not carry (`--image-store`); `None` when none
+    /// was given.
+    pub image_store: Option<crate::image_store::ImageStore>,
 }
 
 impl Default for AnalyzeOptions {
@@ -38,6 +41,7 @@ impl Default for AnalyzeOptions {
             depth: Depth::Full,
             symbols: Symbols::breakpad(Vec::new()),
             rules: signatures::known_issues::builtin_rules().to_vec(),
+            image_store: None,
         }
     }
 }
@@ -73,8 +77,12 @@ pub fn analyze_source(source: &DumpSource, options: &AnalyzeOptions) -> Result<R
         DumpFormat::Kernel32 | DumpFormat::Kernel64 => {
             let dump = crate::kernel::KernelDump::parse(bytes)?;
             let details = dump.report();
-            let (signature, verdicts) =
-                crate::kernel_signature::kernel_signature(&dump, &details, &options.rules);
+            let (signature, verdicts) = crate::kernel_signature::kernel_signature(
+                &dump,
+                &details,
+                &options.rules,
+                options.image_store.as_ref(),
+            );
             Ok(Report::kernel(
                 path,
                 source.len(),

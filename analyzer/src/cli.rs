@@ -72,6 +72,11 @@ struct BucketArgs {
     /// Known-issue rules added to the built-in ones.
     #[arg(long = "rules", value_name = "FILE")]
     rules: Option<PathBuf>,
+    /// An image store (a folder, an http(s):// URL, or srv*CACHE*URL) searched by
+    /// `<name>/<TIMESTAMP><SIZE>/<name>` for binaries whose version a dump lacks (triage
+    /// dumps); repeatable, searched in order.
+    #[arg(long = "image-store", value_name = "DIR_OR_URL")]
+    image_store: Vec<String>,
     /// Worker threads (default: the number of CPUs).
     #[arg(long, short = 'j', value_name = "N")]
     jobs: Option<usize>,
@@ -95,6 +100,11 @@ struct AnalyzeArgs {
     /// rule). A malformed rule is reported with its line; the others still apply.
     #[arg(long = "rules", value_name = "FILE")]
     rules: Option<PathBuf>,
+    /// An image store (a folder, an http(s):// URL, or srv*CACHE*URL) searched by
+    /// `<name>/<TIMESTAMP><SIZE>/<name>` for binaries whose version a dump lacks (triage
+    /// dumps); repeatable, searched in order.
+    #[arg(long = "image-store", value_name = "DIR_OR_URL")]
+    image_store: Vec<String>,
     /// Worker threads (default: the number of CPUs).
     #[arg(long, short = 'j', value_name = "N")]
     jobs: Option<usize>,
@@ -124,6 +134,18 @@ fn load_rules(
         );
     }
     Ok(with_builtin(rules))
+}
+
+/// The image stores of `--image-store` values, or `None` when none was given.
+fn image_store(values: &[String]) -> Result<Option<crate::image_store::ImageStore>, String> {
+    if values.is_empty() {
+        return Ok(None);
+    }
+    let mut path = crate::store::SymbolPath::default();
+    for v in values {
+        path.extend(v).map_err(|e| format!("--image-store: {e}"))?;
+    }
+    Ok(Some(crate::image_store::ImageStore::new(path)))
 }
 
 /// Runs the command line with the process arguments and returns the exit status.
@@ -208,9 +230,17 @@ fn bucket(args: BucketArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let image_store = match image_store(&args.image_store) {
+        Ok(s) => s,
+        Err(message) => {
+            eprintln!("dumpsig: error: {message}");
+            return ExitCode::from(2);
+        }
+    };
     let options = AnalyzeOptions {
         depth: Depth::Signature,
         rules,
+        image_store,
         ..AnalyzeOptions::default()
     };
     if let Err(e) = std::fs::create_dir_all(&args.share) {
@@ -305,6 +335,13 @@ fn analyze(args: AnalyzeArgs) -> ExitCode {
         symbols: Symbols::breakpad(args.symbols),
         rules: match load_rules(args.rules.as_deref()) {
             Ok(rules) => rules,
+            Err(message) => {
+                eprintln!("dumpsig: error: {message}");
+                return ExitCode::from(2);
+            }
+        },
+        image_store: match image_store(&args.image_store) {
+            Ok(s) => s,
             Err(message) => {
                 eprintln!("dumpsig: error: {message}");
                 return ExitCode::from(2);

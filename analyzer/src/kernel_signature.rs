@@ -6,10 +6,11 @@
 
 use serde::Serialize;
 use signatures::cper::{bytes_to_read, decode_record, WheaFacts, WheaRecord};
-use signatures::known_issues::{evaluate, IssueFacts, IssueModule, Rule, Verdict};
+use signatures::known_issues::{evaluate, versions_wanted, IssueFacts, IssueModule, Rule, Verdict};
 use signatures::stop_codes::{base_code, explain, StopExplanation};
 use signatures::{KernelBucket, KernelCrashFacts, KernelFrame, ModuleRef};
 
+use crate::image_store::ImageStore;
 use crate::kernel::{KernelDump, KernelReport};
 
 /// Bytes of the WHEA_ERROR_RECORD_HEADER, read before the record's own length is known.
@@ -28,11 +29,13 @@ pub struct KernelSignature {
     pub notes: Vec<String>,
 }
 
-/// Computes the kernel signature and the known-issue verdicts of a parsed dump.
+/// Computes the kernel signature and the known-issue verdicts of a parsed dump. Versions the
+/// dump does not carry (a triage dump's) are looked up in `images` when a rule needs them.
 pub fn kernel_signature(
     dump: &KernelDump<'_>,
     report: &KernelReport,
     rules: &[Rule],
+    images: Option<&ImageStore>,
 ) -> (KernelSignature, Vec<Verdict>) {
     let code = report.bugcheck.code;
     let parameters = report.bugcheck.parameters;
@@ -85,7 +88,7 @@ pub fn kernel_signature(
     };
     let bucket = KernelBucket::from_facts(&facts);
 
-    let issue_facts = IssueFacts {
+    let mut issue_facts = IssueFacts {
         code,
         faulting_module: bucket.selection.module.as_ref().map(|m| m.name.clone()),
         modules: report
@@ -96,6 +99,7 @@ pub fn kernel_signature(
                 version: d.file_version.clone(),
                 timestamp: d.timestamp.unwrap_or(0),
                 size: d.size,
+                version_source: None,
             })
             .collect(),
         os_build_line: report
@@ -104,6 +108,9 @@ pub fn kernel_signature(
             .map(|v| format!("{v}.{}", report.os.build)),
         attributes: report.attributes_raw.unwrap_or(0),
     };
+    if let Some(store) = images {
+        fill_versions_from_store(store, rules, &mut issue_facts, &mut notes);
+    }
     let verdicts = evaluate(rules, &issue_facts);
     (
         KernelSignature {
@@ -114,6 +121,33 @@ pub fn kernel_signature(
         },
         verdicts,
     )
+}
+
+/// Looks up the versions a matching rule needs in the image store and records where each
+/// came from (or why none was found) in the notes.
+fn fill_versions_from_store(
+    store: &ImageStore,
+    rules: &[Rule],
+    facts: &mut IssueFacts,
+    notes: &mut Vec<String>,
+) {
+    for wanted in versions_wanted(rules, facts) {
+        let Some(module) = facts.modules.get_mut(wanted.module) else {
+            continue;
+        };
+        let loaded = signatures::facts::file_name_of(&module.name).to_owned();
+        let (found, search_notes) =
+            store.version_of(&wanted.file, &loaded, module.timestamp, module.size);
+        notes.extend(search_notes);
+        if let Some(found) = found {
+            notes.push(format!(
+                "{loaded}: version {} from {}",
+                found.version, found.source
+            ));
+            module.version = Some(found.version);
+            module.version_source = Some(found.source);
+        }
+    }
 }
 
 /// Reads the WHEA_ERROR_RECORD at `address` through dump memory: the header first, then as

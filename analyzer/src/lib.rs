@@ -13,6 +13,7 @@ pub mod cab_report;
 pub mod cli;
 pub mod error;
 pub mod format;
+pub mod image_store;
 pub mod inputs;
 pub mod json_hex;
 pub mod kernel;
@@ -22,6 +23,7 @@ pub mod report;
 pub mod share;
 pub mod share_scan;
 pub mod source;
+pub mod store;
 pub mod time;
 
 pub use analyze::{analyze_path, analyze_source, AnalyzeOptions, Depth};

@@ -103,3 +103,46 @@ fn every_sample_has_an_expected_subpath() {
         assert!(!sample.description.is_empty(), "{}", sample.file_name);
     }
 }
+
+/// Every file under `dir`, as `/`-separated paths relative to it.
+fn files_under(dir: &std::path::Path, prefix: &str, out: &mut BTreeSet<String>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.filter_map(Result::ok) {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let rel = if prefix.is_empty() {
+            name
+        } else {
+            format!("{prefix}/{name}")
+        };
+        if e.path().is_dir() {
+            files_under(&e.path(), &rel, out);
+        } else {
+            out.insert(rel);
+        }
+    }
+}
+
+#[test]
+fn committed_image_store_matches_the_generator() -> Result<(), String> {
+    let dir = committed_dir("image-store");
+    let generated = sample_dumps::kernel::image_store_files().map_err(|e| e.to_string())?;
+    let mut on_disk = BTreeSet::new();
+    files_under(&dir, "", &mut on_disk);
+    let wanted: BTreeSet<String> = generated.iter().map(|(p, _)| p.clone()).collect();
+    if on_disk != wanted {
+        return Err(format!(
+            "image store differs: committed {on_disk:?}, generated {wanted:?}; {HOW_TO_FIX}"
+        ));
+    }
+    for (relative, bytes) in generated {
+        let committed = std::fs::read(dir.join(&relative)).map_err(|e| e.to_string())?;
+        if committed != bytes {
+            return Err(format!(
+                "{relative} differs from the generator; {HOW_TO_FIX}"
+            ));
+        }
+    }
+    Ok(())
+}

@@ -4,6 +4,8 @@
 // Test support: a panic here is a failed test with its message, which is what we want.
 #![allow(clippy::panic, clippy::expect_used, clippy::unwrap_used)]
 
+pub mod http;
+
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};

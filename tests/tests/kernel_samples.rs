@@ -25,7 +25,7 @@ fn hex(v: &Value) -> u64 {
 #[test]
 fn every_kernel_sample_gives_what_it_was_built_with() {
     let samples = sample_dumps::kernel::kernel_samples();
-    assert_eq!(samples.len(), 9);
+    assert_eq!(samples.len(), 11);
     let dir = workspace_root().join("sample-dumps/kernel");
     for s in &samples {
         let path = dir.join(&s.file_name);

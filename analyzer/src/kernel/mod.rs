@@ -18,6 +18,7 @@ pub mod error;
 pub mod header;
 pub mod modules;
 pub mod pe;
+pub mod pe_file;
 pub mod physical;
 pub mod report;
 pub mod triage;

@@ -102,7 +102,8 @@ pub fn try_kernel_samples() -> Result<Vec<KernelSample>, GenError> {
 
 /// Builds every kernel sample: `x86-offline-full.dmp`, `x86-pae-full.dmp`, `x64-full.dmp`,
 /// `x64-bitmap.dmp`, `x64-triage.dmp`, `win7-d1-dumpstack-16385.dmp`,
-/// `win7-d1-dumpstack-20882.dmp`, `x64-whea-124.dmp` and `x64-full-truncated.dmp`.
+/// `win7-d1-dumpstack-20882.dmp`, `win7-d1-triage-16385.dmp`, `win7-d1-triage-20882.dmp`,
+/// `x64-whea-124.dmp` and `x64-full-truncated.dmp`.
 ///
 /// The definitions are fixed, so this cannot fail in practice; should a definition ever be
 /// broken, the result is empty (use [`try_kernel_samples`] to see why).
@@ -117,6 +118,27 @@ pub fn write_kernel_samples(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     for s in try_kernel_samples()? {
         let p = dir.join(&s.file_name);
         std::fs::write(&p, &s.bytes)?;
+        paths.push(p);
+    }
+    Ok(paths)
+}
+
+/// The generated image store: `(path relative to the store root, PE file bytes)` for the
+/// diskdump.sys builds of the seed scenario, laid out `<name>/<TIMESTAMP><SIZE>/<name>` as
+/// symbol stores keep binaries. The triage samples' versions resolve through it.
+pub fn image_store_files() -> Result<Vec<(String, Vec<u8>)>, GenError> {
+    samples::image_store()
+}
+
+/// Writes [`image_store_files`] under `dir` and returns the paths written.
+pub fn write_image_store(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut paths = Vec::new();
+    for (relative, bytes) in image_store_files()? {
+        let p = dir.join(relative);
+        if let Some(parent) = p.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        std::fs::write(&p, bytes)?;
         paths.push(p);
     }
     Ok(paths)

@@ -54,6 +54,17 @@ pub(crate) struct Layout {
     pub(crate) reloc: u32,
 }
 
+/// One section header's values.
+#[derive(Debug, Clone, Copy)]
+struct SectionSpec {
+    name: &'static [u8],
+    rva: u32,
+    vsize: u32,
+    raw_offset: u32,
+    raw_size: u32,
+    characteristics: u32,
+}
+
 /// Offset of the debug directory inside `.rdata`.
 const DEBUG_DIR_OFF: u32 = 0x40;
 /// Offset of the RSDS record inside `.rdata`.
@@ -174,7 +185,25 @@ impl ImageSpec {
         b.u32(dir(6), l.rdata + DEBUG_DIR_OFF);
         b.u32(dir(6) + 4, 28);
         // Section table.
-        let sections: [(&[u8], u32, u32, u32); 5] = [
+        for (i, sec) in self.sections().iter().enumerate() {
+            let sh = oh + opt_size + 40 * i;
+            b.put(sh, sec.name);
+            b.u32(sh + 8, sec.vsize);
+            b.u32(sh + 12, sec.rva);
+            b.u32(sh + 16, sec.raw_size);
+            b.u32(sh + 20, sec.raw_offset);
+            b.u32(sh + 36, sec.characteristics);
+        }
+        b.into_vec()
+    }
+
+    /// The five sections: placement in memory and in the file (back to back from 0x400,
+    /// each rounded up to FileAlignment 0x200).
+    fn sections(&self) -> [SectionSpec; 5] {
+        let l = self.layout();
+        let text_size = l.rdata - l.text;
+        let rsrc_len = self.rsrc_page().len() as u32;
+        let table: [(&'static [u8], u32, u32, u32); 5] = [
             (
                 b".text",
                 l.text,
@@ -192,24 +221,58 @@ impl ImageSpec {
             (b".reloc", l.reloc, 0x0C, 0x4200_0040),
         ];
         let mut raw = 0x400u32;
-        for (i, (name, rva, vsize, chars)) in sections.iter().enumerate() {
-            let sh = oh + opt_size + 40 * i;
-            b.put(sh, name);
-            b.u32(sh + 8, *vsize);
-            b.u32(sh + 12, *rva);
-            let raw_size = align_up(u64::from(*vsize), 0x200) as u32;
-            b.u32(sh + 16, raw_size);
-            b.u32(sh + 20, raw);
-            b.u32(sh + 36, *chars);
+        table.map(|(name, rva, vsize, characteristics)| {
+            let raw_size = align_up(u64::from(vsize), 0x200) as u32;
+            let sec = SectionSpec {
+                name,
+                rva,
+                vsize,
+                raw_offset: raw,
+                raw_size,
+                characteristics,
+            };
             raw += raw_size;
+            sec
+        })
+    }
+
+    /// The image as a file on disk (what a symbol store holds): the headers, then each
+    /// section's raw data at its PointerToRawData. `.text` and `.data` are filler bytes; the
+    /// debug directory, RSDS record and version resource are those of the loaded image.
+    pub(crate) fn file_image(&self) -> Vec<u8> {
+        let header = self.header_page();
+        let secs = self.sections();
+        let end = secs.last().map_or(0x400, |s| s.raw_offset + s.raw_size) as usize;
+        let mut b = Buf::zeroed(end);
+        b.put(0, header.get(..0x400).unwrap_or(&header));
+        let rdata = self.rdata_page();
+        let rsrc = self.rsrc_page();
+        for sec in &secs {
+            let at = sec.raw_offset as usize;
+            let len = sec.raw_size as usize;
+            let content: Vec<u8> = match sec.name {
+                b".rdata" => rdata.iter().copied().take(len).collect(),
+                b".rsrc" => rsrc.clone(),
+                b".reloc" => {
+                    // One empty base-relocation block: page RVA, block size.
+                    let mut r = Buf::zeroed(0x0C);
+                    r.u32(0, sec.rva);
+                    r.u32(4, 0x0C);
+                    r.into_vec()
+                }
+                // `int 3` filler, as linkers pad code.
+                b".text" => vec![0xCC; len],
+                _ => Vec::new(),
+            };
+            b.put(at, &content);
         }
         b.into_vec()
     }
 
     /// File offset that `.rdata` starts at (sections are laid out back to back from 0x400).
     fn rdata_file_offset(&self) -> u32 {
-        let l = self.layout();
-        0x400 + align_up(u64::from((l.rdata - l.text).saturating_sub(0x1C0)), 0x200) as u32
+        let [_, rdata, ..] = self.sections();
+        rdata.raw_offset
     }
 
     /// The first `.rdata` page: the debug directory (one CODEVIEW entry) and the RSDS record.

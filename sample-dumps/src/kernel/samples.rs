@@ -405,6 +405,37 @@ fn defs() -> Vec<Def> {
             key: Key::Param(3),
         });
     }
+    // 6b. The same scenario as triage dumps: no image pages, so the diskdump version must come
+    // from an image store (see `image_store`).
+    for (file, dd, verdict) in [
+        ("win7-d1-triage-16385.dmp", DISKDUMP_16385, "fix-missing"),
+        ("win7-d1-triage-20882.dmp", DISKDUMP_20882, "regression"),
+    ] {
+        let [a, b, c, d] = dd.0;
+        out.push(Def {
+            file,
+            desc: format!(
+                "Seed 001 scenario as a Windows 7 RTM x64 triage dump (DumpType 4, Attributes 0x1 \
+                 HiberCrash): Stop 0xD1 with P4 in dump_diskdump.sys+0x1a2c, dump_storvsc.sys \
+                 loaded; the driver list has dump_diskdump.sys's timestamp {:08X} and size but no \
+                 version, which the generated image store resolves to {a}.{b}.{c}.{d} \
+                 (verdict {verdict}; without the store: known)",
+                dd.2
+            ),
+            spec: win7_seed(dd, &WIN7_RAM),
+            opts: opts(
+                4,
+                Some(0x1),
+                if d == 16385 {
+                    1_294_629_165
+                } else {
+                    1_298_288_402
+                },
+            ),
+            kind: Kind::Triage(Vec::new()),
+            key: Key::Param(3),
+        });
+    }
     // 7. WHEA machine check.
     let hal = |o| at("hal.dll", o);
     let mut s = system(
@@ -559,4 +590,25 @@ pub(crate) fn sparse(path: &Path, total: u64) -> std::io::Result<()> {
     let sys = build(&s)?;
     let o = opts(1, Some(0x1), 1_294_629_165);
     write_sparse(&sys, &o, path)
+}
+
+/// The binaries of the generated image store: each diskdump.sys build of the seed samples as a
+/// PE file, under `diskdump.sys/<TIMESTAMP %08X><SizeOfImage %x>/diskdump.sys`.
+pub(crate) fn image_store() -> Result<Vec<(String, Vec<u8>)>, GenError> {
+    let mut out = Vec::new();
+    for dd in [DISKDUMP_16385, DISKDUMP_20882] {
+        let spec = win7_seed(dd, &WIN7_RAM);
+        let module = spec
+            .modules
+            .iter()
+            .find(|m| m.name == "dump_diskdump.sys")
+            .ok_or_else(|| GenError::new("the seed system has no dump_diskdump.sys"))?;
+        let image = &module.image;
+        let key = format!("{:08X}{:x}", image.timestamp, image.size);
+        out.push((
+            format!("diskdump.sys/{key}/diskdump.sys"),
+            image.file_image(),
+        ));
+    }
+    Ok(out)
 }

@@ -137,6 +137,48 @@ pub struct IssueModule {
     pub timestamp: u32,
     /// SizeOfImage.
     pub size: u64,
+    /// Where the version came from when not from the dump itself (an image store), named in
+    /// the verdict's reason.
+    pub version_source: Option<String>,
+}
+
+/// A module whose version would settle a matching rule: look it up by `file` (the rule's
+/// file name) or the name it is loaded as, with its timestamp and size.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VersionWanted {
+    /// Index into [`IssueFacts::modules`].
+    pub module: usize,
+    /// The file name the rule names (`diskdump.sys`), the name binaries are stored under.
+    pub file: String,
+}
+
+/// Modules without a version that a matching rule with recorded versions needs: the caller
+/// fills their versions (from an image store) and evaluates again.
+pub fn versions_wanted(rules: &[Rule], facts: &IssueFacts) -> Vec<VersionWanted> {
+    let mut out: Vec<VersionWanted> = Vec::new();
+    for rule in rules.iter().filter(|r| matches(r, facts)) {
+        if rule.fixed.is_empty() && rule.introduced.is_empty() {
+            continue;
+        }
+        let (Some(file), Some(module)) = (rule.file.as_deref(), installed(rule, facts)) else {
+            continue;
+        };
+        if module.version.is_some() {
+            continue;
+        }
+        let index = facts
+            .modules
+            .iter()
+            .position(|m| std::ptr::eq(m, module))
+            .unwrap_or(usize::MAX);
+        if index != usize::MAX && !out.iter().any(|w| w.module == index) {
+            out.push(VersionWanted {
+                module: index,
+                file: file.to_owned(),
+            });
+        }
+    }
+    out
 }
 
 /// What the verdict engine looks at.
@@ -355,7 +397,10 @@ fn decide(rule: &Rule, facts: &IssueFacts) -> (VerdictKind, String) {
             ),
         );
     };
-    let what = format!("{loaded} ({file}) version {v}");
+    let what = match &module.version_source {
+        Some(source) => format!("{loaded} ({file}) version {v} (from {source})"),
+        None => format!("{loaded} ({file}) version {v}"),
+    };
     if let Some(intro) = introduced.iter().find(|i| i.same_servicing_line(&v)) {
         if v < *intro {
             return (

@@ -8,6 +8,7 @@ fn module(name: &str, version: Option<&str>) -> IssueModule {
         version: version.map(Into::into),
         timestamp: 0x4D34_1F2E,
         size: 0x6980,
+        version_source: None,
     }
 }
 
@@ -276,4 +277,32 @@ stop 0xA
     let all = with_builtin(user);
     assert_eq!(all.len(), builtin_rules().len());
     assert_eq!(all[0].title, "mine");
+}
+
+#[test]
+fn versions_wanted_names_the_module_a_store_would_settle() {
+    let rules = with_builtin(Vec::new());
+    let facts = dump_path(None, "6.1.7600");
+    let wanted = versions_wanted(&rules, &facts);
+    assert_eq!(wanted.len(), 1, "{wanted:?}");
+    let w = &wanted[0];
+    assert_eq!(w.file, "diskdump.sys");
+    assert!(facts.modules[w.module].name.ends_with("dump_diskdump.sys"));
+
+    // With the version filled in (as from an image store), nothing more is wanted and the
+    // reason names the source.
+    let mut filled = facts.clone();
+    filled.modules[w.module].version = Some("6.1.7600.16385".into());
+    filled.modules[w.module].version_source = Some("image store /s".into());
+    assert!(versions_wanted(&rules, &filled).is_empty());
+    let v = evaluate(&rules, &filled);
+    let d = v
+        .iter()
+        .find(|v| v.rule_id == "dump-path-virtual-miniport")
+        .unwrap();
+    assert_eq!(d.verdict, VerdictKind::FixMissing);
+    assert!(d.reason.contains("(from image store /s)"), "{}", d.reason);
+
+    // A version already known: no lookup.
+    assert!(versions_wanted(&rules, &dump_path(Some("6.1.7600.20882"), "6.1.7600")).is_empty());
 }

@@ -1,0 +1,985 @@
+//! HTML rendering of a batch of JSON reports (`docs/json.md`) as one self-contained page: totals,
+//! a sortable table of failure buckets, two inline SVG charts drawn here (top buckets by hits;
+//! stop/exception codes over time) and a detail section per bucket.
+//!
+//! The page needs no network at view time: CSS and JS are inlined and a Content-Security-Policy
+//! forbids loading anything. Every dump-derived text is HTML-escaped (module names in dumps are
+//! attacker-controlled). Output is deterministic: groups live in `BTreeMap`s and sorted `Vec`s.
+//! The renderer reads `serde_json::Value`s, so it depends only on the documented schema.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+use serde_json::Value;
+
+const CSS: &str = include_str!("html_assets/report.css");
+const JS: &str = include_str!("html_assets/report.js");
+const HEAD: &str = "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; \
+style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:\">\n";
+const TABLE_HEAD: &str = "<section id=\"bucket-table\">\n<h2>Failure buckets</h2>\n\
+<p class=\"note legend\">Verdicts, worst first: <span class=\"badge v-regression\">regression</span>\
+<span class=\"badge v-fix-missing\">fix-missing</span><span class=\"badge v-known\">known</span>\
+<span class=\"badge v-not-applicable\">not-applicable</span> (hover a badge for the reason; \
+click a bucket for its details, a column header to sort).</p>\n<div class=\"scroll\">\n<table id=\"buckets\">\n<thead><tr><th data-type=\"text\">Bucket</th>\
+<th data-type=\"text\">Kind</th><th data-type=\"num\" aria-sort=\"descending\">Hits</th>\
+<th data-type=\"date\">First seen</th><th data-type=\"date\">Last seen</th>\
+<th data-type=\"text\">CER subpath</th><th data-type=\"text\">FAILURE_ID_HASH</th>\
+<th data-type=\"num\">Verdicts</th></tr></thead>\n<tbody>\n";
+/// Bars in the top-buckets chart.
+const TOP_BUCKETS: usize = 15;
+/// Series colors of the codes-over-time chart; the last one is "other" (all less frequent codes).
+const PALETTE: [&str; 9] = [
+    "#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#9c755f",
+    "#9a9a9a",
+];
+/// Index of the "other" series.
+const OTHER: usize = PALETTE.len() - 1;
+/// Above this many time bins, only the non-empty ones are drawn.
+const MAX_DENSE_BINS: i64 = 80;
+/// Verdicts from worst to mildest; unknown verdicts sort after them.
+const VERDICTS: [&str; 4] = ["regression", "fix-missing", "known", "not-applicable"];
+/// Signature fields in CER order (any other field follows, sorted).
+const TUPLE_KEYS: &str = "app_name app_ver app_timestamp mod_name mod_ver mod_timestamp \
+exception_code offset fault_address fault_location";
+/// What a kernel dump shows in place of the user-mode signature tuple.
+const KERNEL_ROWS: [(&str, &str); 10] = [
+    ("stop code", "/kernel/bugcheck/code"),
+    ("stop name", "/kernel/bugcheck/name"),
+    ("P1", "/kernel/bugcheck/parameters/0"),
+    ("P2", "/kernel/bugcheck/parameters/1"),
+    ("P3", "/kernel/bugcheck/parameters/2"),
+    ("P4", "/kernel/bugcheck/parameters/3"),
+    ("caused by", "/kernel/caused_by/driver"),
+    ("driver version", "/kernel/caused_by/file_version"),
+    ("driver offset", "/kernel/caused_by/offset"),
+    ("attribution", "/kernel/attribution_rule"),
+];
+/// Report paths listed per bucket in its details.
+const MAX_MEMBERS: usize = 200;
+const SVG_NS: &str = "xmlns=\"http://www.w3.org/2000/svg\"";
+
+macro_rules! w {
+    ($out:expr, $($arg:tt)*) => {{ let _ = write!($out, $($arg)*); }};
+}
+
+/// Renders one self-contained HTML page (no network at view time: no external scripts, fonts, or
+/// images) for a batch of reports, given in input order. Reports with an `error` or without a
+/// `failure_bucket` are listed as "could not be analyzed".
+pub fn render_html(reports: &[Value], title: &str, generated_at: &str) -> String {
+    let (mut entries, mut failed) = (Vec::new(), Vec::new());
+    for r in reports {
+        match text(r, "/failure_bucket") {
+            Some(bucket) if text(r, "/error").is_none() => {
+                let (time, code) = (crash_time(r), crash_code(r));
+                entries.push(Entry {
+                    report: r,
+                    bucket,
+                    time,
+                    code,
+                });
+            }
+            _ => failed.push(r),
+        }
+    }
+    let buckets = group(&entries);
+    let (title, mut out) = (esc(title), String::with_capacity(1 << 16));
+    w!(
+        out,
+        "{HEAD}<title>{title}</title>\n<style>\n{CSS}</style>\n</head>\n<body>\n<header>\n"
+    );
+    w!(
+        out,
+        "<h1>{title}</h1>\n<p class=\"meta\">Generated {} by dumpsig</p>\n<ul class=\"totals\">",
+        esc(generated_at)
+    );
+    let totals = [
+        ("reports", reports.len()),
+        ("analyzed", entries.len()),
+        ("failed", failed.len()),
+        ("buckets", buckets.len()),
+    ];
+    for (label, n) in totals {
+        w!(out, "<li id=\"total-{label}\"><b>{n}</b> {label}</li>");
+    }
+    out.push_str(
+        "</ul>\n<nav><a href=\"#charts\">Overview</a> <a href=\"#bucket-table\">Buckets</a> ",
+    );
+    if !failed.is_empty() {
+        out.push_str("<a href=\"#failed\">Could not be analyzed</a> ");
+    }
+    out.push_str(
+        "<a href=\"#details\">Details</a></nav>\n</header>\n<main>\n<section id=\"charts\">\n",
+    );
+    out.push_str("<h2>Overview</h2>\n<div class=\"charts\">\n<figure>\n<figcaption>Top buckets by hits</figcaption>\n");
+    out.push_str(&chart_top_buckets(&buckets));
+    out.push_str(
+        "</figure>\n<figure>\n<figcaption>Stop codes and exception codes over time</figcaption>\n",
+    );
+    out.push_str(&chart_codes_over_time(&entries));
+    out.push_str("</figure>\n</div>\n</section>\n");
+    render_table(&mut out, &buckets);
+    render_failed(&mut out, &failed);
+    out.push_str("<section id=\"details\">\n<h2>Bucket details</h2>\n");
+    for (i, bucket) in buckets.iter().enumerate() {
+        render_detail(&mut out, i + 1, bucket);
+    }
+    if buckets.is_empty() {
+        out.push_str("<p class=\"note\">No buckets.</p>\n");
+    }
+    w!(
+        out,
+        "</section>\n</main>\n<script>\n{JS}</script>\n</body>\n</html>\n"
+    );
+    out
+}
+
+/// One analyzed report with what the page needs from it.
+struct Entry<'a> {
+    report: &'a Value,
+    bucket: &'a str,
+    time: Option<Stamp>,
+    code: String,
+}
+
+/// The reports of one failure bucket, in input order (the first is the representative).
+struct Bucket<'a> {
+    name: &'a str,
+    entries: Vec<&'a Entry<'a>>,
+}
+
+impl Bucket<'_> {
+    /// First and last known crash time.
+    fn seen(&self) -> (Option<Stamp>, Option<Stamp>) {
+        let times = || self.entries.iter().filter_map(|e| e.time);
+        (times().min(), times().max())
+    }
+
+    /// Distinct string values of a field, in input order.
+    fn distinct(&self, pointer: &str) -> Vec<&str> {
+        let mut seen: Vec<&str> = Vec::new();
+        for value in self.entries.iter().filter_map(|e| text(e.report, pointer)) {
+            if !seen.contains(&value) {
+                seen.push(value);
+            }
+        }
+        seen
+    }
+
+    /// Known-issue verdicts of all its reports, one per (verdict, rule): worst first, then by id.
+    fn verdicts(&self) -> Vec<&Value> {
+        let mut ranked: BTreeMap<(usize, &str, &str), &Value> = BTreeMap::new();
+        for e in &self.entries {
+            let issues = e.report.get("known_issues").and_then(Value::as_array);
+            for issue in issues.into_iter().flatten() {
+                let verdict = text(issue, "/verdict").unwrap_or("");
+                let key = (severity(verdict), verdict, text(issue, "/id").unwrap_or(""));
+                ranked.entry(key).or_insert(issue);
+            }
+        }
+        ranked.into_values().collect()
+    }
+}
+
+/// Groups entries by bucket: most hits first, then by bucket name.
+fn group<'a>(entries: &'a [Entry<'a>]) -> Vec<Bucket<'a>> {
+    let mut map: BTreeMap<&str, Vec<&Entry>> = BTreeMap::new();
+    for e in entries {
+        map.entry(e.bucket).or_default().push(e);
+    }
+    let mut buckets: Vec<Bucket> = map
+        .into_iter()
+        .map(|(name, entries)| Bucket { name, entries })
+        .collect();
+    // Stable: equal hits keep the map's name order.
+    buckets.sort_by_key(|b| std::cmp::Reverse(b.entries.len()));
+    buckets
+}
+
+fn text<'a>(v: &'a Value, pointer: &str) -> Option<&'a str> {
+    v.pointer(pointer)?.as_str()
+}
+
+fn severity(verdict: &str) -> usize {
+    VERDICTS
+        .iter()
+        .position(|v| *v == verdict)
+        .unwrap_or(VERDICTS.len())
+}
+
+/// Escapes text for element content and quoted attributes; control characters other than tab
+/// and newline become U+FFFD.
+fn esc(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            '\n' | '\t' => out.push(c),
+            c if c.is_control() => out.push('\u{FFFD}'),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// At most `max` characters of `s`, ending with an ellipsis when cut.
+fn clip(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_owned();
+    }
+    s.chars().take(max.saturating_sub(1)).chain(['…']).collect()
+}
+
+/// A crash time: seconds since the Unix epoch (UTC), nanoseconds.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
+struct Stamp(i64, u32);
+
+impl Stamp {
+    fn day(self) -> i64 {
+        self.0.div_euclid(86_400)
+    }
+    fn date(self) -> String {
+        let (y, m, d) = civil_from_days(self.day());
+        format!("{y:04}-{m:02}-{d:02}")
+    }
+    fn display(self) -> String {
+        let s = self.0.rem_euclid(86_400);
+        format!(
+            "{} {:02}:{:02}:{:02}",
+            self.date(),
+            s / 3600,
+            s / 60 % 60,
+            s % 60
+        )
+    }
+}
+
+/// Parses the schema's RFC 3339 UTC times (`2011-01-10T03:12:45.0000000Z`); `None` otherwise.
+fn parse_time(s: &str) -> Option<Stamp> {
+    let pattern = b"dddd-dd-ddTdd:dd:dd";
+    let digit_or = |(p, c): (&u8, &u8)| {
+        if *p == b'd' {
+            c.is_ascii_digit()
+        } else {
+            p == c
+        }
+    };
+    if s.len() <= pattern.len() || !pattern.iter().zip(s.as_bytes()).all(digit_or) {
+        return None;
+    }
+    let num = |at: usize, len: usize| s.get(at..at + len)?.parse::<i64>().ok();
+    let (y, mo, d, h, mi, sec) = (
+        num(0, 4)?,
+        num(5, 2)?,
+        num(8, 2)?,
+        num(11, 2)?,
+        num(14, 2)?,
+        num(17, 2)?,
+    );
+    let frac = s.get(19..)?.strip_suffix(['Z', 'z'])?;
+    let digits = if frac.is_empty() {
+        ""
+    } else {
+        frac.strip_prefix('.')?
+    };
+    if digits.is_empty() != frac.is_empty() || !digits.bytes().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    let nanos = format!("{:0<9}", digits.get(..9).unwrap_or(digits))
+        .parse()
+        .ok()?;
+    let day = days_from_civil(y, mo, d);
+    let valid = (1..=12).contains(&mo)
+        && civil_from_days(day) == (y, mo, d)
+        && h < 24
+        && mi < 60
+        && sec <= 60;
+    valid.then_some(Stamp(day * 86_400 + h * 3600 + mi * 60 + sec, nanos))
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (400-year eras, years starting in March).
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * ((m + 9) % 12) + 2) / 5 + d - 1;
+    era * 146_097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719_468
+}
+
+/// The inverse of [`days_from_civil`]: (year, month, day).
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (
+        yoe + era * 400 + i64::from(m <= 2),
+        m,
+        doy - (153 * mp + 2) / 5 + 1,
+    )
+}
+
+/// The minidump header's time (also inside a CAB), else the kernel dump's.
+fn crash_time(r: &Value) -> Option<Stamp> {
+    text(r, "/minidump/dump_time")
+        .or_else(|| text(r, "/kernel/crash_time"))
+        .and_then(parse_time)
+}
+
+/// `0xD1` for a stop code, `c0000005` for an exception code.
+fn crash_code(r: &Value) -> String {
+    let hex = |s: &str| u64::from_str_radix(s.trim_start_matches("0x"), 16).ok();
+    if let Some(c) = text(r, "/kernel/bugcheck/code") {
+        return hex(c).map_or_else(|| c.to_owned(), |n| format!("0x{n:X}"));
+    }
+    if r.pointer("/minidump/exception").is_some_and(Value::is_null) {
+        return "no exception".to_owned();
+    }
+    let code = text(r, "/minidump/exception/code").or_else(|| text(r, "/signature/exception_code"));
+    code.map_or_else(
+        || "unknown".to_owned(),
+        |c| hex(c).map_or_else(|| c.to_owned(), |n| format!("{n:08x}")),
+    )
+}
+
+fn time_cell(out: &mut String, time: Option<Stamp>) {
+    match time {
+        Some(t) => w!(
+            out,
+            "<td class=\"time\" data-sort=\"{}.{:09}\">{}</td>",
+            t.0,
+            t.1,
+            t.display()
+        ),
+        None => out.push_str("<td class=\"time unknown\" data-sort=\"\">—</td>"),
+    }
+}
+
+/// The first value, plus a `+N` marker listing the others in its tooltip.
+fn multi_cell(out: &mut String, class: &str, values: &[&str]) {
+    let first = esc(values.first().copied().unwrap_or(""));
+    let shown = if first.is_empty() { "—" } else { &first };
+    w!(out, "<td class=\"{class}\" data-sort=\"{first}\">{shown}");
+    if let Some(others) = values.get(1..).filter(|o| !o.is_empty()) {
+        let list: Vec<String> = others.iter().map(|v| esc(v)).collect();
+        w!(
+            out,
+            " <span class=\"more\" title=\"{}\">+{}</span>",
+            list.join("&#10;"),
+            list.len()
+        );
+    }
+    out.push_str("</td>");
+}
+
+/// A verdict badge: colored by verdict, labeled with the rule id; the reason is the tooltip.
+fn badge(out: &mut String, issue: &Value) {
+    let verdict = text(issue, "/verdict").unwrap_or("unknown");
+    let class = if severity(verdict) < VERDICTS.len() {
+        verdict
+    } else {
+        "other"
+    };
+    let (reason, id) = (
+        text(issue, "/reason").unwrap_or(""),
+        text(issue, "/id").unwrap_or("?"),
+    );
+    w!(
+        out,
+        "<span class=\"badge v-{class}\" title=\"{}\"><b>{}</b> {}</span>",
+        esc(reason),
+        esc(verdict),
+        esc(id)
+    );
+}
+
+fn render_table(out: &mut String, buckets: &[Bucket]) {
+    out.push_str(TABLE_HEAD);
+    for (i, b) in buckets.iter().enumerate() {
+        let (n, name, short) = (i + 1, esc(b.name), esc(&clip(b.name, 160)));
+        let mut kinds = b.distinct("/kind");
+        kinds.sort_unstable();
+        let (kinds, hits) = (esc(&kinds.join(", ")), b.entries.len());
+        w!(
+            out,
+            "<tr id=\"row-{n}\" data-order=\"{n}\"><td class=\"bucket\" data-sort=\"{name}\">"
+        );
+        w!(out, "<a href=\"#bucket-{n}\" title=\"{name}\">{short}</a></td><td data-sort=\"{kinds}\">{kinds}</td>");
+        w!(out, "<td class=\"num\" data-sort=\"{hits}\">{hits}</td>");
+        let (first, last) = b.seen();
+        time_cell(out, first);
+        time_cell(out, last);
+        multi_cell(out, "path", &b.distinct("/cer_subpath"));
+        multi_cell(out, "hash", &b.distinct("/failure_id_hash"));
+        let verdicts = b.verdicts();
+        let worst = verdicts
+            .first()
+            .and_then(|v| text(v, "/verdict"))
+            .map_or(VERDICTS.len() + 1, severity);
+        // Descending order on this column puts the worst verdicts first.
+        w!(
+            out,
+            "<td class=\"verdicts\" data-sort=\"{}\">",
+            VERDICTS.len() + 1 - worst
+        );
+        verdicts.iter().for_each(|v| badge(out, v));
+        out.push_str("</td></tr>\n");
+    }
+    out.push_str("</tbody>\n</table>\n</div>\n");
+    if buckets.is_empty() {
+        out.push_str("<p class=\"note\">No report could be analyzed: there are no buckets.</p>\n");
+    }
+    out.push_str("</section>\n");
+}
+
+fn render_failed(out: &mut String, failed: &[&Value]) {
+    if failed.is_empty() {
+        return;
+    }
+    w!(
+        out,
+        "<section id=\"failed\">\n<h2>Could not be analyzed ({})</h2>\n<ul>\n",
+        failed.len()
+    );
+    for r in failed {
+        let path = esc(text(r, "/path").unwrap_or("(no path)"));
+        let kind = esc(text(r, "/kind").unwrap_or("unrecognized"));
+        let error = esc(text(r, "/error").unwrap_or("no failure bucket in the report"));
+        w!(out, "<li><code>{path}</code> <span class=\"kind\">{kind}</span><br><span class=\"error\">{error}</span></li>\n");
+    }
+    out.push_str("</ul>\n</section>\n");
+}
+
+/// Horizontal bars, one per bucket, each linking to the bucket's details.
+fn chart_top_buckets(buckets: &[Bucket]) -> String {
+    let Some(max) = buckets.iter().map(|b| b.entries.len()).max() else {
+        return "<p class=\"note\">No buckets to chart.</p>\n".to_owned();
+    };
+    let top = buckets.get(..TOP_BUCKETS).unwrap_or(buckets);
+    // Labels end at x = 292, bars start at 300 and are at most 290 wide.
+    let (n, height) = (top.len(), top.len() * 22 + 8);
+    let mut out =
+        format!("<svg id=\"chart-top-buckets\" class=\"chart\" viewBox=\"0 0 640 {height}\" ");
+    w!(
+        out,
+        "width=\"100%\" role=\"img\" aria-label=\"Top {n} buckets by hits\" {SVG_NS}>\n"
+    );
+    for (i, b) in top.iter().enumerate() {
+        let (n, y, ty, hits, name) = (i + 1, 4 + i * 22, 16 + i * 22, b.entries.len(), esc(b.name));
+        let bar = (hits as f64 / max as f64 * 290.0).max(2.0);
+        let (value_x, short) = (306.0 + bar, esc(&clip(b.name, 44)));
+        w!(
+            out,
+            "<a href=\"#bucket-{n}\"><g><title>{name}: {hits} hits</title>"
+        );
+        w!(
+            out,
+            "<text class=\"label\" x=\"292\" y=\"{ty}\" text-anchor=\"end\">{short}</text>"
+        );
+        w!(
+            out,
+            "<rect class=\"bar\" x=\"300\" y=\"{y}\" width=\"{bar:.1}\" height=\"16\" rx=\"2\" "
+        );
+        w!(out, "fill=\"#4e79a7\"/><text class=\"value\" x=\"{value_x:.1}\" y=\"{ty}\">{hits}</text></g></a>\n");
+    }
+    out.push_str("</svg>\n");
+    out
+}
+
+/// Time bins of the codes-over-time chart.
+#[derive(Clone, Copy, PartialEq, Debug)]
+enum Bins {
+    Day,
+    Month,
+    Year,
+}
+
+impl Bins {
+    fn of(self, t: Stamp) -> i64 {
+        let (y, m, _) = civil_from_days(t.day());
+        match self {
+            Bins::Day => t.day(),
+            Bins::Month => y * 12 + m - 1,
+            Bins::Year => y,
+        }
+    }
+    fn label(self, bin: i64) -> String {
+        match self {
+            Bins::Day => Stamp(bin * 86_400, 0).date(),
+            Bins::Month => format!("{:04}-{:02}", bin.div_euclid(12), bin.rem_euclid(12) + 1),
+            Bins::Year => format!("{bin:04}"),
+        }
+    }
+}
+
+/// Stacked bars of crash codes per day (spans up to 2 months), month (up to 4 years) or year,
+/// the unknown-time reports in a last bar, and a legend.
+fn chart_codes_over_time(entries: &[Entry]) -> String {
+    if entries.is_empty() {
+        return "<p class=\"note\">No analyzed reports: no codes to chart.</p>\n".to_owned();
+    }
+    // Series: codes by frequency, then name; the less frequent ones share "other".
+    let mut totals: BTreeMap<&str, usize> = BTreeMap::new();
+    entries
+        .iter()
+        .for_each(|e| *totals.entry(e.code.as_str()).or_default() += 1);
+    let mut codes: Vec<(&str, usize)> = totals.into_iter().collect();
+    codes.sort_by_key(|c| std::cmp::Reverse(c.1));
+    let mut series: Vec<(&str, usize)> = Vec::new();
+    for (i, (code, n)) in codes.iter().enumerate() {
+        match series.get_mut(OTHER) {
+            Some(other) => other.1 += n,
+            None => series.push((if i < OTHER { *code } else { "other" }, *n)),
+        }
+    }
+    let series_of = |code: &str| {
+        codes
+            .iter()
+            .position(|c| c.0 == code)
+            .unwrap_or(0)
+            .min(OTHER)
+    };
+    let (first, last) = (
+        entries.iter().filter_map(|e| e.time).min(),
+        entries.iter().filter_map(|e| e.time).max(),
+    );
+    let bins = match (first, last) {
+        (Some(f), Some(l)) if l.day() - f.day() <= 62 => Bins::Day,
+        (Some(f), Some(l)) if Bins::Month.of(l) - Bins::Month.of(f) < 48 => Bins::Month,
+        (Some(_), Some(_)) => Bins::Year,
+        _ => Bins::Day,
+    };
+    // counts[bin][series]; unknown times go to bin i64::MAX, the last one.
+    let mut counts: BTreeMap<i64, Vec<usize>> = BTreeMap::new();
+    if let (Some(f), Some(l)) = (first, last) {
+        if bins.of(l) - bins.of(f) < MAX_DENSE_BINS {
+            for bin in bins.of(f)..=bins.of(l) {
+                counts.insert(bin, vec![0; series.len()]);
+            }
+        }
+    }
+    for e in entries {
+        let row = counts
+            .entry(e.time.map_or(i64::MAX, |t| bins.of(t)))
+            .or_insert_with(|| vec![0; series.len()]);
+        if let Some(count) = row.get_mut(series_of(&e.code)) {
+            *count += 1;
+        }
+    }
+    let unit = format!("{bins:?}").to_lowercase();
+    let mut note = match (first, last) {
+        (Some(f), Some(l)) if f.day() == l.day() => {
+            format!("All dated crashes are on {}.", f.date())
+        }
+        (Some(f), Some(l)) => format!("One bar per {unit}, {} to {}.", f.date(), l.date()),
+        _ => "No report has a known crash time.".to_owned(),
+    };
+    let unknown = entries.iter().filter(|e| e.time.is_none()).count();
+    if unknown > 0 {
+        w!(
+            note,
+            " The last bar holds {unknown} report(s) with no known time."
+        );
+    }
+    // Geometry: plot area, y ticks at 1/2/5 steps, x labels thinned to fit.
+    let (left, top, plot_h, plot_w) = (34.0, 10.0, 200.0, 598.0);
+    let legend_y = top + plot_h + 30.0;
+    let height = legend_y + series.len().div_ceil(4) as f64 * 20.0;
+    let max = counts
+        .values()
+        .map(|c| c.iter().sum::<usize>())
+        .max()
+        .unwrap_or(1)
+        .max(1);
+    let steps = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10_000];
+    let step = steps
+        .into_iter()
+        .find(|s| max.div_ceil(*s) <= 5)
+        .unwrap_or(max.div_ceil(5));
+    let y_max = (max.div_ceil(step) * step) as f64;
+    let y_of = |v: usize| top + plot_h - v as f64 / y_max * plot_h;
+    let slot = plot_w / counts.len().max(1) as f64;
+    let bar_w = (slot * 0.72).clamp(1.0, 60.0);
+    let every = ((bins.label(0).len() as f64 * 6.5 + 8.0) / slot)
+        .ceil()
+        .max(1.0) as usize;
+    let mut out = format!("<p class=\"note\">{}</p>\n", esc(&note));
+    w!(
+        out,
+        "<svg id=\"chart-codes-over-time\" class=\"chart\" viewBox=\"0 0 640 {height}\" "
+    );
+    w!(
+        out,
+        "width=\"100%\" role=\"img\" aria-label=\"Crash codes per {unit}\" {SVG_NS}>\n"
+    );
+    for tick in (0..=max.div_ceil(step)).map(|k| k * step) {
+        let (y, right, label_x) = (y_of(tick), left + plot_w, left - 6.0);
+        w!(
+            out,
+            "<line class=\"grid\" x1=\"{left}\" x2=\"{right}\" y1=\"{y:.1}\" y2=\"{y:.1}\"/>"
+        );
+        w!(
+            out,
+            "<text class=\"tick\" x=\"{label_x}\" y=\"{:.1}\" text-anchor=\"end\">{tick}</text>\n",
+            y + 4.0
+        );
+    }
+    for (i, (bin, row)) in counts.iter().enumerate() {
+        let x = left + i as f64 * slot + (slot - bar_w) / 2.0;
+        let label = if *bin == i64::MAX {
+            "unknown".to_owned()
+        } else {
+            bins.label(*bin)
+        };
+        let mut base = 0;
+        for (s, n) in row.iter().enumerate().filter(|(_, n)| **n > 0) {
+            let (y0, y1) = (y_of(base), y_of(base + n));
+            let (h, code) = (y0 - y1, esc(series.get(s).map_or("?", |c| c.0)));
+            let (color, label) = (PALETTE.get(s).unwrap_or(&"#999"), esc(&label));
+            w!(out, "<rect class=\"seg\" x=\"{x:.1}\" y=\"{y1:.1}\" width=\"{bar_w:.1}\" height=\"{h:.1}\" ");
+            w!(
+                out,
+                "fill=\"{color}\"><title>{label}: {code} × {n}</title></rect>\n"
+            );
+            base += n;
+        }
+        if i % every == 0 || *bin == i64::MAX {
+            let (mid, y, label) = (x + bar_w / 2.0, top + plot_h + 16.0, esc(&label));
+            w!(out, "<text class=\"tick\" x=\"{mid:.1}\" y=\"{y}\" text-anchor=\"middle\">{label}</text>\n");
+        }
+    }
+    let (right, y) = (left + plot_w, top + plot_h);
+    w!(
+        out,
+        "<line class=\"axis\" x1=\"{left}\" x2=\"{right}\" y1=\"{y}\" y2=\"{y}\"/>\n"
+    );
+    for (i, ((code, total), color)) in series.iter().zip(PALETTE).enumerate() {
+        let x = left + (i % 4) as f64 * plot_w / 4.0;
+        let (y, text_x, code) = (legend_y + (i / 4) as f64 * 20.0, x + 17.0, esc(code));
+        w!(
+            out,
+            "<rect class=\"swatch\" x=\"{x:.1}\" y=\"{}\" width=\"12\" height=\"12\" ",
+            y - 10.0
+        );
+        w!(out, "fill=\"{color}\"/><text class=\"legend\" x=\"{text_x:.1}\" y=\"{y}\">{code} ({total})</text>\n");
+    }
+    out.push_str("</svg>\n");
+    out
+}
+
+/// A two-column table of labels and (escaped) values.
+fn rows_table(out: &mut String, class: &str, rows: &[(&str, String)]) {
+    w!(out, "<table class=\"{class}\">\n");
+    for (label, value) in rows {
+        w!(
+            out,
+            "<tr><th>{}</th><td>{}</td></tr>\n",
+            esc(label),
+            esc(value)
+        );
+    }
+    out.push_str("</table>\n");
+}
+
+fn render_detail(out: &mut String, n: usize, bucket: &Bucket) {
+    let Some(rep) = bucket.entries.first() else {
+        return;
+    };
+    let (r, verdicts, hits) = (rep.report, bucket.verdicts(), bucket.entries.len());
+    w!(
+        out,
+        "<details class=\"bucket\" id=\"bucket-{n}\">\n<summary><span class=\"rank\">#{n}</span> "
+    );
+    w!(
+        out,
+        "<code>{}</code> <span class=\"hits\">{hits} hit(s)</span>",
+        esc(bucket.name)
+    );
+    verdicts.iter().for_each(|v| badge(out, v));
+    out.push_str("</summary>\n<div class=\"body\">\n");
+    let get = |pointer: &str| text(r, pointer).unwrap_or("—").to_owned();
+    let facts = [
+        ("Representative", get("/path")),
+        ("Kind", get("/kind")),
+        (
+            "File size",
+            r.get("file_size")
+                .and_then(Value::as_u64)
+                .map_or("—".to_owned(), |s| format!("{s} bytes")),
+        ),
+        (
+            "Crash time",
+            rep.time
+                .map_or("unknown".to_owned(), |t| format!("{} UTC", t.display())),
+        ),
+        ("Code", rep.code.clone()),
+        ("CER subpath", get("/cer_subpath")),
+        ("FAILURE_ID_HASH", get("/failure_id_hash")),
+    ];
+    rows_table(out, "facts", &facts);
+    let mut rows: Vec<(&str, String)> = Vec::new();
+    if let Some(sig) = r.get("signature").and_then(Value::as_object) {
+        let known = TUPLE_KEYS.split(' ').filter(|k| sig.contains_key(*k));
+        for key in known.chain(
+            sig.keys()
+                .map(String::as_str)
+                .filter(|k| !TUPLE_KEYS.split(' ').any(|t| t == *k)),
+        ) {
+            let value = sig.get(key).map_or_else(String::new, |v| {
+                v.as_str().map_or_else(|| v.to_string(), str::to_owned)
+            });
+            rows.push((key, value));
+        }
+    } else {
+        rows.extend(
+            KERNEL_ROWS
+                .iter()
+                .filter_map(|(label, p)| Some((*label, text(r, p)?.to_owned()))),
+        );
+    }
+    if !rows.is_empty() {
+        out.push_str("<h4>Signature</h4>\n");
+        rows_table(out, "signature", &rows);
+    }
+    if let Some(frames) = r
+        .get("crash_state")
+        .and_then(Value::as_array)
+        .filter(|f| !f.is_empty())
+    {
+        out.push_str("<h4>Crash state</h4>\n<ol class=\"frames\">");
+        frames.iter().for_each(|f| {
+            w!(
+                out,
+                "<li><code>{}</code></li>",
+                esc(f.as_str().unwrap_or("?"))
+            )
+        });
+        out.push_str("</ol>\n");
+    }
+    if !verdicts.is_empty() {
+        out.push_str("<h4>Known issues</h4>\n<ul class=\"issues\">\n");
+        for v in &verdicts {
+            out.push_str("<li>");
+            badge(out, v);
+            let (title, reason) = (
+                text(v, "/title").unwrap_or(""),
+                text(v, "/reason").unwrap_or(""),
+            );
+            w!(
+                out,
+                " {}<br><span class=\"reason\">{}</span>",
+                esc(title),
+                esc(reason)
+            );
+            let context = v
+                .get("context")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten();
+            let context: Vec<String> = context.filter_map(Value::as_str).map(esc).collect();
+            if !context.is_empty() {
+                w!(
+                    out,
+                    "<br><span class=\"context\">{}</span>",
+                    context.join(" · ")
+                );
+            }
+            out.push_str("</li>\n");
+        }
+        out.push_str("</ul>\n");
+    }
+    w!(
+        out,
+        "<h4>Reports in this bucket ({hits})</h4>\n<ul class=\"members\">\n"
+    );
+    for e in bucket.entries.iter().take(MAX_MEMBERS) {
+        let when = e.time.map_or("time unknown".to_owned(), |t| t.display());
+        w!(
+            out,
+            "<li><code>{}</code> <span class=\"when\">{when}</span></li>\n",
+            esc(text(e.report, "/path").unwrap_or("?"))
+        );
+    }
+    if hits > MAX_MEMBERS {
+        w!(out, "<li>… and {} more</li>\n", hits - MAX_MEMBERS);
+    }
+    let json = esc(&serde_json::to_string_pretty(r).unwrap_or_default());
+    out.push_str(
+        "</ul>\n<details class=\"json\"><summary>Full JSON of the representative</summary>",
+    );
+    w!(out, "<pre>{json}</pre></details>\n</div>\n</details>\n");
+}
+
+#[cfg(test)]
+#[allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// A user-mode report of `x.dll` in bucket `U`, or a kernel report of stop 0xD1 in bucket `K`.
+    fn report(path: &str, kernel: bool, time: Option<&str>) -> Value {
+        if kernel {
+            return json!({"path": path, "kind": "kernel", "error": null, "cer_subpath": "blue",
+                "failure_bucket": "K", "failure_id_hash": "km:x", "crash_state": null, "signature": null,
+                "minidump": null, "kernel": {"crash_time": time, "bugcheck": {"code": "0x000000d1"}},
+                "known_issues": []});
+        }
+        json!({"path": path, "kind": "minidump", "file_size": 100, "error": null,
+            "cer_subpath": "app.exe\\1.0\\x.dll\\2.0\\00001234", "failure_bucket": "U",
+            "failure_id_hash": "1111-2222", "crash_state": ["x.dll+0x1234"],
+            "signature": {"app_name": "app.exe", "mod_name": "x.dll", "exception_code": "c0000005"},
+            "minidump": {"dump_time": time, "exception": {"code": "0xc0000005"}}, "known_issues": []})
+    }
+
+    fn sample() -> Vec<Value> {
+        let mut k1 = report("k1.dmp", true, Some("2021-03-02T10:00:00.0000000Z"));
+        k1["known_issues"] = json!([
+            {"id": "rule-b", "verdict": "known", "reason": "known reason"},
+            {"id": "rule-a", "verdict": "regression", "reason": "regressed"},
+            {"id": "rule-c", "verdict": "fix-missing", "reason": "fix missing"}]);
+        vec![
+            k1,
+            report("u1.dmp", false, Some("2021-03-05T01:00:00Z")),
+            report("k2.dmp", true, Some("2021-03-01T09:00:00.5Z")),
+            report("u2.dmp", false, None),
+            report("k3.dmp", true, Some("2021-03-04T23:59:59Z")),
+            json!({"path": "bad.dmp", "kind": "minidump", "error": "truncated: <oops>"}),
+        ]
+    }
+
+    fn between<'a>(html: &'a str, start: &str, end: &str) -> &'a str {
+        let from = html.find(start).unwrap();
+        &html[from..from + html[from..].find(end).unwrap()]
+    }
+
+    fn rows(html: &str) -> Vec<&str> {
+        between(html, "<tbody>", "</tbody>")
+            .split("<tr ")
+            .skip(1)
+            .collect()
+    }
+
+    #[test]
+    fn table_has_one_row_per_bucket_with_hits_and_times() {
+        let html = render_html(&sample(), "t", "now");
+        let rows = rows(&html);
+        assert_eq!(rows.len(), 2);
+        assert!(rows[0].contains(">K</a>") && rows[0].contains("data-sort=\"3\">3</td>"));
+        assert!(
+            rows[0].contains(">2021-03-01 09:00:00<") && rows[0].contains(">2021-03-04 23:59:59<")
+        );
+        assert!(rows[1].contains(">U</a>") && rows[1].contains("data-sort=\"2\">2</td>"));
+        assert_eq!(rows[1].matches(">2021-03-05 01:00:00</td>").count(), 2);
+        assert!(html.contains("<li id=\"total-reports\"><b>6</b> reports</li>"));
+        assert!(html.contains("<b>5</b> analyzed") && html.contains("<b>1</b> failed"));
+        assert!(html.contains("<b>2</b> buckets") && html.contains("truncated: &lt;oops&gt;"));
+        assert!(html.contains("<details class=\"bucket\" id=\"bucket-2\">"));
+        // The representative is the first report of the bucket in input order.
+        assert!(between(&html, "id=\"bucket-1\"", "</table>").contains("k1.dmp"));
+    }
+
+    #[test]
+    fn verdicts_worst_first() {
+        let html = render_html(&sample(), "t", "now");
+        let row = rows(&html)[0];
+        let (a, c, b) = (
+            row.find("rule-a").unwrap(),
+            row.find("rule-c").unwrap(),
+            row.find("rule-b").unwrap(),
+        );
+        assert!(a < c && c < b);
+        assert!(row.contains(
+            "<span class=\"badge v-regression\" title=\"regressed\"><b>regression</b> rule-a"
+        ));
+    }
+
+    #[test]
+    fn charts_have_the_right_bars() {
+        let html = render_html(&sample(), "t", "now");
+        let top = between(&html, "<svg id=\"chart-top-buckets\"", "</svg>");
+        assert_eq!(top.matches("<rect class=\"bar\"").count(), 2);
+        // Days 03-01, 03-02, 03-04 and 03-05 hold one code each (03-03 is empty), then "unknown".
+        let codes = between(&html, "<svg id=\"chart-codes-over-time\"", "</svg>");
+        assert_eq!(codes.matches("<rect class=\"seg\"").count(), 5);
+        assert_eq!(codes.matches("<rect class=\"swatch\"").count(), 2);
+        assert!(codes.contains(">2021-03-01<") && codes.contains(">unknown<"));
+        assert!(codes.contains("0xD1 (3)") && codes.contains("c0000005 (2)"));
+        assert!(html.contains("One bar per day, 2021-03-01 to 2021-03-05."));
+    }
+
+    #[test]
+    fn hostile_names_are_escaped() {
+        let evil = "<script>alert(\"x\")</script>'&日本語\u{1}";
+        let mut r = report(evil, false, Some("2020-01-01T00:00:00Z"));
+        r["failure_bucket"] = json!(evil);
+        r["signature"]["mod_name"] = json!(evil);
+        r["crash_state"] = json!([evil]);
+        r["known_issues"] = json!([{"id": evil, "verdict": evil, "reason": evil, "title": evil}]);
+        let html = render_html(&[r], evil, evil);
+        assert_eq!(
+            html.matches("<script").count(),
+            1,
+            "only the page's own script"
+        );
+        assert!(
+            !html.contains("alert(\"x\")") && !html.contains("'&日") && !html.contains('\u{1}')
+        );
+        let escaped = "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;&#39;&amp;日本語\u{FFFD}";
+        assert!(html.matches(escaped).count() >= 8);
+        assert!(html.contains("class=\"badge v-other\""));
+    }
+
+    #[test]
+    fn deterministic_and_empty() {
+        assert_eq!(
+            render_html(&sample(), "t", "now"),
+            render_html(&sample(), "t", "now")
+        );
+        let empty = render_html(&[], "t", "now");
+        assert!(empty.contains("<b>0</b> reports") && empty.contains("No analyzed reports"));
+        assert!(rows(&empty).is_empty() && !empty.contains("<svg"));
+    }
+
+    #[test]
+    fn times_codes_and_bins() {
+        let t = parse_time("2011-01-10T03:12:45.0000000Z").unwrap();
+        assert_eq!((t.display(), t.1), ("2011-01-10 03:12:45".to_owned(), 0));
+        assert_eq!(
+            parse_time("2011-01-10T03:12:45.5Z").unwrap(),
+            Stamp(t.0, 500_000_000)
+        );
+        for bad in [
+            "2011-02-30T00:00:00Z",
+            "2011-01-10T03:12:45",
+            "2011-01-10T03:12:45.Z",
+            "junk",
+        ] {
+            assert!(parse_time(bad).is_none(), "{bad}");
+        }
+        let year = |y: &str| report("y", true, Some(&format!("{y}-05-05T01:00:00Z")));
+        let long = render_html(&[year("2005"), year("2011")], "t", "now");
+        assert!(long.contains("One bar per year") && long.contains(">2008<"));
+        let months = render_html(&[year("2010"), year("2011")], "t", "now");
+        assert!(months.contains("One bar per month") && months.contains(">2010-05<"));
+        let mut one = report("k", true, Some("2020-05-05T01:00:00Z"));
+        one["kernel"]["bugcheck"]["code"] = json!("0x1000007e");
+        let single = render_html(&[one], "t", "now");
+        assert!(
+            single.contains("All dated crashes are on 2020-05-05")
+                && single.contains("0x1000007E (1)")
+        );
+    }
+}
