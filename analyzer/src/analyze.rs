@@ -3,11 +3,12 @@
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
 
-use rayon::prelude::*;
 use signatures::{CerTuple, CrashState, FailureBucket};
 
+use crate::batch::{run_batch, BatchOptions};
 use crate::error::{AnalyzeError, Result};
 use crate::format::DumpFormat;
+use crate::inputs::Input;
 use crate::minidump::{self, stackwalk::Symbols};
 use crate::report::Report;
 use crate::source::DumpSource;
@@ -46,6 +47,35 @@ impl Default for AnalyzeOptions {
     }
 }
 
+/// Known-issue verdicts for a user-mode crash: the exception code, the faulting module of the
+/// CER tuple, the loaded modules with their VS_FIXEDFILEINFO versions.
+fn user_verdicts(
+    facts: &signatures::UserCrashFacts,
+    tuple: &CerTuple,
+    os_version: Option<String>,
+    rules: &[signatures::known_issues::Rule],
+) -> Vec<signatures::known_issues::Verdict> {
+    use signatures::known_issues::{evaluate, IssueFacts, IssueModule};
+    let issue = IssueFacts {
+        code: facts.exception.as_ref().map_or(0, |e| e.code),
+        faulting_module: (tuple.mod_name != "unknown").then(|| tuple.mod_name.clone()),
+        modules: facts
+            .modules
+            .iter()
+            .map(|m| IssueModule {
+                name: m.file_name().to_owned(),
+                version: m.version.clone(),
+                timestamp: m.timestamp,
+                size: m.size,
+                version_source: None,
+            })
+            .collect(),
+        os_build_line: os_version,
+        attributes: 0,
+    };
+    evaluate(rules, &issue)
+}
+
 /// Analyzes bytes that are already open.
 pub fn analyze_source(source: &DumpSource, options: &AnalyzeOptions) -> Result<Report> {
     let bytes = source.bytes();
@@ -65,14 +95,14 @@ pub fn analyze_source(source: &DumpSource, options: &AnalyzeOptions) -> Result<R
             let tuple = CerTuple::from_facts(&facts);
             let bucket = FailureBucket::for_user(&facts, &tuple);
             let state = details.is_some().then(|| CrashState::for_user(&facts));
-            Ok(Report::user_mode(
-                path,
-                source.len(),
-                tuple,
-                bucket,
-                state,
-                details,
-            ))
+            let os_version = details
+                .as_ref()
+                .and_then(|d| d.system.as_ref())
+                .map(|s| s.os_version.clone());
+            let verdicts = user_verdicts(&facts, &tuple, os_version, &options.rules);
+            let mut report = Report::user_mode(path, source.len(), tuple, bucket, state, details);
+            report.known_issues = verdicts;
+            Ok(report)
         }
         DumpFormat::Kernel32 | DumpFormat::Kernel64 => {
             let dump = crate::kernel::KernelDump::parse(bytes)?;
@@ -126,49 +156,31 @@ pub fn analyze_path(path: &Path, options: &AnalyzeOptions) -> Report {
     }
 }
 
-/// Analyzes `paths` on `jobs` threads and hands each report to `sink` in input order.
-pub fn analyze_all<P, F>(
-    paths: &[P],
+/// Analyzes every input on the batch's threads and hands each input with its report to
+/// `sink` in input order (see [`crate::batch`] for the ordering and memory bound). An
+/// unreadable directory becomes a failed report in its place.
+pub fn analyze_all<I, F>(
+    inputs: I,
     options: &AnalyzeOptions,
-    jobs: usize,
+    batch: &BatchOptions,
     mut sink: F,
 ) -> Result<()>
 where
-    P: AsRef<Path> + Sync,
-    F: FnMut(Report),
-{
-    analyze_all_with(paths, options, jobs, |_, report| sink(report))
-}
-
-/// Like [`analyze_all`], handing `sink` each input's path with its report.
-///
-/// Work proceeds in windows of a few inputs per thread so memory stays bounded by the window,
-/// not by the batch, while every thread stays busy.
-pub fn analyze_all_with<P, F>(
-    paths: &[P],
-    options: &AnalyzeOptions,
-    jobs: usize,
-    mut sink: F,
-) -> Result<()>
-where
-    P: AsRef<Path> + Sync,
+    I: IntoIterator<Item = Input>,
     F: FnMut(&Path, Report),
 {
-    let jobs = jobs.max(1);
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(jobs)
-        .build()
-        .map_err(|e| AnalyzeError::Internal(format!("cannot start {jobs} worker threads: {e}")))?;
-    for window in paths.chunks(jobs * 4) {
-        let reports: Vec<Report> = pool.install(|| {
-            window
-                .par_iter()
-                .map(|p| analyze_path(p.as_ref(), options))
-                .collect()
-        });
-        for (path, report) in window.iter().zip(reports) {
-            sink(path.as_ref(), report);
-        }
-    }
-    Ok(())
+    run_batch(
+        inputs,
+        batch,
+        |input| match input {
+            Input::File(path) => analyze_path(path, options),
+            Input::Unreadable(path, why) => Report::failed(
+                path.display().to_string(),
+                None,
+                None,
+                format!("cannot list directory: {why}"),
+            ),
+        },
+        |input, report| sink(input.path(), report),
+    )
 }

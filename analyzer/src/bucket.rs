@@ -5,17 +5,21 @@
 //! an MSZIP CAB as WER would; a CAB input is copied as it is. Report files are named after the
 //! SHA-256 of the input, so a second run over the same inputs changes nothing.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::SystemTime;
 
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::analyze::{analyze_all_with, AnalyzeOptions};
+use crate::analyze::{analyze_all, AnalyzeOptions};
+use crate::batch::BatchOptions;
 use crate::cab::writer::{write_cabinet, CabInput, WriteCompression};
 use crate::cab::DosDateTime;
+use crate::inputs::Input;
 use crate::report::{Report, SCHEMA_VERSION};
-use crate::share::{BucketPath, CerShare, CrashTime, FileOutcome, ReportSource, ReportToFile};
+use crate::share::{
+    BucketPath, CerShare, CrashTime, FileOutcome, ReportSource, ReportToFile, StatusOutcome,
+};
 
 /// What happened to one input.
 #[derive(Debug, Clone, Serialize)]
@@ -32,6 +36,9 @@ pub struct BucketRecord {
     pub failure_bucket: Option<String>,
     /// The share's answer (`filed`, `counted_only`, `already_filed`, `discarded`).
     pub outcome: Option<FileOutcome>,
+    /// A status.txt written for a known issue (`--create-status`): `created`,
+    /// `already_exists`, `shared_bucket`, or why it could not be written.
+    pub status: Option<String>,
     /// Why the input could not be analyzed or filed.
     pub error: Option<String>,
 }
@@ -49,6 +56,41 @@ pub struct BucketSummary {
     pub discarded: usize,
     /// Inputs that could not be analyzed or filed.
     pub failed: usize,
+    /// status.txt files created for known issues.
+    pub status_created: usize,
+}
+
+/// How inputs are filed beyond what the share's policy says.
+#[derive(Debug, Clone, Default)]
+pub struct FilingOptions {
+    /// Create a status.txt (`Bucket=`, `Response=` with the issue's reference) for a bucket
+    /// whose report matches a known issue, where none exists.
+    pub create_status: bool,
+    /// Machine name for the logs when the report does not name one.
+    pub machine: Option<String>,
+    /// User name for the logs when the report does not name one.
+    pub user: Option<String>,
+}
+
+/// A log item: control characters dropped, at most `max` characters; `None` when empty.
+fn log_item(text: &str, max: usize) -> Option<String> {
+    let clean: String = text.chars().filter(|c| !c.is_control()).take(max).collect();
+    let clean = clean.trim().to_owned();
+    (!clean.is_empty()).then_some(clean)
+}
+
+/// A machine or user name the report itself carries: WER metadata leaves named like
+/// `…/ComputerName`, `…/MachineName`, `…/UserName` (present in some WER versions'
+/// WERInternalMetadata.xml).
+fn wer_identity(report: &Report, names: &[&str]) -> Option<String> {
+    let wer = report.cab.as_ref()?.wer.as_ref()?;
+    wer.other.iter().find_map(|(key, value)| {
+        let leaf = key.rsplit('/').next().unwrap_or(key);
+        names
+            .iter()
+            .any(|n| leaf.eq_ignore_ascii_case(n))
+            .then(|| value.clone())
+    })
 }
 
 /// Calendar parts `(year, month, day, hour, minute, second)` of a crash time, UTC.
@@ -85,7 +127,12 @@ fn crash_time(report: &Report, bytes: &[u8]) -> Option<TimeParts> {
 }
 
 /// Files one analyzed input. `Err` carries the message for the record.
-fn file_one(share: &CerShare, path: &Path, report: &Report) -> Result<FileOutcome, String> {
+fn file_one(
+    share: &CerShare,
+    path: &Path,
+    report: &Report,
+    filing: &FilingOptions,
+) -> Result<FileOutcome, String> {
     // Mapped, not read: a report can be a multi-GiB kernel dump.
     let source = crate::source::DumpSource::open(path).map_err(|e| e.to_string())?;
     let bytes = source.bytes();
@@ -125,6 +172,12 @@ fn file_one(share: &CerShare, path: &Path, report: &Report) -> Result<FileOutcom
         &packed
     };
     let mtime = std::fs::metadata(path).and_then(|m| m.modified()).ok();
+    let machine = wer_identity(report, &["ComputerName", "MachineName"])
+        .or_else(|| filing.machine.clone())
+        .and_then(|m| log_item(&m, 15));
+    let user = wer_identity(report, &["UserName", "User"])
+        .or_else(|| filing.user.clone())
+        .and_then(|u| log_item(&u, 256));
     let request = ReportToFile {
         bucket,
         content_id: &content_id,
@@ -132,28 +185,62 @@ fn file_one(share: &CerShare, path: &Path, report: &Report) -> Result<FileOutcom
         failure_bucket: report.failure_bucket.as_deref(),
         crash_time: crash,
         file_mtime: mtime.or(Some(SystemTime::UNIX_EPOCH)),
-        machine: None,
-        user: None,
+        machine: machine.as_deref(),
+        user: user.as_deref(),
     };
     share
         .file(&request)
         .map_err(|e| format!("cannot file into the share: {e}"))
 }
 
-/// Analyzes `paths` on `jobs` threads and files each into `share` in input order, handing
+/// Writes status.txt for the first known issue the report matches (a verdict other than
+/// `not-applicable`), naming the issue and its reference in `Response=`.
+fn status_for_known_issue(share: &CerShare, report: &Report) -> Option<String> {
+    use signatures::known_issues::VerdictKind;
+    let verdict = report
+        .known_issues
+        .iter()
+        .find(|v| v.verdict != VerdictKind::NotApplicable)?;
+    let bucket = match &report.signature {
+        Some(tuple) => BucketPath::App(tuple.subpath_components()),
+        None => BucketPath::Blue,
+    };
+    let failure = report.failure_bucket.as_deref()?;
+    let outcome = share.bucket_id(failure).and_then(|id| {
+        let reference = verdict
+            .references
+            .first()
+            .map_or(verdict.title.as_str(), String::as_str);
+        let response: String = format!("known issue {}: {reference}", verdict.rule_id)
+            .chars()
+            .filter(|c| !c.is_control())
+            .collect();
+        share.create_status(&bucket, id, &response)
+    });
+    Some(match outcome {
+        Ok(StatusOutcome::Created) => "created".to_owned(),
+        Ok(StatusOutcome::AlreadyExists) => "already_exists".to_owned(),
+        Ok(StatusOutcome::SharedBucket) => "shared_bucket".to_owned(),
+        Err(e) => format!("not written: {e}"),
+    })
+}
+
+/// Analyzes the inputs as a batch and files each into `share` in input order, handing
 /// every record to `sink`.
-pub fn bucket_all<F>(
+pub fn bucket_all<I, F>(
     share: &CerShare,
-    paths: &[PathBuf],
+    inputs: I,
     options: &AnalyzeOptions,
-    jobs: usize,
+    batch: &BatchOptions,
+    filing: &FilingOptions,
     mut sink: F,
 ) -> crate::error::Result<BucketSummary>
 where
+    I: IntoIterator<Item = Input>,
     F: FnMut(&BucketRecord),
 {
     let mut summary = BucketSummary::default();
-    analyze_all_with(paths, options, jobs, |path, report| {
+    analyze_all(inputs, options, batch, |path, report| {
         let mut record = BucketRecord {
             schema_version: SCHEMA_VERSION,
             path: report.path.clone(),
@@ -161,12 +248,19 @@ where
             cer_subpath: report.cer_subpath.clone(),
             failure_bucket: report.failure_bucket.clone(),
             outcome: None,
+            status: None,
             error: report.error.clone(),
         };
         if record.error.is_none() {
-            match file_one(share, path, &report) {
+            match file_one(share, path, &report, filing) {
                 Ok(outcome) => record.outcome = Some(outcome),
                 Err(e) => record.error = Some(e),
+            }
+        }
+        if filing.create_status && record.outcome.is_some() {
+            record.status = status_for_known_issue(share, &report);
+            if record.status.as_deref() == Some("created") {
+                summary.status_created += 1;
             }
         }
         match (&record.error, &record.outcome) {

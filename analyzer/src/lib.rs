@@ -7,6 +7,7 @@
 //! The `dumpsig` binary is a thin command-line layer over [`analyze`].
 
 pub mod analyze;
+pub mod batch;
 pub mod bucket;
 pub mod cab;
 pub mod cab_report;
@@ -19,11 +20,13 @@ pub mod json_hex;
 pub mod kernel;
 pub mod kernel_signature;
 pub mod minidump;
+pub mod regress;
 pub mod report;
 pub mod share;
 pub mod share_scan;
 pub mod source;
 pub mod store;
+pub mod symbols;
 pub mod time;
 
 pub use analyze::{analyze_path, analyze_source, AnalyzeOptions, Depth};

@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::analyze::{analyze_all_with, AnalyzeOptions};
+use crate::analyze::{analyze_all, AnalyzeOptions};
+use crate::batch::BatchOptions;
+use crate::inputs::Input;
 use crate::share::{scan, ShareError, ShareScan};
 
 /// One report file whose dump's own signature is not the folder's.
@@ -35,11 +37,11 @@ pub struct ScanResult {
     pub problems: Vec<String>,
 }
 
-/// Scans `root` and analyzes its report files on `jobs` threads.
+/// Scans `root` and analyzes its report files as a batch.
 pub fn scan_share(
     root: &Path,
     options: &AnalyzeOptions,
-    jobs: usize,
+    batch: &BatchOptions,
 ) -> Result<ScanResult, ShareError> {
     let share = scan(root)?;
     let mut problems = Vec::new();
@@ -79,10 +81,10 @@ pub fn scan_share(
             "an interrupted filing is pending (the next `dumpsig bucket` completes it)".to_owned(),
         );
     }
-    let paths: Vec<&PathBuf> = reports.iter().map(|(p, _)| p).collect();
+    let inputs = reports.iter().map(|(p, _)| Input::File(p.clone()));
     let mut misfiled = Vec::new();
     let mut index = 0;
-    let run = analyze_all_with(&paths, options, jobs, |_, report| {
+    let run = analyze_all(inputs, options, batch, |_, report| {
         if let Some((path, folder)) = reports.get(index) {
             let belongs =
                 report.error.is_none() && report.cer_subpath.as_deref() == Some(folder.as_str());

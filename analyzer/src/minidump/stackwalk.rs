@@ -1,13 +1,16 @@
 //! The full report path: the `minidump-processor` stack walk with optional Breakpad symbols.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
-use minidump_unwind::{simple_symbol_supplier, Symbolizer};
+use minidump_unwind::Symbolizer;
 use signatures::FrameFacts;
 
 use super::details::{hex_address, FrameDetails, ThreadDetails};
 use super::{open, read_facts, MinidumpFacts};
 use crate::error::Result;
+use crate::store::SymbolPath;
+use crate::symbols::{SharedSupplier, SymbolSource};
 
 /// Frames kept in a report's crashing thread.
 const REPORT_FRAMES: usize = 32;
@@ -16,28 +19,36 @@ const REPORT_FRAMES: usize = 32;
 /// caches parsed symbol files and is safe to share between threads.
 pub struct Symbols {
     symbolizer: Symbolizer,
-    dirs: Vec<PathBuf>,
+    source: Arc<SymbolSource>,
 }
 
 impl Symbols {
     /// Breakpad symbol directories laid out as `<debug file>/<DEBUGID>/<name>.sym`; an empty
     /// list walks with CFI-less heuristics only.
     pub fn breakpad(dirs: Vec<PathBuf>) -> Symbols {
+        Symbols::new(dirs, SymbolPath::default())
+    }
+
+    /// Breakpad directories first, then PDBs from the symbol path (folders and servers).
+    pub fn new(dirs: Vec<PathBuf>, path: SymbolPath) -> Symbols {
+        let source = Arc::new(SymbolSource::new(dirs, path));
         Symbols {
-            symbolizer: Symbolizer::new(simple_symbol_supplier(dirs.clone())),
-            dirs,
+            symbolizer: Symbolizer::new(SharedSupplier(Arc::clone(&source))),
+            source,
         }
     }
 
-    /// The directories searched.
-    pub fn dirs(&self) -> &[PathBuf] {
-        &self.dirs
+    /// Where symbols come from (also used for kernel modules, by CodeView id).
+    pub fn source(&self) -> &SymbolSource {
+        &self.source
     }
 }
 
 impl std::fmt::Debug for Symbols {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Symbols").field("dirs", &self.dirs).finish()
+        f.debug_struct("Symbols")
+            .field("source", &self.source)
+            .finish()
     }
 }
 

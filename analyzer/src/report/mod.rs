@@ -1,6 +1,8 @@
 //! The per-input report: the three signature keys plus the format's details, as one JSON
 //! object (documented in `docs/json.md`) or as text for a person.
 
+pub mod csv;
+pub mod html;
 mod kernel_text;
 mod text;
 

@@ -2,34 +2,32 @@
 //!
 //! The stack walker (`minidump-unwind` / `breakpad-symbols`) symbolizes frames only from Breakpad
 //! text symbol files, so a PDB fetched from a Microsoft symbol server is turned, in memory, into
-//! the text `dump_syms` would write for it and handed to `breakpad_symbols::SymbolFile`.
+//! the text `dump_syms` 2.3.9 writes for it, and handed to `breakpad_symbols::SymbolFile`.
 //!
-//! Converted: the MODULE line (GUID and age from the PDB info stream and the DBI stream); a FUNC
-//! for every `S_GPROC32`/`S_LPROC32` (and `_ID`) in the module streams, named like dump_syms does
-//! (`ns::Class::method(int, char const*) const`: symbol name plus argument list formatted from
-//! the type records); its line records from the module's C13 line subsections; PUBLIC records for
-//! the `S_PUB32` symbols in code that do not start a FUNC; and x86 STACK WIN records from the
-//! frame data stream. Public names lose their x86 C decoration (`_f`, `_f@8`, `@f@8`, which also
-//! gives the parameter size); simple C++ decorations (`?f@ns@@...`) become `ns::f` without the
-//! signature; any other C++ decoration is kept as it is.
+//! Converted: the MODULE line (GUID and age from the info and DBI streams); a FUNC for every
+//! `S_GPROC32`/`S_LPROC32` (and `_ID`) in the module streams, named like dump_syms does
+//! (`ns::Class::method(int, char const*) const`: the symbol's name plus the argument list
+//! formatted from the type records); its line records from the module's C13 line subsections;
+//! PUBLIC records for `S_PUB32` symbols in code that no FUNC covers; and x86 `STACK WIN 4` records
+//! from the frame data stream. Public names lose their x86 C decoration (`_f`, `_f@8`, `@f@8`, which
+//! also gives the parameter size); C++ decorated names (`?f@ns@@YAXH@Z`) are kept as they are.
 //!
 //! Not converted: inline frames (INLINE records), STACK CFI (x64/arm64 unwind data lives in the
-//! PE, not the PDB), old-style FPO records (`STACK WIN 0`), C11 line programs (pre-2005
-//! compilers), separated code blocks (`S_SEPCODE`), and the pieces of a function split by OMAP
-//! reordering (only its start is translated).
+//! PE, not the PDB), old FPO records (`STACK WIN 0`), C11 line programs (pre-2005 compilers),
+//! separated code blocks (`S_SEPCODE`), and the pieces of a function that OMAP reordering split
+//! (only its start is translated).
 //!
-//! The `pdb` crate reads the MSF container (stream directory, page lists, info stream). The
+//! The `pdb` crate reads the MSF container (stream directory, page lists, info stream); the
 //! records inside the streams are decoded here with bounds-checked reads, because several of the
-//! crate's own record parsers assert, slice unchecked or overflow on corrupt input: a corrupt PDB
+//! crate's record parsers assert, slice unchecked or overflow on corrupt input, and a corrupt PDB
 //! must give an error or a partial result, never a panic.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt::Write as _;
-use std::io::Cursor;
-
+use std::io;
 use std::ops::Deref;
 
-use pdb::{Source, StreamIndex, PDB};
+use pdb::{Source, SourceSlice, SourceView, StreamIndex, PDB};
 
 /// Why a PDB could not be converted.
 #[derive(Debug, thiserror::Error)]
@@ -44,20 +42,20 @@ pub enum PdbSymbolError {
     /// The MSF container or its info stream could not be read.
     #[error("unreadable PDB: {0}")]
     Msf(#[from] pdb::Error),
-    /// A stream every PDB has is missing or malformed.
+    /// The DBI stream, which every PDB with symbols has, is missing or malformed.
     #[error("corrupt PDB: {0}")]
     Corrupt(&'static str),
-    /// The argument named would break the MODULE line (empty, whitespace or control characters).
+    /// The named argument would break the MODULE line (empty, whitespace or control characters).
     #[error("invalid {0} for the Breakpad MODULE line")]
     BadArgument(&'static str),
 }
 
 /// Converts a PDB image (the whole file as bytes) into Breakpad symbol text.
 ///
-/// `debug_file` is the PDB file name for the MODULE line (e.g. `crash.pdb`: the PDB does not
-/// know its own name); `arch` is the Breakpad CPU name: `x86`, `x86_64` or `arm64`.
-/// Corrupt modules, line tables or types leave out what they would give, and the rest is still
-/// converted; only an unreadable container or DBI stream is an error.
+/// `debug_file` is the PDB file name for the MODULE line (e.g. `crash.pdb`: a PDB does not know
+/// its own name); `arch` is the Breakpad CPU name: `x86`, `x86_64` or `arm64`. Corrupt modules,
+/// line tables or types only leave out what they would have given; an unreadable container or
+/// DBI stream is an error.
 pub fn pdb_to_breakpad(pdb: &[u8], debug_file: &str, arch: &str) -> Result<String, PdbSymbolError> {
     if pdb.starts_with(b"MSCF") {
         return Err(PdbSymbolError::Compressed);
@@ -68,16 +66,16 @@ pub fn pdb_to_breakpad(pdb: &[u8], debug_file: &str, arch: &str) -> Result<Strin
     if arch.is_empty() || !arch.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
         return Err(PdbSymbolError::BadArgument("architecture"));
     }
-    if debug_file.is_empty() || debug_file.chars().any(|c| c.is_control() || c.is_whitespace()) {
+    if debug_file.is_empty() || debug_file.contains(|c: char| c.is_control() || c.is_whitespace()) {
         return Err(PdbSymbolError::BadArgument("debug file name"));
     }
-    let mut file = PDB::open(Cursor::new(pdb))?;
+    let mut file = PDB::open(Bytes(pdb))?;
     let info = file.pdb_information()?;
-    let dbi_stream = stream(&mut file, 3).ok_or(PdbSymbolError::Corrupt("no DBI stream"))?;
-    let dbi = Dbi::parse(&dbi_stream).ok_or(PdbSymbolError::Corrupt("DBI header"))?;
+    let dbi_data = stream(&mut file, 3).ok_or(PdbSymbolError::Corrupt("no DBI stream"))?;
+    let dbi = Dbi::parse(&dbi_data).ok_or(PdbSymbolError::Corrupt("bad DBI header"))?;
 
-    // The GUID's first three fields print as numbers, the last eight bytes in order; the age
-    // (DBI's, which is what the executable's CodeView record carries) follows in lowercase hex.
+    // Breakpad's debug id: the GUID's three integer fields, its eight bytes in order, then the
+    // age (the DBI's, which the executable's CodeView record carries) in lowercase hex.
     let (d1, d2, d3, d4) = info.guid.as_fields();
     let mut out = format!("MODULE windows {arch} {d1:08X}{d2:04X}{d3:04X}");
     for b in d4 {
@@ -88,51 +86,57 @@ pub fn pdb_to_breakpad(pdb: &[u8], debug_file: &str, arch: &str) -> Result<Strin
 
     let map = AddrMap::load(&mut file, &dbi);
     let names_data = names_stream(&mut file).and_then(|i| stream(&mut file, i));
-    let names = string_table(names_data.as_deref().unwrap_or_default());
-    let tpi_data = stream(&mut file, 2);
-    let ipi_data = stream(&mut file, 4);
+    let names = names_data
+        .as_deref()
+        .and_then(|b| slice(b, 12, usize_at(b, 8)?));
+    let names = names.unwrap_or_default();
+    let (tpi_data, ipi_data) = (stream(&mut file, 2), stream(&mut file, 4));
     let tpi = Types::parse(tpi_data.as_deref().unwrap_or_default());
     let ipi = Types::parse(ipi_data.as_deref().unwrap_or_default());
 
-    let mut funcs: BTreeMap<u32, Func> = BTreeMap::new();
-    let mut lines: Vec<LineRec> = Vec::new();
-    for m in &dbi.modules {
-        let Some(data) = stream(&mut file, m.stream) else { continue };
-        let bytes: &[u8] = &data;
-        if let Some(syms) = slice(bytes, 4, m.sym_size.saturating_sub(4)) {
-            if u32_at(bytes, 0) == Some(4) {
-                collect_procs(syms, &map, &tpi, &ipi, &mut funcs);
-            }
+    let mut funcs = BTreeMap::new();
+    let mut lines = Vec::new();
+    for &(index, sym_size, c13_size) in &dbi.modules {
+        let Some(data) = stream(&mut file, index) else {
+            continue;
+        };
+        // Symbols follow a 4-byte signature (4: C13); C13 line subsections follow the symbols.
+        if u32_at(&data, 0) == Some(4) {
+            let syms = slice(&data, 4, sym_size.saturating_sub(4)).unwrap_or_default();
+            collect_procs(syms, &map, &tpi, &ipi, &mut funcs);
         }
-        if let Some(c13) = slice(bytes, m.sym_size, m.c13_size) {
+        if let Some(c13) = slice(&data, sym_size, c13_size) {
             collect_lines(c13, &map, &mut lines);
         }
     }
-    // Stable sort: of two records at one address (identical code folded), the first module wins,
-    // as its function does.
-    lines.sort_by_key(|l| l.rva);
+    // Of two modules' records at one address (identical code folding) the first module's stay,
+    // as its function does: the sort is stable.
+    lines.sort_by_key(|l: &LineRec| l.rva);
     lines.dedup_by_key(|l| l.rva);
 
-    let publics = match stream(&mut file, dbi.sym_records) {
-        Some(s) => collect_publics(&s, &map, &funcs, arch == "x86"),
-        None => BTreeMap::new(),
-    };
+    let globals = stream(&mut file, dbi.sym_records);
+    let publics = collect_publics(globals.as_deref().unwrap_or_default(), &map, arch == "x86");
     for (rva, p) in &publics {
-        // dump_syms takes a function's parameter size from the decoration of its public symbol.
-        if let Some(f) = funcs.get_mut(rva) {
-            if p.plain == f.raw_name || p.mangled == f.raw_name {
-                f.param = p.param;
-            }
+        // dump_syms takes a function's parameter size from its public symbol's decoration.
+        match funcs.get_mut(rva) {
+            Some(f) if p.plain == f.raw_name || p.mangled == f.raw_name => f.param = p.param,
+            _ => {}
         }
     }
-    write_symbols(&mut out, &funcs, &publics, &lines, names);
-    if let Some(frames) = stream(&mut file, dbi.debug_stream(9)) {
-        write_frame_data(&mut out, &frames, &map, names);
-    }
+    write_symbols(&mut out, &funcs, &publics, &lines, names, debug_file);
+    let [new_fpo, old_fpo] = [9, 0].map(|i| stream(&mut file, dbi.debug_stream(i)));
+    let (new_fpo, old_fpo) = (new_fpo.as_deref(), old_fpo.as_deref());
+    write_frame_data(
+        &mut out,
+        new_fpo.unwrap_or_default(),
+        old_fpo.unwrap_or_default(),
+        &map,
+        names,
+    );
     Ok(out)
 }
 
-// ---- Bounds-checked little-endian reads -------------------------------------------------------
+// ---- Bounds-checked reads ---------------------------------------------------------------------
 
 fn slice(b: &[u8], off: usize, len: usize) -> Option<&[u8]> {
     b.get(off..off.checked_add(len)?)
@@ -146,190 +150,218 @@ fn u32_at(b: &[u8], off: usize) -> Option<u32> {
 fn usize_at(b: &[u8], off: usize) -> Option<usize> {
     usize::try_from(u32_at(b, off)?).ok()
 }
-/// The NUL-terminated string at `off` (without the NUL).
+/// The NUL-terminated string at `off`, without the NUL.
 fn cstr_at(b: &[u8], off: usize) -> Option<&[u8]> {
     let rest = b.get(off..)?;
     rest.get(..rest.iter().position(|&c| c == 0)?)
 }
+/// A name for the output: a control character would end the line-based record early.
 fn text(b: &[u8]) -> String {
-    // A name with a line break would end the record early: the Breakpad parser is line based.
     String::from_utf8_lossy(b).replace(|c: char| c.is_control(), " ")
 }
-/// Iterates `(kind, payload)` of CodeView records: `u16 length, u16 kind, payload`.
+/// `(kind, payload)` of each CodeView symbol record (`u16 length, u16 kind, payload`).
 fn records(b: &[u8]) -> impl Iterator<Item = (u16, &[u8])> {
     let mut pos = 0usize;
     std::iter::from_fn(move || {
-        let len = usize::from(u16_at(b, pos)?);
-        let rec = slice(b, pos.checked_add(2)?, len)?;
-        pos = pos.checked_add(2 + len)?;
+        let rec = slice(b, pos.checked_add(2)?, u16_at(b, pos)?.into())?;
+        pos += 2 + rec.len();
         Some((u16_at(rec, 0)?, rec.get(2..)?))
     })
 }
 
-/// Reads stream `index`; a missing or unreadable optional stream reads as absent.
+/// The PDB bytes as the `pdb` crate's source. Its own `Read` + `Seek` source allocates a stream's
+/// whole size before reading, and the MSF directory can repeat a page any number of times: a view
+/// outside the file or larger than it is refused instead.
+#[derive(Debug)]
+struct Bytes<'s>(&'s [u8]);
+
+/// A stream's bytes (the crate's views must own them).
+#[derive(Debug)]
+struct View(Vec<u8>);
+
+impl SourceView<'_> for View {
+    fn as_slice(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl<'s> Source<'s> for Bytes<'s> {
+    fn view(&mut self, slices: &[SourceSlice]) -> io::Result<Box<dyn SourceView<'s>>> {
+        let total = slices.iter().try_fold(0usize, |t, s| t.checked_add(s.size));
+        let piece = |s: &SourceSlice| slice(self.0, usize::try_from(s.offset).ok()?, s.size);
+        let pieces: Option<Vec<&[u8]>> = slices.iter().map(piece).collect();
+        match (total.filter(|&t| t <= self.0.len()), pieces) {
+            (Some(_), Some(pieces)) => Ok(Box::new(View(pieces.concat()))),
+            _ => Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "stream outside the file",
+            )),
+        }
+    }
+}
+
+/// Stream `index`, or None when it is absent (0xFFFF) or unreadable: optional streams that are
+/// damaged only leave out what they would have given.
 fn stream<'s, S: Source<'s> + 's>(
-    file: &mut PDB<'s, S>,
+    f: &mut PDB<'s, S>,
     index: u16,
 ) -> Option<impl Deref<Target = [u8]> + 's> {
-    if index == u16::MAX {
-        return None;
-    }
-    file.raw_stream(StreamIndex(index)).ok().flatten()
+    (index != u16::MAX)
+        .then(|| f.raw_stream(StreamIndex(index)).ok().flatten())
+        .flatten()
 }
 
-// ---- DBI stream, section headers and address translation -------------------------------------
+// ---- DBI stream and address translation -------------------------------------------------------
 
-/// What the converter needs from a module's entry in the DBI module list.
-struct ModuleEntry {
-    stream: u16,
-    sym_size: usize,
-    c13_size: usize,
-}
-
+/// What the conversion needs from the DBI stream.
 struct Dbi<'a> {
     age: Option<u32>,
     sym_records: u16,
-    modules: Vec<ModuleEntry>,
+    /// Each module's stream and the byte sizes of its symbols and of its C13 line information.
+    modules: Vec<(u16, usize, usize)>,
     debug_header: &'a [u8],
 }
 
 impl<'a> Dbi<'a> {
     fn parse(b: &'a [u8]) -> Option<Self> {
-        // Only the VC 7.0+ layout (signature -1); substream sizes at 24..56 in file order.
+        // The VC 7.0+ layout (signature -1): a 64-byte header, then the substreams whose sizes
+        // are at 24..56, in this order, with the optional debug header (size at 48) last.
         if u32_at(b, 0)? != u32::MAX {
             return None;
         }
         let mut pos = 64usize;
-        let module_list = slice(b, pos, usize_at(b, 24)?)?;
         for off in [24, 28, 32, 36, 40, 52] {
             pos = pos.checked_add(usize_at(b, off)?)?;
         }
-        let debug_header = slice(b, pos, usize_at(b, 48)?).unwrap_or_default();
+        let list = slice(b, 64, usize_at(b, 24)?)?;
         let mut modules = Vec::new();
         let mut p = 0usize;
-        while let Some(fixed) = slice(module_list, p, 64) {
+        while let Some(fixed) = slice(list, p, 64) {
             let (Some(stream), Some(sym_size), Some(c13_size)) =
                 (u16_at(fixed, 34), usize_at(fixed, 36), usize_at(fixed, 44))
             else {
                 break;
             };
-            modules.push(ModuleEntry { stream, sym_size, c13_size });
-            // Skip the module name and object file name, then pad to 4.
-            let mut q = p + 64;
-            for _ in 0..2 {
-                q = q.saturating_add(cstr_at(module_list, q).map_or(usize::MAX - 4, <[u8]>::len) + 1);
-            }
-            p = q.saturating_add(3) & !3;
+            modules.push((stream, sym_size, c13_size));
+            // The fixed part is followed by the module and object file names, padded to 4.
+            let Some(module_name) = cstr_at(list, p + 64) else {
+                break;
+            };
+            let Some(obj_name) = cstr_at(list, p + 65 + module_name.len()) else {
+                break;
+            };
+            p = (p + 66 + module_name.len() + obj_name.len() + 3) & !3;
         }
-        Some(Dbi { age: u32_at(b, 8), sym_records: u16_at(b, 20)?, modules, debug_header })
+        let debug_header = slice(b, pos, usize_at(b, 48)?).unwrap_or_default();
+        Some(Dbi {
+            age: u32_at(b, 8),
+            sym_records: u16_at(b, 20)?,
+            modules,
+            debug_header,
+        })
     }
 
-    /// Stream number `i` of the optional debug header (0xFFFF: none).
+    /// Stream number `i` of the optional debug header, 0xFFFF for none.
     fn debug_stream(&self, i: usize) -> u16 {
         u16_at(self.debug_header, i * 2).unwrap_or(u16::MAX)
     }
 }
 
-/// Maps PDB section:offset addresses to image RVAs, with checked arithmetic throughout.
+/// Maps PDB `section:offset` addresses to image RVAs, with checked arithmetic throughout
+/// (`pdb::AddressMap` adds unchecked, which panics on crafted offsets in debug builds).
 struct AddrMap {
-    /// Virtual address, virtual size and characteristics of each section the PDB refers to.
-    sections: Vec<(u32, u32, u32)>,
+    /// Virtual address and characteristics of the sections the symbols refer to.
+    sections: Vec<(u32, u32)>,
     /// OMAP from the PDB's original layout to the final image, sorted by source address.
     omap: Vec<(u32, u32)>,
 }
 
 impl AddrMap {
     fn load<'s, S: Source<'s> + 's>(file: &mut PDB<'s, S>, dbi: &Dbi<'_>) -> Self {
-        let headers = |s: Option<&[u8]>| -> Vec<(u32, u32, u32)> {
-            let h = s.unwrap_or_default().chunks_exact(40);
-            h.filter_map(|h| Some((u32_at(h, 12)?, u32_at(h, 8)?, u32_at(h, 36)?))).collect()
+        // (u32 at x, u32 at y) of each fixed-size record.
+        let pairs = |data: Option<&[u8]>, size, x, y| -> Vec<(u32, u32)> {
+            let recs = data.unwrap_or_default().chunks_exact(size);
+            recs.filter_map(|r| Some((u32_at(r, x)?, u32_at(r, y)?)))
+                .collect()
         };
-        // An image reordered after linking (BBT/OMAP) keeps the original section headers, which
-        // the symbols refer to, and an OMAP to the final layout.
-        let original = headers(stream(file, dbi.debug_stream(10)).as_deref());
-        let omap_stream = stream(file, dbi.debug_stream(4));
-        if let (false, Some(s)) = (original.is_empty(), omap_stream) {
-            let mut omap: Vec<(u32, u32)> = s.chunks_exact(8)
-                .filter_map(|r| Some((u32_at(r, 0)?, u32_at(r, 4)?)))
-                .collect();
-            omap.sort_unstable();
-            return AddrMap { sections: original, omap };
-        }
-        AddrMap { sections: headers(stream(file, dbi.debug_stream(5)).as_deref()), omap: Vec::new() }
+        // An image reordered after linking (BBT) keeps the original section headers, which the
+        // symbols refer to, and an OMAP from those addresses to the final ones.
+        let original = pairs(stream(file, dbi.debug_stream(10)).as_deref(), 40, 12, 36);
+        let mut omap = pairs(stream(file, dbi.debug_stream(4)).as_deref(), 8, 0, 4);
+        omap.sort_unstable();
+        let (sections, omap) = match original.is_empty() || omap.is_empty() {
+            true => (
+                pairs(stream(file, dbi.debug_stream(5)).as_deref(), 40, 12, 36),
+                vec![],
+            ),
+            false => (original, omap),
+        };
+        AddrMap { sections, omap }
+    }
+
+    fn section(&self, section: u16) -> Option<&(u32, u32)> {
+        self.sections.get(usize::from(section).checked_sub(1)?)
     }
 
     fn rva(&self, section: u16, offset: u32) -> Option<u32> {
-        let &(va, _, _) = self.sections.get(usize::from(section).checked_sub(1)?)?;
-        self.translate(va.checked_add(offset)?)
+        self.translate(self.section(section)?.0.checked_add(offset)?)
     }
 
+    /// Original (PDB-internal) RVA to final RVA.
     fn translate(&self, internal: u32) -> Option<u32> {
         if self.omap.is_empty() {
             return Some(internal);
         }
-        let i = self.omap.partition_point(|&(src, _)| src <= internal).checked_sub(1)?;
+        let i = self
+            .omap
+            .partition_point(|&(src, _)| src <= internal)
+            .checked_sub(1)?;
         let &(src, dst) = self.omap.get(i)?;
         // A target of 0 marks code the optimizer removed.
-        (dst != 0).then(|| dst.checked_add(internal.checked_sub(src)?)).flatten()
-    }
-
-    fn is_code(&self, section: u16) -> bool {
-        let s = usize::from(section).checked_sub(1).and_then(|i| self.sections.get(i));
-        // IMAGE_SCN_CNT_CODE or IMAGE_SCN_MEM_EXECUTE.
-        s.is_some_and(|&(_, _, ch)| ch & 0x2000_0020 != 0)
+        (dst != 0)
+            .then(|| dst.checked_add(internal.checked_sub(src)?))
+            .flatten()
     }
 }
 
-// ---- Global string table ----------------------------------------------------------------------
-
-/// Finds the `/names` stream in the info stream's named-stream hash table.
+/// Finds the `/names` string table stream in the info stream's named-stream hash table.
 fn names_stream<'s, S: Source<'s> + 's>(file: &mut PDB<'s, S>) -> Option<u16> {
     let info = stream(file, 1)?;
     let b: &[u8] = &info;
-    let names_len = usize_at(b, 28)?;
-    let names = slice(b, 32, names_len)?;
-    let mut p = 32usize.checked_add(names_len)?;
-    let count = u32_at(b, p)?;
-    p = p.checked_add(8)?; // count, capacity
+    // Header (28 bytes), name buffer, entry count, capacity, present and deleted bit vectors
+    // (each a word count and the words), then (name offset, stream) pairs.
+    let names = slice(b, 32, usize_at(b, 28)?)?;
+    let count = usize_at(b, 32 + names.len())?;
+    let mut p = 40 + names.len();
     for _ in 0..2 {
-        // present and deleted bit vectors: word count, words
-        p = p.checked_add(4)?.checked_add(usize_at(b, p)?.checked_mul(4)?)?;
+        p = p.checked_add(usize_at(b, p)?.checked_mul(4)?.checked_add(4)?)?;
     }
-    for i in 0..usize::try_from(count).ok()? {
+    (0..count.min(b.len() / 8)).find_map(|i| {
         let e = p.checked_add(i.checked_mul(8)?)?;
-        if cstr_at(names, usize_at(b, e)?) == Some(b"/names") {
-            return u16::try_from(u32_at(b, e + 4)?).ok();
-        }
-    }
-    None
+        let is_names = cstr_at(names, usize_at(b, e)?) == Some(b"/names");
+        is_names
+            .then(|| u16::try_from(u32_at(b, e + 4)?).ok())
+            .flatten()
+    })
 }
 
-/// The string data of the `/names` stream (header: magic, version, byte count).
-fn string_table(b: &[u8]) -> &[u8] {
-    usize_at(b, 8).and_then(|n| slice(b, 12, n)).unwrap_or_default()
-}
-
-// ---- Type records (TPI / IPI) -----------------------------------------------------------------
+// ---- Type records (TPI / IPI) and name formatting ---------------------------------------------
 
 const LF_MODIFIER: u16 = 0x1001;
 const LF_POINTER: u16 = 0x1002;
 const LF_PROCEDURE: u16 = 0x1008;
 const LF_MFUNCTION: u16 = 0x1009;
 const LF_ARGLIST: u16 = 0x1201;
-const LF_ARRAY: u16 = 0x1503;
-const LF_CLASS: u16 = 0x1504;
-const LF_STRUCTURE: u16 = 0x1505;
-const LF_UNION: u16 = 0x1506;
-const LF_ENUM: u16 = 0x1507;
-const LF_INTERFACE: u16 = 0x1519;
-const LF_FUNC_ID: u16 = 0x1601;
-const LF_MFUNC_ID: u16 = 0x1602;
-/// Bounds on formatting a name, as corrupt (or merely huge) type graphs can be cyclic or
-/// exponentially wide.
+/// Corrupt type graphs can be cyclic, and huge ones wide: formatting stops at these bounds.
 const MAX_DEPTH: u32 = 24;
 const MAX_NAME: usize = 4096;
+/// Built-in type names by the low byte of their type index, as dump_syms spells them.
+const PRIMITIVES: &str = "00<NoType>,03void,08HRESULT,10signed char,11short,12long,13long long,\
+    20unsigned char,21unsigned short,22unsigned long,23unsigned long long,30bool,40float,\
+    41double,42long double,68int8_t,69uint8_t,70char,71wchar_t,72int16_t,73uint16_t,74int,\
+    75unsigned int,76int64_t,77uint64_t,7achar16_t,7bchar32_t,7cchar8_t";
 
-/// The records of a TPI or IPI stream, indexed by type index.
+/// The records of a TPI or IPI stream, by type index.
 struct Types<'a> {
     first: u32,
     recs: Vec<&'a [u8]>,
@@ -337,7 +369,7 @@ struct Types<'a> {
 
 impl<'a> Types<'a> {
     fn parse(b: &'a [u8]) -> Self {
-        let first = u32_at(b, 8).unwrap_or(0x1000);
+        // Header: version, header size, first and last index, record bytes, ...
         let data = usize_at(b, 4).and_then(|h| b.get(h..)).unwrap_or_default();
         let mut recs = Vec::new();
         let mut pos = 0usize;
@@ -345,213 +377,183 @@ impl<'a> Types<'a> {
             recs.push(rec);
             pos += 2 + rec.len();
         }
-        Types { first, recs }
+        Types {
+            first: u32_at(b, 8).unwrap_or(0x1000),
+            recs,
+        }
     }
 
     /// Kind and payload of record `ti`.
     fn get(&self, ti: u32) -> Option<(u16, &'a [u8])> {
-        let rec = self.recs.get(usize::try_from(ti.checked_sub(self.first)?).ok()?)?;
+        let rec = self
+            .recs
+            .get(usize::try_from(ti.checked_sub(self.first)?).ok()?)?;
         Some((u16_at(rec, 0)?, rec.get(2..)?))
     }
 
-    fn kind(&self, ti: u32) -> Option<u16> {
-        self.get(ti).map(|(k, _)| k)
+    /// The type a `const` modifier record `ti` applies to.
+    fn const_of(&self, ti: u32) -> Option<u32> {
+        let (LF_MODIFIER, m) = self.get(ti)? else {
+            return None;
+        };
+        (u16_at(m, 4)? & 1 != 0).then(|| u32_at(m, 0)).flatten()
     }
 
-    /// A procedure's signature `(args)` or `(args) const`; None when it has no function type.
-    fn signature(&self, ti: u32) -> Option<String> {
-        let (kind, d) = self.get(ti)?;
-        let mut out = String::from("(");
+    /// Appends a function type's `(args)`, or `(args) const` for a const method; false if `ti`
+    /// is not a function type.
+    fn signature(&self, ti: u32, out: &mut String, depth: u32) -> bool {
+        let field = |d: &[u8], off| u32_at(d, off).unwrap_or(0);
+        let (list, this) = match self.get(ti) {
+            Some((LF_PROCEDURE, d)) => (field(d, 8), None),
+            Some((LF_MFUNCTION, d)) => (field(d, 16), Some((field(d, 8), field(d, 4)))),
+            _ => return false,
+        };
+        out.push('(');
         let mut is_const = false;
-        match kind {
-            LF_PROCEDURE => self.args(u32_at(d, 8)?, &mut out, 0),
-            LF_MFUNCTION => {
-                let (class, this, list) = (u32_at(d, 4)?, u32_at(d, 8)?, u32_at(d, 16)?);
-                if this != 0 {
-                    // The `this` type is `Class*` or `Class const*`; anything else (Rust's
-                    // associated functions emit one) is really a first argument.
-                    match self.get(this) {
-                        Some((LF_POINTER, p)) if u32_at(p, 0) == Some(class) => {}
-                        Some((LF_POINTER, p)) if self.const_of(u32_at(p, 0)?) == Some(class) => {
-                            is_const = true;
-                        }
-                        _ => {
-                            self.ty(this, &mut out, 0);
-                            if self.get(list).and_then(|(_, a)| u32_at(a, 0)).unwrap_or(0) > 0 {
-                                out.push_str(", ");
-                            }
-                        }
+        if let Some((this, class)) = this.filter(|t| t.0 != 0) {
+            // `this` is `Class*` or `Class const*`; anything else (Rust's associated functions
+            // have one) is really the first argument.
+            match self.get(this) {
+                Some((LF_POINTER, p)) if u32_at(p, 0) == Some(class) => {}
+                Some((LF_POINTER, p)) if self.const_of(field(p, 0)) == Some(class) => {
+                    is_const = true
+                }
+                _ => {
+                    self.ty(this, out, depth + 1);
+                    if self.get(list).is_some_and(|(_, a)| field(a, 0) > 0) {
+                        out.push_str(", ");
                     }
                 }
-                self.args(list, &mut out, 0);
             }
-            _ => return None,
         }
+        self.args(list, out, depth);
         out.push_str(if is_const { ") const" } else { ")" });
-        Some(out)
-    }
-
-    /// The type a `const` modifier applies to, if `ti` is one.
-    fn const_of(&self, ti: u32) -> Option<u32> {
-        match self.get(ti)? {
-            (LF_MODIFIER, m) if u16_at(m, 4)? & 1 != 0 => u32_at(m, 0),
-            _ => None,
-        }
+        true
     }
 
     fn args(&self, list: u32, out: &mut String, depth: u32) {
-        if let Some((LF_ARGLIST, d)) = self.get(list) {
-            let mut i = 0usize;
-            while let Some(arg) = u32_at(d, 4 + 4 * i).filter(|_| u32_at(d, 0) > Some(i as u32)) {
-                if i > 0 {
-                    out.push_str(", ");
-                }
-                self.ty(arg, out, depth + 1);
-                i += 1;
-            }
+        let Some((LF_ARGLIST, d)) = self.get(list) else {
+            return;
+        };
+        let count = usize_at(d, 0).unwrap_or(0);
+        let args = d.get(4..).unwrap_or_default().chunks_exact(4).take(count);
+        for (i, arg) in args.enumerate() {
+            out.push_str(if i > 0 { ", " } else { "" });
+            self.ty(u32_at(arg, 0).unwrap_or(0), out, depth + 1);
         }
     }
 
-    /// Appends the C++ spelling of type `ti`, as dump_syms writes argument types.
+    /// Appends the C++ spelling of type `ti` the way dump_syms writes argument types.
     fn ty(&self, ti: u32, out: &mut String, depth: u32) {
         if depth > MAX_DEPTH || out.len() > MAX_NAME {
-            out.push_str("...");
-            return;
+            return out.push_str("...");
         }
         if ti < 0x1000 {
-            return primitive(ti, out);
+            let code = format!("{:02x}", ti & 0xff);
+            let name = PRIMITIVES
+                .split(',')
+                .find_map(|e| e.strip_prefix(code.as_str()));
+            // Bits 8..12 are the pointer mode of the built-in `T*` types.
+            let ptr = if ti & 0xf00 != 0 { "*" } else { "" };
+            let _ = write!(out, "{}{ptr}", name.unwrap_or("<unknown type>"));
+            return;
         }
         let Some((kind, d)) = self.get(ti) else {
-            let _ = write!(out, "<type 0x{ti:x}>");
-            return;
+            return out.push_str("<unknown type>");
         };
-        let name = |off: Option<usize>| off.and_then(|o| cstr_at(d, o)).map(text).unwrap_or_default();
-        match kind {
-            LF_MODIFIER => {
-                let under = u32_at(d, 0).unwrap_or(0);
-                let is_const = u16_at(d, 4).is_some_and(|a| a & 1 != 0);
-                let is_ptr = self.kind(under) == Some(LF_POINTER);
-                if is_const && !is_ptr {
-                    out.push_str("const ");
-                }
+        let name_after_size = |off| {
+            let len = match u16_at(d, off)? {
+                0..=0x7fff => 0, // the value itself
+                0x8000 => 1,
+                0x8001 | 0x8002 => 2,
+                0x8003 | 0x8004 => 4,
+                0x8009 | 0x800a => 8,
+                _ => return None,
+            };
+            cstr_at(d, off + 2 + len)
+        };
+        let under = u32_at(d, 0).unwrap_or(0);
+        let name = match kind {
+            LF_MODIFIER if self.const_of(ti).is_some() => {
+                // `const int`, but `char* const` for a const pointer.
+                let is_ptr = matches!(self.get(under), Some((LF_POINTER, _)));
+                out.push_str(if is_ptr { "" } else { "const " });
                 self.ty(under, out, depth + 1);
-                if is_const && is_ptr {
-                    out.push_str(" const");
+                return out.push_str(if is_ptr { " const" } else { "" });
+            }
+            LF_MODIFIER => return self.ty(under, out, depth + 1),
+            LF_POINTER => return self.pointer(d, out, depth),
+            LF_PROCEDURE | LF_MFUNCTION => {
+                self.signature(ti, out, depth);
+                return;
+            }
+            0x1503 => {
+                // LF_ARRAY: only seen for arguments in odd code, so no element count.
+                self.ty(under, out, depth + 1);
+                return out.push_str("[]");
+            }
+            0x1504 | 0x1505 | 0x1519 => name_after_size(16), // class, struct, interface
+            0x1506 => name_after_size(8),                    // union
+            0x1507 => cstr_at(d, 12),                        // enum
+            _ => None,
+        };
+        out.push_str(&name.map_or_else(|| "<unknown type>".to_owned(), text));
+    }
+
+    /// Appends a pointer type: the pointee, then the declarator, which for a function pointer
+    /// goes inside its parentheses (`bool (*)(void*)`, `void (** const)()`, `int (A::*)()`).
+    fn pointer(&self, mut d: &'a [u8], out: &mut String, mut depth: u32) {
+        let mut declarator = String::new();
+        let mut is_const = false;
+        loop {
+            let attr = u32_at(d, 4).unwrap_or(0);
+            let sigil = match (attr >> 5) & 7 {
+                1 => "&",
+                4 => "&&",
+                _ => "*",
+            };
+            let konst = if is_const || attr & 0x400 != 0 {
+                " const"
+            } else {
+                ""
+            };
+            declarator.insert_str(0, &format!("{sigil}{konst}"));
+            // A const pointee is written after its type: `char const*`, `char* const*`.
+            let under = u32_at(d, 0).unwrap_or(0);
+            let target = self.const_of(under);
+            is_const = target.is_some();
+            let target = target.unwrap_or(under);
+            depth += 1;
+            let field = |f: &[u8], off| u32_at(f, off).unwrap_or(0);
+            match self.get(target) {
+                Some((LF_POINTER, p)) if depth <= MAX_DEPTH => d = p,
+                Some((LF_PROCEDURE, f)) => {
+                    self.ty(field(f, 0), out, depth);
+                    let _ = write!(out, " ({declarator})(");
+                    self.args(field(f, 8), out, depth);
+                    return out.push(')');
+                }
+                Some((LF_MFUNCTION, f)) => {
+                    self.ty(field(f, 0), out, depth);
+                    out.push_str(" (");
+                    self.ty(field(f, 4), out, depth);
+                    let _ = write!(out, "::{declarator})(");
+                    self.args(field(f, 16), out, depth);
+                    return out.push(')');
+                }
+                _ => {
+                    self.ty(target, out, depth);
+                    let konst = if is_const { " const" } else { "" };
+                    return out.push_str(&format!("{konst}{declarator}"));
                 }
             }
-            LF_POINTER => self.pointer(d, out, depth),
-            LF_PROCEDURE | LF_MFUNCTION => {
-                out.push_str(&self.signature(ti).unwrap_or_default());
-            }
-            LF_ARRAY => {
-                self.ty(u32_at(d, 0).unwrap_or(0), out, depth + 1);
-                out.push_str("[]");
-            }
-            LF_CLASS | LF_STRUCTURE | LF_INTERFACE => out.push_str(&name(numeric_end(d, 16))),
-            LF_UNION => out.push_str(&name(numeric_end(d, 8))),
-            LF_ENUM => out.push_str(&name(Some(12))),
-            _ => {
-                let _ = write!(out, "<type 0x{ti:x}>");
-            }
         }
-    }
-
-    fn pointer(&self, d: &[u8], out: &mut String, depth: u32) {
-        let (under, attr) = (u32_at(d, 0).unwrap_or(0), u32_at(d, 4).unwrap_or(0));
-        let sigil = match (attr >> 5) & 7 {
-            1 => "&",
-            4 => "&&",
-            _ => "*",
-        };
-        match self.get(under) {
-            Some((LF_PROCEDURE, f)) => {
-                self.ty(u32_at(f, 0).unwrap_or(0), out, depth + 1);
-                let _ = write!(out, " ({sigil})(");
-                self.args(u32_at(f, 8).unwrap_or(0), out, depth);
-                out.push(')');
-                return;
-            }
-            Some((LF_MFUNCTION, f)) => {
-                self.ty(u32_at(f, 0).unwrap_or(0), out, depth + 1);
-                out.push_str(" (");
-                self.ty(u32_at(f, 4).unwrap_or(0), out, depth + 1);
-                out.push_str("::*)(");
-                self.args(u32_at(f, 16).unwrap_or(0), out, depth);
-                out.push(')');
-                return;
-            }
-            // A const pointee is written after its type: `char const*`, `char* const*`.
-            Some((LF_MODIFIER, _)) if self.const_of(under).is_some() => {
-                self.ty(self.const_of(under).unwrap_or(0), out, depth + 1);
-                out.push_str(" const");
-            }
-            _ => self.ty(under, out, depth + 1),
-        }
-        out.push_str(sigil);
-        if attr & 0x400 != 0 {
-            out.push_str(" const");
-        }
-    }
-}
-
-/// Offset just past the numeric leaf at `off` (a class or union's size).
-fn numeric_end(d: &[u8], off: usize) -> Option<usize> {
-    let len = match u16_at(d, off)? {
-        0..=0x7fff => 0,
-        0x8000 => 1,
-        0x8001 | 0x8002 => 2,
-        0x8003 | 0x8004 => 4,
-        0x8009 | 0x800a => 8,
-        _ => return None,
-    };
-    Some(off + 2 + len)
-}
-
-fn primitive(ti: u32, out: &mut String) {
-    let name = match ti & 0xff {
-        0x00 => "<NoType>",
-        0x03 => "void",
-        0x08 => "HRESULT",
-        0x10 => "signed char",
-        0x11 => "short",
-        0x12 => "long",
-        0x13 => "long long",
-        0x20 => "unsigned char",
-        0x21 => "unsigned short",
-        0x22 => "unsigned long",
-        0x23 => "unsigned long long",
-        0x30 => "bool",
-        0x40 => "float",
-        0x41 => "double",
-        0x42 => "long double",
-        0x68 => "int8_t",
-        0x69 => "uint8_t",
-        0x70 => "char",
-        0x71 => "wchar_t",
-        0x72 => "int16_t",
-        0x73 => "uint16_t",
-        0x74 => "int",
-        0x75 => "unsigned int",
-        0x76 => "int64_t",
-        0x77 => "uint64_t",
-        0x7a => "char16_t",
-        0x7b => "char32_t",
-        0x7c => "char8_t",
-        _ => {
-            let _ = write!(out, "<type 0x{ti:x}>");
-            return;
-        }
-    };
-    out.push_str(name);
-    // Bits 8..12 give the pointer mode of the built-in `T*` types.
-    if ti & 0xf00 != 0 {
-        out.push('*');
     }
 }
 
 // ---- Symbols and lines ------------------------------------------------------------------------
 
-/// A procedure: its name as in the symbol record, the name to print, and the FUNC fields.
+/// A procedure: the name in its symbol record, the name to print, and the other FUNC fields.
 struct Func {
     raw_name: String,
     name: String,
@@ -560,7 +562,7 @@ struct Func {
     multiple: bool,
 }
 
-/// A public symbol chosen for one address.
+/// The public symbol chosen for an address.
 struct Public {
     mangled: String,
     plain: String,
@@ -568,168 +570,166 @@ struct Public {
     multiple: bool,
 }
 
-/// A line record start: image RVA, line number and `/names` offset of the file path.
+/// Where a line record starts: image RVA, line number and `/names` offset of the file path.
 struct LineRec {
     rva: u32,
     line: u32,
     file: u32,
 }
 
-fn collect_procs(syms: &[u8], map: &AddrMap, tpi: &Types, ipi: &Types, funcs: &mut BTreeMap<u32, Func>) {
+fn collect_procs(
+    syms: &[u8],
+    map: &AddrMap,
+    tpi: &Types,
+    ipi: &Types,
+    funcs: &mut BTreeMap<u32, Func>,
+) {
     for (kind, d) in records(syms) {
         // S_LPROC32, S_GPROC32, S_LPROC32_ID, S_GPROC32_ID, S_LPROC32_DPC, S_LPROC32_DPC_ID
         if !matches!(kind, 0x110f | 0x1110 | 0x1146 | 0x1147 | 0x1155 | 0x1156) {
             continue;
         }
-        let (Some(size), Some(ty), Some(off), Some(seg)) =
-            (u32_at(d, 12), u32_at(d, 24), u32_at(d, 28), u16_at(d, 32))
-        else {
+        let (Some(size), Some(ty), Some(rva)) = (
+            u32_at(d, 12),
+            u32_at(d, 24),
+            u16_at(d, 32).and_then(|s| map.rva(s, u32_at(d, 28)?)),
+        ) else {
             continue;
         };
-        let Some(rva) = map.rva(seg, off) else { continue };
         if let Some(f) = funcs.get_mut(&rva) {
-            // Identical code folding: several procedures at one address.
-            f.multiple = true;
+            f.multiple = true; // identical code folding: several procedures at one address
             continue;
         }
-        // The _ID variants refer to an LF_FUNC_ID / LF_MFUNC_ID record, which names the type.
+        // The _ID kinds refer to an LF_FUNC_ID / LF_MFUNC_ID record, which holds the type.
         let ty = match ipi.get(ty) {
-            Some((LF_FUNC_ID | LF_MFUNC_ID, id)) if matches!(kind, 0x1146 | 0x1147 | 0x1156) => {
+            Some((0x1601 | 0x1602, id)) if matches!(kind, 0x1146 | 0x1147 | 0x1156) => {
                 u32_at(id, 4).unwrap_or(0)
             }
             _ => ty,
         };
         let raw_name = text(cstr_at(d, 35).unwrap_or_default());
-        let mut name = if raw_name.is_empty() { "<name omitted>".to_owned() } else { raw_name.clone() };
-        name.push_str(&tpi.signature(ty).unwrap_or_default());
-        funcs.insert(rva, Func { raw_name, name, size, param: 0, multiple: false });
+        // dump_syms spells MSVC's "`anonymous namespace'" the GCC way.
+        let mut name = raw_name.replace("`anonymous namespace'", "(anonymous namespace)");
+        if name.is_empty() {
+            name.push_str("<name omitted>");
+        }
+        tpi.signature(ty, &mut name, 0);
+        funcs.insert(
+            rva,
+            Func {
+                raw_name,
+                name,
+                size,
+                param: 0,
+                multiple: false,
+            },
+        );
     }
 }
 
-fn collect_lines(c13: &[u8], map: &AddrMap, out: &mut Vec<LineRec>) {
+fn collect_lines(c13: &[u8], map: &AddrMap, all: &mut Vec<LineRec>) {
     // Subsections: u32 kind, u32 length, data padded to 4. The file checksums (0xF4) map a
-    // block's file id to the file's `/names` offset; the line subsections (0xF2) hold the lines.
+    // block's file id to its `/names` offset; the line subsections (0xF2) hold the lines.
     let mut subs = Vec::new();
     let mut pos = 0usize;
-    while let (Some(kind), Some(len)) = (u32_at(c13, pos), usize_at(c13, pos + 4)) {
-        let Some(data) = slice(c13, pos + 8, len) else { break };
-        subs.push((kind, data));
-        pos = (pos + 8 + len + 3) & !3;
+    while let Some(data) = usize_at(c13, pos + 4).and_then(|n| slice(c13, pos + 8, n)) {
+        subs.push((u32_at(c13, pos).unwrap_or(0), data));
+        pos = (pos + 8 + data.len() + 3) & !3;
     }
     let checksums = subs.iter().find(|s| s.0 == 0xf4).map_or(&[][..], |s| s.1);
+    let mut out = Vec::new();
     for &(_, s) in subs.iter().filter(|s| s.0 == 0xf2) {
-        let (Some(base), Some(seg)) = (u32_at(s, 0), u16_at(s, 4)) else { continue };
+        // Header: offset, section, flags, code size; then blocks of one file's lines: file id,
+        // line count, block size, (offset, line and flags) pairs, optional columns.
+        let (Some(base), Some(seg)) = (u32_at(s, 0), u16_at(s, 4)) else {
+            continue;
+        };
         let mut block = 12usize;
-        while let (Some(file_id), Some(count), Some(size)) =
-            (usize_at(s, block), u32_at(s, block + 4), usize_at(s, block + 8))
-        {
+        while let (Some(file_id), Some(count), Some(size @ 12..)) = (
+            usize_at(s, block),
+            usize_at(s, block + 4),
+            usize_at(s, block + 8),
+        ) {
             let file = u32_at(checksums, file_id).unwrap_or(u32::MAX);
-            let entries = slice(s, block + 12, size.saturating_sub(12)).unwrap_or_default();
-            for e in entries.chunks_exact(8).take(usize::try_from(count).unwrap_or(0)) {
-                let (Some(off), Some(flags)) = (u32_at(e, 0), u32_at(e, 4)) else { break };
-                let rva = base.checked_add(off).and_then(|o| map.rva(seg, o));
-                if let Some(rva) = rva {
-                    out.push(LineRec { rva, line: flags & 0x00ff_ffff, file });
-                }
+            let entries = slice(s, block + 12, size - 12).unwrap_or_default();
+            for e in entries.chunks_exact(8).take(count) {
+                let rva = u32_at(e, 0).and_then(|o| map.rva(seg, base.checked_add(o)?));
+                let line = u32_at(e, 4).unwrap_or(0) & 0x00ff_ffff;
+                out.extend(rva.map(|rva| LineRec { rva, line, file }));
             }
-            if size < 12 {
-                break;
-            }
-            block += size;
+            block = block.saturating_add(size);
         }
     }
+    // Of several records at one address (lines that produced no code) the last one holds, as
+    // in dump_syms: reversed, the stable sort and dedup keep it.
+    out.reverse();
+    out.sort_by_key(|l| l.rva);
+    out.dedup_by_key(|l| l.rva);
+    all.append(&mut out);
 }
 
-fn collect_publics(
-    syms: &[u8],
-    map: &AddrMap,
-    funcs: &BTreeMap<u32, Func>,
-    x86: bool,
-) -> BTreeMap<u32, Public> {
+fn collect_publics(syms: &[u8], map: &AddrMap, x86: bool) -> BTreeMap<u32, Public> {
     let mut publics: BTreeMap<u32, Public> = BTreeMap::new();
     for (kind, d) in records(syms) {
-        let (0x110e, Some(flags), Some(off), Some(seg)) = (kind, u32_at(d, 0), u32_at(d, 4), u16_at(d, 8))
+        let (0x110e, Some(flags), Some(off), Some(seg)) =
+            (kind, u32_at(d, 0), u32_at(d, 4), u16_at(d, 8))
         else {
             continue;
         };
         let mangled = text(cstr_at(d, 10).unwrap_or_default());
-        // Code or function flag, or anything in an executable section except the string and
-        // floating-point constants some system DLLs keep there.
-        let constant = ["??_C", "__real@", "__xmm@", "__ymm@"].iter().any(|p| mangled.starts_with(p));
-        if (flags & 3 == 0 && !map.is_code(seg)) || constant {
+        // Code or function flag, or else an executable section (IMAGE_SCN_CNT_CODE or
+        // MEM_EXECUTE) but not the string and float constants some system DLLs keep there.
+        let exec = map.section(seg).is_some_and(|s| s.1 & 0x2000_0020 != 0);
+        let constant = ["??_C", "__real@", "__xmm@", "__ymm@"]
+            .iter()
+            .any(|p| mangled.starts_with(p));
+        let Some(rva) = map
+            .rva(seg, off)
+            .filter(|_| (flags & 3 != 0 || exec) && !constant)
+        else {
             continue;
-        }
-        let Some(rva) = map.rva(seg, off) else { continue };
+        };
         let (plain, param) = undecorate(&mangled, x86);
-        if let Some(p) = publics.get_mut(&rva) {
-            // Aliases: keep the smallest name, as dump_syms does, and say there are several.
-            p.multiple = !funcs.contains_key(&rva);
-            if mangled < p.mangled {
-                *p = Public { mangled, plain, param, multiple: p.multiple };
+        match publics.get_mut(&rva) {
+            // Aliases: the smallest name stays, as in dump_syms, marked as one of several.
+            Some(p) if p.mangled != mangled => {
+                p.multiple = true;
+                if mangled < p.mangled {
+                    (p.mangled, p.plain, p.param) = (mangled, plain, param);
+                }
             }
-            continue;
+            Some(_) => {}
+            None => drop(publics.insert(
+                rva,
+                Public {
+                    mangled,
+                    plain,
+                    param,
+                    multiple: false,
+                },
+            )),
         }
-        publics.insert(rva, Public { mangled, plain, param, multiple: false });
     }
     publics
 }
 
-/// Undecorates a public name where it is cheap; returns the name and, for x86 `__stdcall` and
-/// `__fastcall` names, the size of the parameters passed on the stack.
+/// Strips the x86 C decorations: `_name` (cdecl), `_name@8` (stdcall), `@name@8` (fastcall),
+/// returning the name and the argument size (reported whole for fastcall too, as dump_syms does).
+/// x64 and arm64 C names are not decorated; C++ decorated names (`?...`) stay as they are.
 fn undecorate(name: &str, x86: bool) -> (String, u32) {
-    if let Some(rest) = name.strip_prefix('?') {
-        return (undecorate_cpp(rest).unwrap_or_else(|| name.to_owned()), 0);
-    }
     let Some(rest) = name.strip_prefix(['_', '@']).filter(|_| x86) else {
         return (name.to_owned(), 0);
     };
-    if let Some((base, n)) = rest.rsplit_once('@') {
-        if let Ok(n) = n.parse::<u32>() {
-            // __fastcall passes the first 8 bytes in ECX and EDX.
-            let n = if name.starts_with('@') { n.saturating_sub(8) } else { n };
-            return (base.to_owned(), n);
-        }
+    if let Some((base, size)) = rest
+        .rsplit_once('@')
+        .and_then(|(b, n)| Some((b, n.parse().ok()?)))
+    {
+        return (base.to_owned(), size);
     }
-    let plain = if name.starts_with('_') { rest } else { name };
-    (plain.to_owned(), 0)
-}
-
-/// `name@scope@scope2@@...` (after the leading `?`) to `scope2::scope::name`, plus the
-/// constructor, destructor and a few operator names; None where back references or templates
-/// would need a real demangler.
-fn undecorate_cpp(s: &str) -> Option<String> {
-    let (special, s) = match s.strip_prefix('?') {
-        Some(r) => {
-            let code = r.get(..1)?;
-            let code = if code == "_" { r.get(..2)? } else { code };
-            (Some(code), r.get(code.len()..)?)
-        }
-        None => (None, s),
-    };
-    let (qualified, _) = s.split_once("@@")?;
-    let parts: Vec<&str> = qualified.split('@').collect();
-    let ok = |p: &&str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
-    if !parts.iter().all(ok) || parts.first()?.starts_with(|c: char| c.is_ascii_digit()) {
-        return None;
-    }
-    let mut scopes: Vec<String> = parts.iter().rev().map(|p| (*p).to_owned()).collect();
-    if let Some(code) = special {
-        let class = parts.first()?;
-        scopes.push(match code {
-            "0" => (*class).to_owned(),
-            "1" => format!("~{class}"),
-            "2" => "operator new".to_owned(),
-            "3" => "operator delete".to_owned(),
-            "4" => "operator=".to_owned(),
-            "_G" => "`scalar deleting destructor'".to_owned(),
-            "_E" => "`vector deleting destructor'".to_owned(),
-            _ => return None,
-        });
-        if matches!(code, "2" | "3") {
-            scopes.retain(|s| s != class);
-        }
-    }
-    Some(scopes.join("::"))
+    (
+        (if name.starts_with('_') { rest } else { name }).to_owned(),
+        0,
+    )
 }
 
 // ---- Output -----------------------------------------------------------------------------------
@@ -740,65 +740,372 @@ fn write_symbols(
     publics: &BTreeMap<u32, Public>,
     lines: &[LineRec],
     names: &[u8],
+    debug_file: &str,
 ) {
+    let funcs: Vec<(u32, &Func)> = funcs
+        .iter()
+        .filter(|f| f.1.size > 0)
+        .map(|(r, f)| (*r, f))
+        .collect();
     let mut files: HashMap<u32, usize> = HashMap::new();
-    let mut file_list: Vec<u32> = Vec::new();
-    let mut body = String::new();
-    let mut func_iter = funcs.iter().filter(|(_, f)| f.size > 0).peekable();
-    let mut pub_iter = publics.iter().filter(|(rva, _)| !funcs.get(rva).is_some_and(|f| f.size > 0)).peekable();
-    loop {
-        let take_func = match (func_iter.peek(), pub_iter.peek()) {
-            (Some((f, _)), Some((p, _))) => f <= p,
-            (f, _) => f.is_some(),
-        };
-        if !take_func {
-            let Some((rva, p)) = pub_iter.next() else { break };
-            let m = if p.multiple { "m " } else { "" };
-            let _ = writeln!(body, "PUBLIC {m}{rva:x} {:x} {}", p.param, p.plain);
-            continue;
-        }
-        let Some((&rva, f)) = func_iter.next() else { break };
-        // Overlapping procedures would be dropped by the Breakpad parser: end each at the next.
-        let next = func_iter.peek().map_or(u32::MAX, |(&n, _)| n);
-        let end = rva.saturating_add(f.size).min(next);
+    let mut file_list = Vec::new();
+    // Records by address, so that FUNCs and PUBLICs come out in one sorted run.
+    let mut body: BTreeMap<u32, String> = BTreeMap::new();
+    let mut end_max = 0;
+    for (i, &(rva, f)) in funcs.iter().enumerate() {
+        // Overlapping FUNCs would be dropped by the Breakpad parser: each ends at the next.
+        let end = rva
+            .saturating_add(f.size)
+            .min(funcs.get(i + 1).map_or(u32::MAX, |n| n.0));
+        end_max = end_max.max(end);
         let m = if f.multiple { "m " } else { "" };
-        let _ = writeln!(body, "FUNC {m}{rva:x} {:x} {:x} {}", end - rva, f.param, f.name);
-        let first = lines.partition_point(|l| l.rva < rva);
-        let last = lines.partition_point(|l| l.rva < end);
-        let in_func = lines.get(first..last).unwrap_or_default();
-        for (i, l) in in_func.iter().enumerate() {
-            let stop = in_func.get(i + 1).map_or(end, |n| n.rva);
-            let next_index = file_list.len();
+        let mut record = format!("FUNC {m}{rva:x} {:x} {:x} {}\n", end - rva, f.param, f.name);
+        let in_func =
+            lines.partition_point(|l| l.rva < rva)..lines.partition_point(|l| l.rva < end);
+        let mut kept: Vec<&LineRec> = Vec::new();
+        for l in lines.get(in_func).unwrap_or_default() {
+            // Line 0xF00F00 or 0xFEEFEE marks code without a source line: the line before
+            // continues over it, as over a repeat of itself (both as in dump_syms).
+            if l.line < 0xf0_0000
+                && !kept
+                    .last()
+                    .is_some_and(|k| (k.line, k.file) == (l.line, l.file))
+            {
+                kept.push(l);
+            }
+        }
+        for (j, l) in kept.iter().enumerate() {
+            let stop = kept.get(j + 1).map_or(end, |n| n.rva);
+            let next_index = files.len();
             let file = *files.entry(l.file).or_insert_with(|| {
                 file_list.push(l.file);
                 next_index
             });
-            let _ = writeln!(body, "{:x} {:x} {} {file}", l.rva, stop - l.rva, l.line);
+            let _ = writeln!(record, "{:x} {:x} {} {file}", l.rva, stop - l.rva, l.line);
         }
+        body.insert(rva, record);
+    }
+    for (&rva, p) in publics {
+        let func = funcs.get(funcs.partition_point(|f| f.0 <= rva).wrapping_sub(1));
+        if func.is_some_and(|&(start, f)| rva - start < f.size) {
+            continue; // inside a FUNC, which lookups find first anyway
+        }
+        let m = if p.multiple { "m " } else { "" };
+        body.insert(
+            rva,
+            format!("PUBLIC {m}{rva:x} {:x} {}\n", p.param, p.plain),
+        );
+        end_max = end_max.max(rva.saturating_add(1));
+    }
+    // As dump_syms does, a marker ends the last symbol so addresses past it resolve to nothing.
+    if end_max > 0 {
+        body.insert(
+            end_max,
+            format!("PUBLIC {end_max:x} 0 <unknown in {debug_file}>\n"),
+        );
     }
     for (i, f) in file_list.iter().enumerate() {
-        let path = usize::try_from(*f).ok().and_then(|o| cstr_at(names, o)).unwrap_or(b"<unknown>");
-        let _ = writeln!(out, "FILE {i} {}", text(path));
+        let path = usize::try_from(*f).ok().and_then(|o| cstr_at(names, o));
+        let _ = writeln!(out, "FILE {i} {}", text(path.unwrap_or(b"<unknown>")));
     }
-    out.push_str(&body);
+    body.values().for_each(|b| out.push_str(b));
 }
 
-/// x86 frame data (`FRAMEDATA`, 32 bytes each) as `STACK WIN 4` records with program strings.
-fn write_frame_data(out: &mut String, data: &[u8], map: &AddrMap, names: &[u8]) {
-    let mut seen = std::collections::HashSet::new();
-    // The stream starts with a u32 header (CV_FRAMEDATA_VERSION is not recorded everywhere:
-    // a length that is 4 more than a multiple of 32 has it).
-    let data = if data.len() % 32 == 4 { data.get(4..).unwrap_or_default() } else { data };
-    for r in data.chunks_exact(32) {
+/// x86 frame data (32-byte `FRAMEDATA` records) as `STACK WIN 4` records with their programs,
+/// and, where none starts at the same address, old FPO records (16 bytes) as `STACK WIN 0`.
+fn write_frame_data(out: &mut String, new: &[u8], old: &[u8], map: &AddrMap, names: &[u8]) {
+    let mut seen = HashSet::new();
+    for r in new.chunks_exact(32) {
         let field = |o| u32_at(r, o).unwrap_or(0);
-        let Some(rva) = map.translate(field(0)) else { continue };
-        let program = usize::try_from(field(20)).ok().and_then(|o| cstr_at(names, o)).map(text);
-        let (Some(program), true) = (program, seen.insert(rva)) else { continue };
-        let (prolog, saved) = (u16_at(r, 24).unwrap_or(0), u16_at(r, 26).unwrap_or(0));
-        let _ = writeln!(
-            out,
-            "STACK WIN 4 {rva:x} {:x} {prolog:x} 0 {:x} {saved:x} {:x} {:x} 1 {}",
-            field(4), field(12), field(8), field(16), program.trim()
+        let program = usize::try_from(field(20))
+            .ok()
+            .and_then(|o| cstr_at(names, o));
+        let (Some(rva), Some(program)) = (map.translate(field(0)), program) else {
+            continue;
+        };
+        if seen.insert(rva) {
+            let (prolog, saved) = (u16_at(r, 24).unwrap_or(0), u16_at(r, 26).unwrap_or(0));
+            let (size, locals, params, max_stack) = (field(4), field(8), field(12), field(16));
+            let program = text(program);
+            let _ = writeln!(out, "STACK WIN 4 {rva:x} {size:x} {prolog:x} 0 {params:x} {saved:x} {locals:x} {max_stack:x} 1 {}", program.trim());
+        }
+    }
+    for r in old.chunks_exact(16) {
+        let field = |o| u64::from(u32_at(r, o).unwrap_or(0));
+        let (params, attr) = (u16_at(r, 12).unwrap_or(0), u16_at(r, 14).unwrap_or(0));
+        let Some(rva) = u32_at(r, 0).and_then(|a| map.translate(a)) else {
+            continue;
+        };
+        if seen.insert(rva) {
+            // Locals and parameters count dwords; the attributes hold the prolog size (bits
+            // 0-7), the saved registers (8-10) and whether EBP is the frame pointer (12).
+            let (prolog, regs, bp) = (attr & 0xff, (attr >> 8) & 7, (attr >> 12) & 1);
+            let (size, locals, params) = (field(4), field(8) * 4, u32::from(params) * 4);
+            let _ = writeln!(
+                out,
+                "STACK WIN 0 {rva:x} {size:x} {prolog:x} 0 {params:x} {:x} {locals:x} 0 0 {bp}",
+                regs * 4
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    const SYMBOLS: &str = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../shared/real-dumps/symbols"
+    );
+
+    /// PDBs with private symbols (debugpy 1.8.22's MIT-licensed attach helpers, from its win32
+    /// wheel on PyPI) beside what `dump_syms` 2.3.9 writes for each PDB alone: `NAME.pdb` and
+    /// `NAME.sym`. `DUMPSIG_PDB_FIXTURES` names another folder.
+    fn fixtures() -> Option<String> {
+        let dir = std::env::var("DUMPSIG_PDB_FIXTURES").unwrap_or(format!("{SYMBOLS}/pdb"));
+        let found = std::path::Path::new(&dir).is_dir();
+        (!found).then(|| eprintln!("skipped: no PDB fixtures in {dir}"));
+        found.then_some(dir)
+    }
+
+    /// The records of a Breakpad file, by address.
+    #[derive(Default)]
+    struct Sym {
+        module: String,
+        funcs: BTreeMap<u64, String>,           // "size param name"
+        lines: BTreeMap<u64, (String, String)>, // "size line", file path
+        publics: BTreeMap<u64, String>,
+        stack: BTreeSet<String>,
+    }
+
+    fn parse(text: &str) -> Sym {
+        let (mut sym, mut files) = (Sym::default(), HashMap::new());
+        for l in text.lines() {
+            let (kind, rest) = l.split_once(' ').unwrap();
+            let rest = rest.strip_prefix("m ").unwrap_or(rest);
+            let (addr, rest) = rest.split_once(' ').unwrap_or((rest, ""));
+            let addr = u64::from_str_radix(addr, 16).unwrap_or(u64::MAX);
+            match kind {
+                "MODULE" => sym.module = l.to_owned(),
+                "FILE" => drop(files.insert(addr, rest.to_owned())),
+                "FUNC" => drop(sym.funcs.insert(addr, rest.to_owned())),
+                "PUBLIC" => drop(sym.publics.insert(addr, rest.to_owned())),
+                "STACK" => drop(sym.stack.insert(l.to_owned())),
+                "INFO" => {}
+                _ => {
+                    // A line record: address, size, line, file number.
+                    let f: Vec<&str> = l.split(' ').collect();
+                    let file = files[&u64::from_str_radix(f[3], 16).unwrap()].clone();
+                    let addr = u64::from_str_radix(f[0], 16).unwrap();
+                    sym.lines.insert(addr, (format!("{} {}", f[1], f[2]), file));
+                }
+            }
+        }
+        sym
+    }
+
+    #[test]
+    fn matches_dump_syms() {
+        let Some(dir) = fixtures() else { return };
+        for (name, arch, funcs, lines, publics) in [
+            ("attach_x86", "x86", 127, 1455, 18),
+            ("attach_amd64", "x86_64", 116, 1080, 19),
+            ("inject_dll_x86", "x86", 1075, 12419, 17),
+        ] {
+            let pdb = std::fs::read(format!("{dir}/{name}.pdb")).unwrap();
+            let reference = std::fs::read_to_string(format!("{dir}/{name}.sym")).unwrap();
+            let out = pdb_to_breakpad(&pdb, &format!("{name}.pdb"), arch).unwrap();
+            let (theirs, ours) = (parse(&reference), parse(&out));
+            assert_eq!(ours.module, theirs.module, "{name}");
+            // Every FUNC: same address, size, parameter size and name; no others.
+            assert_eq!(theirs.funcs.len(), funcs, "{name}");
+            assert_eq!(ours.funcs, theirs.funcs, "{name}");
+            // Every line record: same start, line number and file path (and size); no others.
+            assert_eq!(theirs.lines.len(), lines, "{name}");
+            assert_eq!(ours.lines, theirs.lines, "{name}");
+            // Every PUBLIC at the same address. On x64 dump_syms strips a leading underscore as
+            // if it were an x86 decoration (`__C_specific_handler` becomes
+            // `_C_specific_handler`); there, ours keeps the real name.
+            assert_eq!(theirs.publics.len(), publics, "{name}");
+            assert_eq!(
+                ours.publics.keys().collect::<Vec<_>>(),
+                theirs.publics.keys().collect::<Vec<_>>()
+            );
+            for (addr, p) in &theirs.publics {
+                let mine = &ours.publics[addr];
+                let x64_underscore = arch != "x86" && mine.replacen(" _", " ", 1) == *p;
+                assert!(
+                    mine == p || x64_underscore,
+                    "{name} {addr:x}: {mine} vs {p}"
+                );
+            }
+            // STACK WIN records all agree, except for old FPO records' last field (uses EBP):
+            // the pdb crate dump_syms uses reads bit 10 of the attributes, which belongs to the
+            // saved-register count; winnt.h's FPO_DATA puts fUseBP at bit 12, which we read.
+            let strip = |s: &BTreeSet<String>| -> BTreeSet<String> {
+                s.iter()
+                    .map(|l| {
+                        if l.starts_with("STACK WIN 0") {
+                            l[..l.len() - 2].to_owned()
+                        } else {
+                            l.clone()
+                        }
+                    })
+                    .collect()
+            };
+            assert_eq!(strip(&ours.stack), strip(&theirs.stack), "{name}");
+
+            // The Breakpad parser takes it whole and finds the same functions.
+            let parsed = breakpad_symbols::SymbolFile::from_bytes(out.as_bytes()).unwrap();
+            assert_eq!(parsed.functions.ranges_values().count(), funcs, "{name}");
+            assert_eq!(
+                parsed.corruptions_discarded + parsed.ambiguities_discarded,
+                0,
+                "{name}"
+            );
+            for (addr, record) in theirs.funcs.iter().step_by(7) {
+                let found = parsed.functions.get(*addr).expect("function");
+                assert!(record.ends_with(&found.name), "{name} {addr:x}");
+            }
+            let (addr, public) = theirs.publics.first_key_value().unwrap();
+            let found = parsed.find_nearest_public(addr + 1).unwrap();
+            assert!(
+                public.ends_with(found.name.trim_start_matches('_')),
+                "{name}"
+            );
+        }
+    }
+
+    /// The symbol store's `crash.pdb` is no PDB: it is Breakpad text (the same module as
+    /// `crash.sym`) in an uncompressed CAB, as symbol servers serve files. Both layers must be
+    /// recognized and reported, not parsed as MSF.
+    #[test]
+    fn symbol_store_crash_pdb_is_breakpad_text_in_a_cab() {
+        let id = "crash.pdb/3249D99D0C4049318610F4E4FB0B69361";
+        let cab = std::fs::read(format!("{SYMBOLS}/symstore/{id}/crash.pdb")).unwrap();
+        let sym = std::fs::read_to_string(format!("{SYMBOLS}/breakpad/{id}/crash.sym")).unwrap();
+        let err = pdb_to_breakpad(&cab, "crash.pdb", "x86").unwrap_err();
+        assert!(matches!(err, PdbSymbolError::Compressed), "{err}");
+        // One folder of stored (type 0) CFDATA blocks: 8-byte header each, then the data.
+        let (mut pos, blocks) = (
+            u32_at(&cab, 36).unwrap() as usize,
+            u16_at(&cab, 40).unwrap(),
         );
+        assert_eq!(u16_at(&cab, 42), Some(0), "stored, not compressed");
+        let mut inner = Vec::new();
+        for _ in 0..blocks {
+            let len = usize::from(u16_at(&cab, pos + 4).unwrap());
+            inner.extend_from_slice(&cab[pos + 8..pos + 8 + len]);
+            pos += 8 + len;
+        }
+        let err = pdb_to_breakpad(&inner, "crash.pdb", "x86").unwrap_err();
+        assert!(matches!(err, PdbSymbolError::BreakpadText), "{err}");
+        assert_eq!(
+            String::from_utf8_lossy(&inner).lines().next(),
+            sym.lines().next()
+        );
+    }
+
+    #[test]
+    fn corrupt_input_gives_an_error_or_a_partial_result_never_a_panic() {
+        let Some(dir) = fixtures() else { return };
+        let pdb = std::fs::read(format!("{dir}/attach_x86.pdb")).unwrap();
+        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let mut inputs: Vec<(String, Vec<u8>)> = Vec::new();
+        for len in [
+            0,
+            1,
+            31,
+            32,
+            56,
+            4096,
+            4097,
+            8192,
+            20_000,
+            pdb.len() / 3,
+            pdb.len() - 1,
+        ] {
+            inputs.push((format!("truncated to {len}"), pdb[..len].to_vec()));
+        }
+        for n in 0..300 {
+            let mut bad = pdb.clone();
+            if n % 3 == 0 {
+                // A whole 4 KiB page of random bytes: one stream's records turn to garbage.
+                let page = (next() as usize % (pdb.len() / 4096)) * 4096;
+                bad[page..page + 4096]
+                    .iter_mut()
+                    .for_each(|b| *b = next() as u8);
+            } else {
+                for _ in 0..64 {
+                    let at = next() as usize % bad.len();
+                    bad[at] ^= 1 << (next() % 8);
+                }
+            }
+            inputs.push((format!("corruption {n}"), bad));
+        }
+        for n in 0..20 {
+            let mut random: Vec<u8> = (0..4096 * (n + 1)).map(|_| next() as u8).collect();
+            if n % 2 == 0 {
+                random[..56].copy_from_slice(&pdb[..56]); // a real MSF superblock start
+            }
+            inputs.push((format!("random {n}"), random));
+        }
+        let mut converted = 0;
+        for (what, input) in &inputs {
+            let result = std::panic::catch_unwind(|| pdb_to_breakpad(input, "a.pdb", "x86"));
+            let result = result.unwrap_or_else(|_| panic!("panicked on {what}"));
+            converted += usize::from(result.is_ok());
+        }
+        // Most single-page and bit-flip corruptions leave a readable container.
+        assert!(converted > 100, "{converted} of {}", inputs.len());
+    }
+
+    #[test]
+    fn undecorates_x86_c_names_only() {
+        assert_eq!(undecorate("_memset", true), ("memset".to_owned(), 0));
+        assert_eq!(
+            undecorate("_IsProcessorFeaturePresent@4", true),
+            ("IsProcessorFeaturePresent".to_owned(), 4)
+        );
+        assert_eq!(
+            undecorate("@__security_check_cookie@4", true),
+            ("__security_check_cookie".to_owned(), 4)
+        );
+        assert_eq!(undecorate("@x", true), ("@x".to_owned(), 0));
+        assert_eq!(
+            undecorate("__C_specific_handler", false),
+            ("__C_specific_handler".to_owned(), 0)
+        );
+        assert_eq!(
+            undecorate("?f@ns@@YAXH@Z", true),
+            ("?f@ns@@YAXH@Z".to_owned(), 0)
+        );
+    }
+
+    #[test]
+    fn rejects_arguments_that_break_the_module_line() {
+        for (file, arch) in [
+            ("a b.pdb", "x86"),
+            ("", "x86"),
+            ("a.pdb", "x 86"),
+            ("a.pdb", ""),
+        ] {
+            let err = pdb_to_breakpad(b"Microsoft C/C++ MSF 7.00\r\n", file, arch).unwrap_err();
+            assert!(matches!(err, PdbSymbolError::BadArgument(_)), "{err}");
+        }
     }
 }

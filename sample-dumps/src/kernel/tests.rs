@@ -330,7 +330,11 @@ fn sizes_match_runs_bitmap_and_triage() {
                 assert!(String::from_utf16(&units)
                     .unwrap()
                     .eq_ignore_ascii_case("\\SystemRoot\\system32\\ntoskrnl.exe"));
-                let nt_base = if win10 { 0xFFFF_F807_5B00_0000 } else { 0xFFFF_F800_0285_F000 };
+                let nt_base = if win10 {
+                    0xFFFF_F807_5B00_0000
+                } else {
+                    0xFFFF_F800_0285_F000
+                };
                 assert_eq!(u64_at(d, list as usize + 0x38), nt_base);
                 let top = u64_at(d, 0x2048);
                 assert_eq!(top, u64_at(d, 0x348 + 0x98), "TopOfStack = Rsp");

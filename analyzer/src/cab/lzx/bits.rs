@@ -8,6 +8,9 @@
 /// of those made-up bits were consumed. Every loop that reads bits is bounded
 /// by something other than the input (output length, tree size), so reading
 /// zeros cannot spin forever.
+///
+/// `Copy` so the hot loop can work on a local copy that lives in registers.
+#[derive(Clone, Copy)]
 pub(super) struct BitReader<'a> {
     data: &'a [u8],
     /// Byte offset of the next word to load (may pass `data.len()`).
@@ -44,7 +47,8 @@ impl<'a> BitReader<'a> {
             .get(self.pos..)
             .and_then(|rest| rest.first_chunk::<8>())
         else {
-            self.refill_slow();
+            // By value, so no pointer to `self` escapes the hot loop.
+            *self = self.refill_slow();
             return;
         };
         // Four LE words, first word in the top 16 bits: a big-endian load
@@ -58,7 +62,8 @@ impl<'a> BitReader<'a> {
     }
 
     #[cold]
-    fn refill_slow(&mut self) {
+    #[inline(never)]
+    fn refill_slow(mut self) -> Self {
         while self.n <= 48 {
             let word = match self.data.get(self.pos..self.pos + 2) {
                 Some(&[lo, hi]) => u16::from_le_bytes([lo, hi]),
@@ -73,6 +78,7 @@ impl<'a> BitReader<'a> {
             self.pos += 2;
             self.n += 16;
         }
+        self
     }
 
     /// The next `k` bits (`k <= 32`) without consuming them.
