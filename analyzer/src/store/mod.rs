@@ -157,16 +157,12 @@ impl StoreClient {
             let Some(bytes) = read_limited(&file, notes) else {
                 continue;
             };
-            let bytes = if compressed {
-                match unpack(&bytes, name) {
-                    Ok(b) => b,
-                    Err(e) => {
-                        notes.push(format!("{}: {e}", file.display()));
-                        continue;
-                    }
+            let bytes = match maybe_unpack(bytes, name, compressed) {
+                Ok(b) => b,
+                Err(e) => {
+                    notes.push(format!("{}: {e}", file.display()));
+                    continue;
                 }
-            } else {
-                bytes
             };
             match accept(&bytes) {
                 Ok(()) => {
@@ -227,16 +223,12 @@ impl StoreClient {
         for (target, compressed) in [(plain, false), (packed, true)] {
             match self.get(&target) {
                 Ok(Some(body)) => {
-                    let bytes = if compressed {
-                        match unpack(&body, name) {
-                            Ok(b) => b,
-                            Err(e) => {
-                                notes.push(format!("{target}: {e}"));
-                                continue;
-                            }
+                    let bytes = match maybe_unpack(body, name, compressed) {
+                        Ok(b) => b,
+                        Err(e) => {
+                            notes.push(format!("{target}: {e}"));
+                            continue;
                         }
-                    } else {
-                        body
                     };
                     if let Err(why) = accept(&bytes) {
                         notes.push(format!("{target}: served file rejected: {why}"));
@@ -359,7 +351,20 @@ pub fn write_atomically(file: &Path, bytes: &[u8]) -> std::io::Result<()> {
     })
 }
 
-/// The one member of a compressed store file (`crash.pd_`), whose name must be `name`.
+/// The file itself, or its content when the store keeps it CAB-compressed: always under the
+/// `_` name, and also under the plain name on stores that compress in place (`symstore
+/// /compress` output copied as is). A wanted `.cab` is never unpacked.
+fn maybe_unpack(bytes: Vec<u8>, name: &str, compressed_name: bool) -> Result<Vec<u8>, String> {
+    let is_cab = bytes.starts_with(b"MSCF");
+    let wants_cab = name.to_ascii_lowercase().ends_with(".cab");
+    if compressed_name || (is_cab && !wants_cab) {
+        unpack(&bytes, name)
+    } else {
+        Ok(bytes)
+    }
+}
+
+/// The member of a compressed store file (`crash.pd_`) named `name`, or its only member.
 fn unpack(bytes: &[u8], name: &str) -> Result<Vec<u8>, String> {
     let cab =
         Cabinet::parse(bytes).map_err(|e| format!("compressed file is not a valid CAB: {e}"))?;
@@ -368,8 +373,9 @@ fn unpack(bytes: &[u8], name: &str) -> Result<Vec<u8>, String> {
         max_file_bytes: MAX_FILE_BYTES,
         verify_checksums: true,
     };
+    let only_one = cab.files().len() == 1;
     let mut files = cab
-        .extract_matching(&limits, |f| f.name.eq_ignore_ascii_case(name))
+        .extract_matching(&limits, |f| only_one || f.name.eq_ignore_ascii_case(name))
         .map_err(|e| format!("compressed file cannot be unpacked: {e}"))?;
     files
         .pop()

@@ -90,11 +90,23 @@ impl SymbolSource {
             Err(_) => Arc::new(OnceLock::new()),
         };
         slot.get_or_init(|| {
+            // Stores hold PDBs, and some (Sentry's, Mozilla's) Breakpad text under the PDB's
+            // name; either is accepted when it is the wanted build.
             let accept = |bytes: &[u8]| {
                 if bytes.starts_with(MSF7_MAGIC) {
                     Ok(())
+                } else if bytes.starts_with(b"MODULE ") {
+                    let first = bytes.split(|b| *b == b'\n').next().unwrap_or_default();
+                    let line = String::from_utf8_lossy(first);
+                    match line.split_whitespace().nth(3) {
+                        Some(id) if id.eq_ignore_ascii_case(debug_id) => Ok(()),
+                        other => Err(format!(
+                            "Breakpad symbols for id {}, wanted {debug_id}",
+                            other.unwrap_or("?")
+                        )),
+                    }
                 } else {
-                    Err("not an MSF 7.0 PDB".to_owned())
+                    Err("neither an MSF 7.0 PDB nor Breakpad symbol text".to_owned())
                 }
             };
             let lookup = store.fetch(&name, debug_id, &accept);
@@ -102,6 +114,9 @@ impl SymbolSource {
                 self.note(n);
             }
             let found = lookup.found?;
+            if found.bytes.starts_with(b"MODULE ") {
+                return Some(String::from_utf8_lossy(&found.bytes).into_owned());
+            }
             match pdb_breakpad::pdb_to_breakpad(&found.bytes, &name, "unknown") {
                 Ok(text) => Some(text),
                 Err(e) => {

@@ -48,9 +48,12 @@ use bits::BitReader;
 pub(crate) use huffman::TreeFault;
 use huffman::{Table, MAX_SYMBOLS};
 
-/// Largest window (2^21); the buffer always has this size so masked
-/// indices into it need no bounds check.
+/// Largest window (2^21). The buffer always has this size plus a little
+/// slack, so an index masked to `WINDOW_MAX - 1`, and an 8-byte access
+/// starting there, need no bounds check. The slack is never history.
 const WINDOW_MAX: usize = 1 << 21;
+const WINDOW_BUF: usize = WINDOW_MAX + 8;
+type Window = [u8; WINDOW_BUF];
 /// Most output of one chunk.
 const CHUNK_MAX: usize = 32 * 1024;
 /// Symbols of the length tree.
@@ -213,7 +216,7 @@ enum BlockKind {
 /// (chunk) at a time.
 pub(crate) struct LzxDecoder {
     /// History; only the first `window_size` bytes are used.
-    window: Box<[u8; WINDOW_MAX]>,
+    window: Box<Window>,
     window_size: usize,
     /// Window index of the next byte.
     pos: usize,
@@ -254,7 +257,7 @@ impl LzxDecoder {
         };
         Ok(LzxDecoder {
             // Allocated zeroed (lazily mapped), so a small window costs little.
-            window: vec![0u8; WINDOW_MAX]
+            window: vec![0u8; WINDOW_BUF]
                 .into_boxed_slice()
                 .try_into()
                 .map_err(|_| LzxError::plain(LzxErrorKind::WindowBits(window_bits)))?,
@@ -474,7 +477,9 @@ impl LzxDecoder {
         outer_bits: &mut BitReader<'_>,
         run: usize,
     ) -> Result<(), LzxError> {
-        let bits = outer_bits;
+        // A local copy of the reader stays in registers.
+        let mut local_bits = *outer_bits;
+        let bits = &mut local_bits;
         let wsize = self.window_size;
         let mask = wsize - 1;
         let start = self.pos;
@@ -550,6 +555,7 @@ impl LzxDecoder {
         self.r = r;
         self.pos = p & mask;
         self.total += (p - start) as u64;
+        *outer_bits = local_bits;
         result
     }
 
@@ -587,7 +593,7 @@ enum Tree {
 }
 
 #[inline(always)]
-fn put(window: &mut [u8; WINDOW_MAX], at: usize, byte: u8) {
+fn put(window: &mut Window, at: usize, byte: u8) {
     // Masked to the buffer's (power-of-two) size: the check compiles away.
     if let Some(slot) = window.get_mut(at & (WINDOW_MAX - 1)) {
         *slot = byte;
@@ -595,30 +601,55 @@ fn put(window: &mut [u8; WINDOW_MAX], at: usize, byte: u8) {
 }
 
 #[inline(always)]
-fn get(window: &[u8; WINDOW_MAX], at: usize) -> u8 {
+fn get(window: &Window, at: usize) -> u8 {
     window.get(at & (WINDOW_MAX - 1)).copied().unwrap_or(0)
 }
 
 /// Copies a match of `len` bytes from `dist` back to window index `dst`
 /// (`dist <= window size`, checked by the caller).
 #[inline(always)]
-fn copy_match(window: &mut [u8; WINDOW_MAX], dst: usize, dist: usize, len: usize, mask: usize) {
+fn copy_match(window: &mut Window, dst: usize, dist: usize, len: usize, mask: usize) {
     if dst >= dist && dst + len <= mask + 1 {
+        // Neither source nor target wraps.
         let src = dst - dist;
-        if dist >= len {
-            if copy_forward(window, src, dst, len) {
-                return;
+        if dist >= len && len < 8 {
+            // Short and disjoint: two overlapping words cover it.
+            if len >= 4 {
+                let (a, b) = (load::<4>(window, src), load::<4>(window, src + len - 4));
+                store(window, dst, a);
+                store(window, dst + len - 4, b);
+            } else {
+                let (a, b) = (load::<2>(window, src), load::<2>(window, src + len - 2));
+                store(window, dst, a);
+                store(window, dst + len - 2, b);
             }
-        } else if dist == 1 {
+            return;
+        }
+        if dist >= 8 {
+            // Word by word, front to back: each word read lies at least 8
+            // bytes behind the one written, so it is final. The last word
+            // may overlap the previous one.
+            let mut k = 0;
+            while k + 8 <= len {
+                let word = load::<8>(window, src + k);
+                store(window, dst + k, word);
+                k += 8;
+            }
+            if k < len {
+                let word = load::<8>(window, src + len - 8);
+                store(window, dst + len - 8, word);
+            }
+            return;
+        }
+        if dist == 1 {
             let byte = get(window, src);
             if let Some(run) = window.get_mut(dst..dst + len) {
                 run.fill(byte);
                 return;
             }
-        } else {
-            // Overlapping: the period repeats, so copy what is already
-            // there in doubling steps, keeping each step a whole number
-            // of periods.
+        } else if len > 16 {
+            // A short period repeated: copy what is already there in
+            // doubling steps, keeping each step a whole number of periods.
             let mut done = 0;
             while done < len {
                 let step = (dist + done).min(len - done);
@@ -632,10 +663,28 @@ fn copy_match(window: &mut [u8; WINDOW_MAX], dst: usize, dist: usize, len: usize
             }
         }
     }
-    // Wrapping source or target (or a fast path declined): byte by byte.
+    // Wrapping, or a short overlapping match: byte by byte.
     for i in 0..len {
         let byte = get(window, (dst + i).wrapping_sub(dist) & mask);
         put(window, (dst + i) & mask, byte);
+    }
+}
+
+/// `N` bytes at `at` (masked into the buffer; the slack covers the end).
+#[inline(always)]
+fn load<const N: usize>(window: &Window, at: usize) -> [u8; N] {
+    let at = at & (WINDOW_MAX - 1);
+    window
+        .get(at..at + N)
+        .and_then(|s| <[u8; N]>::try_from(s).ok())
+        .unwrap_or([0; N])
+}
+
+#[inline(always)]
+fn store<const N: usize>(window: &mut Window, at: usize, bytes: [u8; N]) {
+    let at = at & (WINDOW_MAX - 1);
+    if let Some(s) = window.get_mut(at..at + N) {
+        s.copy_from_slice(&bytes);
     }
 }
 
