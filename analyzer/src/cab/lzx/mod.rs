@@ -495,11 +495,22 @@ impl LzxDecoder {
                 break Ok(());
             }
             bits.refill();
-            let sym = usize::from(main.decode(bits));
+            let mut sym = usize::from(main.decode(bits));
             if sym < 256 {
                 put(window, p & mask, sym as u8);
                 p += 1;
-                continue;
+                if p >= end {
+                    continue;
+                }
+                // At least 33 bits are left: room for one more symbol
+                // before refilling, which pays off on runs of literals.
+                sym = usize::from(main.decode(bits));
+                if sym < 256 {
+                    put(window, p & mask, sym as u8);
+                    p += 1;
+                    continue;
+                }
+                bits.refill();
             }
             let header = sym - 256;
             let mut len = (header & 7) + 2;
