@@ -65,6 +65,27 @@ pub fn write_all(root: &Path) -> std::io::Result<Vec<PathBuf>> {
     Ok(written)
 }
 
+/// Write `count` minidumps for batch benchmarks into `dir/NNN/` folders of 1000: the minidump
+/// samples in turn, each copy with its own header TimeDateStamp (offset 20) so every file has
+/// distinct content, as a real batch does. Returns the number written.
+pub fn write_batch(dir: &Path, count: usize) -> std::io::Result<usize> {
+    let samples = minidump_samples();
+    for i in 0..count {
+        let Some(sample) = samples.get(i % samples.len().max(1)) else {
+            break;
+        };
+        let mut bytes = sample.bytes.clone();
+        let stamp = 1_600_000_000u32.wrapping_add(i as u32);
+        if let Some(field) = bytes.get_mut(20..24) {
+            field.copy_from_slice(&stamp.to_le_bytes());
+        }
+        let folder = dir.join(format!("{:03}", i / 1000));
+        std::fs::create_dir_all(&folder)?;
+        std::fs::write(folder.join(format!("{i:05}-{}", sample.file_name)), bytes)?;
+    }
+    Ok(count)
+}
+
 /// Write every minidump sample into `dir` (create it), return the paths written.
 pub fn write_samples(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     std::fs::create_dir_all(dir)?;

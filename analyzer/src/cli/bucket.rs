@@ -31,6 +31,10 @@ pub(super) struct BucketArgs {
     /// User name for the logs when a report does not name one; otherwise `unknown user`.
     #[arg(long, value_name = "NAME")]
     user: Option<String>,
+    /// Do not flush each filing to disk (fsync). The share stays consistent if dumpsig is
+    /// killed, but a power loss may lose the last filings: for scratch shares and benchmarks.
+    #[arg(long)]
+    no_sync: bool,
     #[command(flatten)]
     analysis: AnalysisArgs,
     #[command(flatten)]
@@ -51,6 +55,7 @@ pub(super) fn run(args: BucketArgs) -> ExitCode {
             args.share.display()
         ));
     }
+    crate::share::set_sync_writes(!args.no_sync);
     let share = match CerShare::open(&args.share) {
         Ok(s) => s,
         Err(e) => return fatal(format!("{}: {e}", args.share.display())),

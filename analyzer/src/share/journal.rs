@@ -15,6 +15,7 @@
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use fs4::fs_std::FileExt;
 use serde::{Deserialize, Serialize};
@@ -103,11 +104,27 @@ pub(crate) fn make_parent(path: &Path) -> Result<(), ShareError> {
     }
 }
 
+/// Whether writes are flushed to disk (fsync) before the next step: on by default. Off, the
+/// share stays consistent against killed writers (every step is still an atomic rename under
+/// the journal), but a power loss can lose the last filings' data; for scratch shares and
+/// benchmarks (`dumpsig bucket --no-sync`).
+static SYNC_WRITES: AtomicBool = AtomicBool::new(true);
+
+/// Turns flushing to disk on or off for this process (see [`SYNC_WRITES`]).
+pub fn set_sync_writes(on: bool) {
+    SYNC_WRITES.store(on, Ordering::Relaxed);
+}
+
+/// Whether writes are flushed to disk.
+pub(crate) fn sync_writes() -> bool {
+    SYNC_WRITES.load(Ordering::Relaxed)
+}
+
 /// Flushes a directory entry change to disk where the platform supports it (best effort:
 /// a rename is already atomic against a killed process; this is for power loss).
 fn sync_dir(path: &Path) {
     #[cfg(unix)]
-    if let Some(dir) = path.parent() {
+    if let Some(dir) = path.parent().filter(|_| sync_writes()) {
         if let Ok(d) = File::open(dir) {
             let _ = d.sync_all();
         }
@@ -122,7 +139,9 @@ pub(crate) fn write_atomic(path: &Path, data: &[u8]) -> Result<(), ShareError> {
     let temp = temp_path(path);
     let mut file = File::create(&temp).map_err(io_err(&temp))?;
     file.write_all(data).map_err(io_err(&temp))?;
-    file.sync_all().map_err(io_err(&temp))?;
+    if sync_writes() {
+        file.sync_all().map_err(io_err(&temp))?;
+    }
     drop(file);
     fs::rename(&temp, path).map_err(io_err(path))?;
     sync_dir(path);
@@ -205,7 +224,9 @@ fn append_once(path: &Path, len_before: u64, data: &[u8]) -> Result<(), ShareErr
     };
     if !rest.is_empty() {
         file.write_all(&rest).map_err(io_err(path))?;
-        file.sync_data().map_err(io_err(path))?;
+        if sync_writes() {
+            file.sync_data().map_err(io_err(path))?;
+        }
     }
     Ok(())
 }

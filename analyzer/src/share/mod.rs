@@ -85,6 +85,7 @@ pub use config::{
 };
 pub use error::ShareError;
 pub use index::{BlueIndexEntry, RegistryEntry};
+pub use journal::set_sync_writes;
 pub use paths::{check_component, windows_root, BucketPath, MAX_PATH_CHARS};
 pub use scan::{scan, BucketScan, CountRewrite, LogSummary, RepairReport, ShareScan, Stray};
 pub use text::{
@@ -526,5 +527,9 @@ fn copy_report(source: &ReportSource<'_>, temp: &Path) -> Result<(), ShareError>
             std::io::copy(&mut input, &mut out).map_err(io_err(temp))?;
         }
     }
-    out.sync_all().map_err(io_err(temp))
+    if journal::sync_writes() {
+        out.sync_all().map_err(io_err(temp))
+    } else {
+        Ok(())
+    }
 }

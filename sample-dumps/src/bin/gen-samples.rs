@@ -4,6 +4,9 @@
 //! `gen-samples --sparse PATH SIZE`: write the seed scenario as a sparse 64-bit full kernel
 //! dump describing SIZE bytes of physical memory (`16GiB`, `64MiB`, or bytes); used by the
 //! benchmarks, never committed.
+//!
+//! `gen-samples --batch DIR COUNT`: write COUNT minidumps (the samples in turn, each with its
+//! own timestamp) into DIR for the batch benchmark; never committed.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -39,6 +42,23 @@ fn main() -> ExitCode {
             }
             Err(err) => {
                 eprintln!("gen-samples: cannot write {path}: {err}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    if args.first().map(String::as_str) == Some("--batch") {
+        let (Some(dir), Some(count)) = (args.get(1), args.get(2).and_then(|c| c.parse().ok()))
+        else {
+            eprintln!("usage: gen-samples --batch DIR COUNT");
+            return ExitCode::from(2);
+        };
+        return match sample_dumps::write_batch(&PathBuf::from(dir), count) {
+            Ok(n) => {
+                println!("{n} minidumps in {dir}");
+                ExitCode::SUCCESS
+            }
+            Err(err) => {
+                eprintln!("gen-samples: cannot write the batch into {dir}: {err}");
                 ExitCode::FAILURE
             }
         };

@@ -49,7 +49,9 @@ impl Table {
     pub(super) fn build(&mut self, lengths: &[u8]) -> Result<(), TreeFault> {
         let mut count = [0u16; MAX_LEN + 1];
         for &len in lengths {
-            let slot = count.get_mut(usize::from(len)).ok_or(TreeFault::Oversubscribed)?;
+            let slot = count
+                .get_mut(usize::from(len))
+                .ok_or(TreeFault::Oversubscribed)?;
             *slot += 1;
         }
         count[0] = 0;
@@ -78,7 +80,9 @@ impl Table {
         let mut sorted = [0u16; MAX_SYMBOLS];
         for (sym, &len) in lengths.iter().enumerate() {
             if len != 0 {
-                let at = offset.get_mut(usize::from(len)).ok_or(TreeFault::Oversubscribed)?;
+                let at = offset
+                    .get_mut(usize::from(len))
+                    .ok_or(TreeFault::Oversubscribed)?;
                 *sorted.get_mut(*at).ok_or(TreeFault::Oversubscribed)? = sym as u16;
                 *at += 1;
             }
@@ -124,7 +128,10 @@ impl Table {
                 // Index inside the subtable: the bits after the prefix.
                 let shift = MAX_LEN as u32 - PRIMARY_BITS - sub_bits;
                 let low = ((code >> shift) as usize) & ((1 << sub_bits) - 1);
-                let span = 1usize << (PRIMARY_BITS + sub_bits - len);
+                let spare = (PRIMARY_BITS + sub_bits)
+                    .checked_sub(len)
+                    .ok_or(TreeFault::Oversubscribed)?;
+                let span = 1usize << spare;
                 self.fill(sub_start + low, span, entry)?;
             }
             if let Some(r) = remaining.get_mut(len as usize) {
@@ -159,6 +166,9 @@ impl Table {
     #[inline(always)]
     fn entry(&self, index: usize) -> u32 {
         // The mask keeps the index in bounds, so the check compiles away.
-        self.entries.get(index & (TABLE_SIZE - 1)).copied().unwrap_or(0)
+        self.entries
+            .get(index & (TABLE_SIZE - 1))
+            .copied()
+            .unwrap_or(0)
     }
 }

@@ -37,23 +37,21 @@
 //!   tests `a > 0` instead, so for an operand of exactly 0 it differs from
 //!   them, and we follow cabextract.
 
-use std::fmt;
-
 mod bits;
+mod e8;
+mod error;
 mod huffman;
 #[cfg(test)]
 mod tests;
+mod window;
 
 use bits::BitReader;
+use e8::undo_e8;
+pub(crate) use error::{LzxError, LzxErrorKind};
 pub(crate) use huffman::TreeFault;
 use huffman::{Table, MAX_SYMBOLS};
+use window::{copy_match, put, Window, WINDOW_BUF};
 
-/// Largest window (2^21). The buffer always has this size plus a little
-/// slack, so an index masked to `WINDOW_MAX - 1`, and an 8-byte access
-/// starting there, need no bounds check. The slack is never history.
-const WINDOW_MAX: usize = 1 << 21;
-const WINDOW_BUF: usize = WINDOW_MAX + 8;
-type Window = [u8; WINDOW_BUF];
 /// Most output of one chunk.
 const CHUNK_MAX: usize = 32 * 1024;
 /// Symbols of the length tree.
@@ -85,125 +83,6 @@ const POSITION_BASE: [u32; 64] = {
     }
     t
 };
-
-/// What is wrong with an LZX chunk.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum LzxErrorKind {
-    /// `new` was given a window outside 2^15..=2^21.
-    WindowBits(u8),
-    /// More than 32 KiB of output was asked of one chunk.
-    OutputTooLong(usize),
-    /// The chunk ended before its output was complete.
-    InputExhausted,
-    /// A block type other than 1, 2, 3.
-    BlockType(u8),
-    /// A block header with size 0.
-    EmptyBlock,
-    /// The code lengths of a tree do not form a valid prefix code.
-    BadTree(&'static str, TreeFault),
-    /// A pretree run goes past the end of the tree it fills.
-    RunPastTree(&'static str),
-    /// The pretree symbol after code 19 is not a length delta (0..=16).
-    BadRunSymbol(u16),
-    /// A match length needs the length tree, but this block's is empty.
-    NoLengthTree,
-    /// A match reaches before the start of the stream (or is 0, or beyond
-    /// the window).
-    Distance {
-        /// The match distance.
-        distance: u32,
-        /// Bytes of history there were.
-        available: u64,
-    },
-    /// A match runs past the end of the chunk or of the block.
-    MatchTooLong {
-        /// The match length.
-        length: usize,
-        /// Bytes left in the chunk and block.
-        room: usize,
-    },
-    /// An earlier chunk failed; the stream cannot be resumed.
-    Broken,
-}
-
-/// An LZX decoding error and where in the chunk's input it was found.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct LzxError {
-    /// What is wrong.
-    pub(crate) kind: LzxErrorKind,
-    /// Bit offset in the chunk's input where it was noticed, if it concerns
-    /// the input.
-    pub(crate) bit: Option<usize>,
-}
-
-impl LzxError {
-    fn at(kind: LzxErrorKind, bits: &BitReader<'_>) -> Self {
-        // Garbage decoded from the zero padding past the end is reported as
-        // what it is: the input ran out.
-        if bits.overrun() {
-            return Self::exhausted(bits);
-        }
-        Self {
-            kind,
-            bit: Some(bits.bit_pos()),
-        }
-    }
-
-    fn exhausted(bits: &BitReader<'_>) -> Self {
-        Self {
-            kind: LzxErrorKind::InputExhausted,
-            bit: Some(bits.data().len() / 2 * 16),
-        }
-    }
-
-    fn plain(kind: LzxErrorKind) -> Self {
-        Self { kind, bit: None }
-    }
-}
-
-impl fmt::Display for LzxErrorKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match *self {
-            Self::WindowBits(b) => write!(f, "LZX window of 2^{b} bytes is outside 2^15..2^21"),
-            Self::OutputTooLong(n) => write!(f, "{n} bytes asked of one chunk (most is 32768)"),
-            Self::InputExhausted => write!(f, "compressed data ends before the block is complete"),
-            Self::BlockType(t) => write!(f, "invalid block type {t}"),
-            Self::EmptyBlock => write!(f, "block of size 0"),
-            Self::BadTree(tree, fault) => {
-                let what = match fault {
-                    TreeFault::Empty => "has no codes",
-                    TreeFault::Incomplete => "is incomplete",
-                    TreeFault::Oversubscribed => "is oversubscribed",
-                };
-                write!(f, "{tree} tree {what}")
-            }
-            Self::RunPastTree(tree) => write!(f, "pretree run goes past the end of the {tree} tree"),
-            Self::BadRunSymbol(s) => write!(f, "pretree symbol {s} after a same-length run code"),
-            Self::NoLengthTree => write!(f, "match needs the length tree, which is empty"),
-            Self::Distance { distance, available } => write!(
-                f,
-                "match distance {distance} reaches beyond the {available} bytes decoded"
-            ),
-            Self::MatchTooLong { length, room } => write!(
-                f,
-                "match of {length} bytes runs past the block or chunk end ({room} bytes left)"
-            ),
-            Self::Broken => write!(f, "an earlier chunk of this folder failed"),
-        }
-    }
-}
-
-impl fmt::Display for LzxError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.kind.fmt(f)?;
-        if let Some(bit) = self.bit {
-            write!(f, " (at bit {bit}, byte {} of the block)", bit / 8)?;
-        }
-        Ok(())
-    }
-}
-
-impl std::error::Error for LzxError {}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum BlockKind {
@@ -354,9 +233,9 @@ impl LzxDecoder {
                     for len in &mut lengths {
                         *len = bits.read(3) as u8;
                     }
-                    self.aligned
-                        .build(&lengths)
-                        .map_err(|f| LzxError::at(LzxErrorKind::BadTree("aligned offset", f), bits))?;
+                    self.aligned.build(&lengths).map_err(|f| {
+                        LzxError::at(LzxErrorKind::BadTree("aligned offset tree", f), bits)
+                    })?;
                 }
                 let main_symbols = self.main_symbols;
                 self.read_lengths(bits, Tree::Main, 0, 256)?;
@@ -364,12 +243,12 @@ impl LzxDecoder {
                 let main = self.main_lengths.get(..main_symbols).unwrap_or_default();
                 self.main
                     .build(main)
-                    .map_err(|f| LzxError::at(LzxErrorKind::BadTree("main", f), bits))?;
+                    .map_err(|f| LzxError::at(LzxErrorKind::BadTree("main tree", f), bits))?;
                 self.read_lengths(bits, Tree::Length, 0, LENGTH_SYMBOLS)?;
                 self.length_empty = match self.length.build(&self.length_lengths) {
                     Ok(()) => false,
                     Err(TreeFault::Empty) => true,
-                    Err(f) => return Err(LzxError::at(LzxErrorKind::BadTree("length", f), bits)),
+                    Err(f) => return Err(LzxError::at(LzxErrorKind::BadTree("length tree", f), bits)),
                 };
                 if kind == 2 {
                     BlockKind::Aligned
@@ -414,8 +293,8 @@ impl LzxDecoder {
             .build(&pre)
             .map_err(|f| LzxError::at(LzxErrorKind::BadTree("pretree", f), bits))?;
         let (name, lengths) = match tree {
-            Tree::Main => ("main", self.main_lengths.get_mut(..self.main_symbols)),
-            Tree::Length => ("length", Some(self.length_lengths.as_mut_slice())),
+            Tree::Main => ("main tree", self.main_lengths.get_mut(..self.main_symbols)),
+            Tree::Length => ("length tree", Some(self.length_lengths.as_mut_slice())),
         };
         let lengths = lengths.unwrap_or_default();
         let delta = |old: u8, code: u16| ((17 + u16::from(old) - code) % 17) as u8;
@@ -549,7 +428,10 @@ impl LzxDecoder {
             };
             let room = end - p;
             if len > room {
-                break Err(LzxError::at(LzxErrorKind::MatchTooLong { length: len, room }, bits));
+                break Err(LzxError::at(
+                    LzxErrorKind::MatchTooLong { length: len, room },
+                    bits,
+                ));
             }
             let d = distance as usize;
             let available = (history + (p - start)).min(wsize);
@@ -572,9 +454,7 @@ impl LzxDecoder {
 
     /// The chunk just decoded, E8-translated if needed.
     fn output(&mut self, start: usize, start_total: u64, len: usize) -> Result<&[u8], LzxError> {
-        let e8 = self
-            .e8_size
-            .filter(|_| start_total < E8_LIMIT && len > 10);
+        let e8 = self.e8_size.filter(|_| start_total < E8_LIMIT && len > 10);
         let first = len.min(self.window_size - start);
         if e8.is_none() && first == len {
             return Ok(self.window.get(start..start + len).unwrap_or_default());
@@ -585,7 +465,9 @@ impl LzxDecoder {
         let pieces = [(start, first), (0, len - first)];
         let mut to = 0;
         for (from, n) in pieces {
-            if let (Some(dst), Some(src)) = (out.get_mut(to..to + n), self.window.get(from..from + n)) {
+            if let (Some(dst), Some(src)) =
+                (out.get_mut(to..to + n), self.window.get(from..from + n))
+            {
                 dst.copy_from_slice(src);
             }
             to += n;
@@ -601,158 +483,4 @@ impl LzxDecoder {
 enum Tree {
     Main,
     Length,
-}
-
-#[inline(always)]
-fn put(window: &mut Window, at: usize, byte: u8) {
-    // Masked to the buffer's (power-of-two) size: the check compiles away.
-    if let Some(slot) = window.get_mut(at & (WINDOW_MAX - 1)) {
-        *slot = byte;
-    }
-}
-
-#[inline(always)]
-fn get(window: &Window, at: usize) -> u8 {
-    window.get(at & (WINDOW_MAX - 1)).copied().unwrap_or(0)
-}
-
-/// Copies a match of `len` bytes from `dist` back to window index `dst`
-/// (`dist <= window size`, checked by the caller).
-#[inline(always)]
-fn copy_match(window: &mut Window, dst: usize, dist: usize, len: usize, mask: usize) {
-    if dst >= dist && dst + len <= mask + 1 {
-        // Neither source nor target wraps.
-        let src = dst - dist;
-        if dist >= len && len < 8 {
-            // Short and disjoint: two overlapping words cover it.
-            if len >= 4 {
-                let (a, b) = (load::<4>(window, src), load::<4>(window, src + len - 4));
-                store(window, dst, a);
-                store(window, dst + len - 4, b);
-            } else {
-                let (a, b) = (load::<2>(window, src), load::<2>(window, src + len - 2));
-                store(window, dst, a);
-                store(window, dst + len - 2, b);
-            }
-            return;
-        }
-        if dist >= 8 {
-            // Word by word, front to back: each word read lies at least 8
-            // bytes behind the one written, so it is final. The last word
-            // may overlap the previous one.
-            let mut k = 0;
-            while k + 8 <= len {
-                let word = load::<8>(window, src + k);
-                store(window, dst + k, word);
-                k += 8;
-            }
-            if k < len {
-                let word = load::<8>(window, src + len - 8);
-                store(window, dst + len - 8, word);
-            }
-            return;
-        }
-        if dist == 1 {
-            let byte = get(window, src);
-            if let Some(run) = window.get_mut(dst..dst + len) {
-                run.fill(byte);
-                return;
-            }
-        } else if len > 16 {
-            // A short period repeated: copy what is already there in
-            // doubling steps, keeping each step a whole number of periods.
-            let mut done = 0;
-            while done < len {
-                let step = (dist + done).min(len - done);
-                if !copy_forward(window, src, dst + done, step) {
-                    break;
-                }
-                done += step;
-            }
-            if done == len {
-                return;
-            }
-        }
-    }
-    // Wrapping, or a short overlapping match: byte by byte.
-    for i in 0..len {
-        let byte = get(window, (dst + i).wrapping_sub(dist) & mask);
-        put(window, (dst + i) & mask, byte);
-    }
-}
-
-/// `N` bytes at `at` (masked into the buffer; the slack covers the end).
-#[inline(always)]
-fn load<const N: usize>(window: &Window, at: usize) -> [u8; N] {
-    let at = at & (WINDOW_MAX - 1);
-    window
-        .get(at..at + N)
-        .and_then(|s| <[u8; N]>::try_from(s).ok())
-        .unwrap_or([0; N])
-}
-
-#[inline(always)]
-fn store<const N: usize>(window: &mut Window, at: usize, bytes: [u8; N]) {
-    let at = at & (WINDOW_MAX - 1);
-    if let Some(s) = window.get_mut(at..at + N) {
-        s.copy_from_slice(&bytes);
-    }
-}
-
-/// `window[dst..dst + len] = window[src..src + len]` for `src + len <= dst`;
-/// false (nothing copied) if the ranges are out of bounds.
-#[inline(always)]
-fn copy_forward(window: &mut [u8], src: usize, dst: usize, len: usize) -> bool {
-    let Some((head, tail)) = window.split_at_mut_checked(dst) else {
-        return false;
-    };
-    match (head.get(src..src + len), tail.get_mut(..len)) {
-        (Some(from), Some(to)) => {
-            to.copy_from_slice(from);
-            true
-        }
-        _ => false,
-    }
-}
-
-/// Undoes E8 call translation on one chunk whose first byte is at output
-/// offset `chunk_pos` (see the module notes for the rule).
-fn undo_e8(chunk: &mut [u8], chunk_pos: i64, size: i32) {
-    let limit = chunk.len().saturating_sub(10);
-    let mut i = 0;
-    while i < limit {
-        let Some(at) = find_e8(chunk.get(..limit).unwrap_or_default(), i) else {
-            break;
-        };
-        if let Some(operand) = chunk.get_mut(at + 1..at + 5) {
-            let abs = i32::from_le_bytes((&*operand).try_into().unwrap_or_default());
-            // Below 2^30 + 2^15, so it fits.
-            let cur = (chunk_pos + at as i64) as i32;
-            if abs >= -cur && abs < size {
-                let rel = if abs >= 0 {
-                    abs.wrapping_sub(cur)
-                } else {
-                    abs.wrapping_add(size)
-                };
-                operand.copy_from_slice(&rel.to_le_bytes());
-            }
-        }
-        i = at + 5;
-    }
-}
-
-/// Index of the first 0xE8 in `data[from..]`. Tests 32 bytes at a time
-/// without an early exit, which vectorizes; E8 bytes are sparse.
-fn find_e8(data: &[u8], from: usize) -> Option<usize> {
-    let rest = data.get(from..)?;
-    let mut blocks = rest.chunks_exact(32);
-    let mut base = from;
-    for block in &mut blocks {
-        if block.iter().fold(false, |hit, &b| hit | (b == 0xE8)) {
-            return block.iter().position(|&b| b == 0xE8).map(|k| base + k);
-        }
-        base += 32;
-    }
-    let tail = blocks.remainder();
-    tail.iter().position(|&b| b == 0xE8).map(|k| base + k)
 }
