@@ -40,7 +40,8 @@ rss1=$(rss "$dumpsig" bucket --no-progress -j 1 --share "$work/share" "$work/bat
 rss2=$(rss "$dumpsig" bucket --no-progress -j 2 --share "$work/share" "$work/batch")
 rss3=$(rss "$dumpsig" analyze --no-progress --json --signature-only -j 2 "$work/batch")
 
-find "$work/batch" -type f | sort | head -n "$peer_sample" >"$work/peer-files.txt"
+find "$work/batch" -type f | sort >"$work/all-files.txt"
+head -n "$peer_sample" "$work/all-files.txt" >"$work/peer-files.txt"
 start=$(date +%s.%N)
 while read -r f; do "$peer" --json "$f" >/dev/null 2>&1 || true; done <"$work/peer-files.txt"
 end=$(date +%s.%N)
