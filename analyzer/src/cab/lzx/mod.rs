@@ -26,9 +26,14 @@
 //!   R0-R2 as 3 LE u32, then raw bytes; an odd-sized one is followed by a pad
 //!   byte, skipped before the next block header.
 //! * Matches may not cross the end of the chunk or of the block, nor reach
-//!   before the first byte of the stream (both `lzxd` and libmspack refuse
-//!   these in valid streams; we report them as errors instead of
-//!   decoding garbage).
+//!   before the first byte of the stream (valid streams never do; libmspack
+//!   refuses such matches, `lzxd` copies zeros or stale window bytes; we
+//!   report an error).
+//! * An uncompressed block's bytes are taken only as far as the chunk's
+//!   output needs (as libmspack does); `lzxd` takes all the chunk's remaining
+//!   input and then fails. Trailing input after a chunk's output is ignored.
+//! * After an error the decoder refuses further chunks: the bit position in
+//!   the stream is lost.
 //! * E8 translation is undone on each chunk's output (never in the window):
 //!   only while the chunk starts below 2^30 bytes, only in chunks longer than
 //!   10 bytes, and only for E8 bytes before the last 10. An operand `a` with
@@ -182,7 +187,7 @@ impl LzxDecoder {
             self.broken = true;
             return Err(e);
         }
-        self.output(start, start_total, output_len)
+        Ok(self.output(start, start_total, output_len))
     }
 
     fn decode_chunk(&mut self, input: &[u8], output_len: usize) -> Result<(), LzxError> {
@@ -248,7 +253,9 @@ impl LzxDecoder {
                 self.length_empty = match self.length.build(&self.length_lengths) {
                     Ok(()) => false,
                     Err(TreeFault::Empty) => true,
-                    Err(f) => return Err(LzxError::at(LzxErrorKind::BadTree("length tree", f), bits)),
+                    Err(f) => {
+                        return Err(LzxError::at(LzxErrorKind::BadTree("length tree", f), bits))
+                    }
                 };
                 if kind == 2 {
                     BlockKind::Aligned
@@ -335,9 +342,10 @@ impl LzxDecoder {
         let Some(src) = bits.data().get(at..at + run) else {
             return Err(LzxError::exhausted(bits));
         };
+        // Up to the window end, then (if the chunk wraps) from its start.
         let first = run.min(self.window_size - self.pos);
-        let (a, b) = src.split_at(first);
-        if let Some(dst) = self.window.get_mut(self.pos..self.pos + first) {
+        let (a, b) = src.split_at_checked(first).unwrap_or((src, &[]));
+        if let Some(dst) = self.window.get_mut(self.pos..self.pos + a.len()) {
             dst.copy_from_slice(a);
         }
         if let Some(dst) = self.window.get_mut(..b.len()) {
@@ -453,11 +461,12 @@ impl LzxDecoder {
     }
 
     /// The chunk just decoded, E8-translated if needed.
-    fn output(&mut self, start: usize, start_total: u64, len: usize) -> Result<&[u8], LzxError> {
+    fn output(&mut self, start: usize, start_total: u64, len: usize) -> &[u8] {
         let e8 = self.e8_size.filter(|_| start_total < E8_LIMIT && len > 10);
         let first = len.min(self.window_size - start);
         if e8.is_none() && first == len {
-            return Ok(self.window.get(start..start + len).unwrap_or_default());
+            // Contiguous in the window: no copy.
+            return self.window.get(start..start + len).unwrap_or_default();
         }
         // The chunk wraps around the window end, or must be translated
         // without touching the history: work on a copy.
@@ -475,7 +484,7 @@ impl LzxDecoder {
         if let Some(size) = e8 {
             undo_e8(out, start_total as i64, size);
         }
-        Ok(out)
+        out
     }
 }
 

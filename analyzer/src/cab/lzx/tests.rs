@@ -575,7 +575,10 @@ fn handmade_blocks_decode_and_fail_as_they_should() {
     let mut spill: Vec<Item> = lens_items(&[0; 240]);
     spill.push(Item::Raw(18, 0, 5));
     let past = handmade(3, &main, &spill, &[97, 256]);
-    assert_eq!(first_error(&past, 3), LzxErrorKind::RunPastTree("length tree"));
+    assert_eq!(
+        first_error(&past, 3),
+        LzxErrorKind::RunPastTree("length tree")
+    );
     // Code 19 followed by a run code instead of a length.
     let mut bad: Vec<Item> = lens_items(&[0; 10]);
     bad.push(Item::Raw(19, 0, 1));

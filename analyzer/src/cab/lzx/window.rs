@@ -6,14 +6,17 @@
 pub(super) const WINDOW_MAX: usize = 1 << 21;
 pub(super) const WINDOW_BUF: usize = WINDOW_MAX + 8;
 pub(super) type Window = [u8; WINDOW_BUF];
+
+/// Writes one byte at window index `at`.
 #[inline(always)]
 pub(super) fn put(window: &mut Window, at: usize, byte: u8) {
-    // Masked to the buffer's (power-of-two) size: the check compiles away.
+    // Masked below WINDOW_MAX, so inside the buffer: the check compiles away.
     if let Some(slot) = window.get_mut(at & (WINDOW_MAX - 1)) {
         *slot = byte;
     }
 }
 
+/// Reads the byte at window index `at`.
 #[inline(always)]
 pub(super) fn get(window: &Window, at: usize) -> u8 {
     window.get(at & (WINDOW_MAX - 1)).copied().unwrap_or(0)
@@ -94,6 +97,7 @@ fn load<const N: usize>(window: &Window, at: usize) -> [u8; N] {
         .unwrap_or([0; N])
 }
 
+/// Writes `N` bytes at `at` (masked like `load`).
 #[inline(always)]
 fn store<const N: usize>(window: &mut Window, at: usize, bytes: [u8; N]) {
     let at = at & (WINDOW_MAX - 1);
