@@ -116,7 +116,7 @@ impl MsZip {
 pub(crate) enum FolderDecoder {
     Stored,
     MsZip(MsZip),
-    Lzx(Box<lzxd::Lzxd>),
+    Lzx(Box<super::lzx::LzxDecoder>),
 }
 
 impl FolderDecoder {
@@ -136,21 +136,10 @@ impl FolderDecoder {
         Ok(match compression {
             Compression::None => Self::Stored,
             Compression::MsZip => Self::MsZip(MsZip::new()),
-            Compression::Lzx { window_bits } => {
-                use lzxd::WindowSize as W;
-                let window = match window_bits {
-                    15 => W::KB32,
-                    16 => W::KB64,
-                    17 => W::KB128,
-                    18 => W::KB256,
-                    19 => W::KB512,
-                    20 => W::MB1,
-                    21 => W::MB2,
-                    _ => return Err(unsupported("LZX with a window outside 2^15..2^21")),
-                };
-                let made = catch_unwind(|| Box::new(lzxd::Lzxd::new(window)));
-                Self::Lzx(made.map_err(|_| unsupported("LZX (decoder could not be created)"))?)
-            }
+            Compression::Lzx { window_bits } => Self::Lzx(Box::new(
+                super::lzx::LzxDecoder::new(window_bits)
+                    .map_err(|_| unsupported("LZX with a window outside 2^15..2^21"))?,
+            )),
             Compression::Quantum => return Err(unsupported("Quantum")),
             Compression::Unknown(_) => return Err(unsupported("unknown")),
         })
@@ -175,7 +164,7 @@ impl FolderDecoder {
             }
             Self::MsZip(z) => z.block(id, block.payload, out_len),
             Self::Lzx(lzx) => {
-                let lzx: &mut lzxd::Lzxd = lzx;
+                let lzx: &mut super::lzx::LzxDecoder = lzx;
                 let payload = block.payload;
                 let run = catch_unwind(AssertUnwindSafe(move || {
                     // Moving the borrow in makes the closure FnOnce, so it may return into it.

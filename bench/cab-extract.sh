@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# CAB extraction throughput against cabextract, in one run (hyperfine), for the real report CABs
+# (three LZX, one MSZIP). dumpsig's side is `analyze --signature-only` of the CAB: extraction of
+# every member plus the (sub-millisecond) signature analysis of the dump inside; cabextract's is
+# `cabextract -q -p` (every member to stdout). Prints a markdown table for BENCHMARKS.md.
+#   bash bench/cab-extract.sh            RUNS=50 bash bench/cab-extract.sh
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$root"
+command -v cabextract >/dev/null || { apt-get install -y -qq cabextract >/dev/null 2>&1 || sudo apt-get install -y -qq cabextract >/dev/null; }
+cargo build --release -q -j 2 -p dumpsig-analyzer
+dumpsig="$root/target/release/dumpsig"
+runs="${RUNS:-30}"
+out="$(mktemp -d)"
+trap 'rm -rf "$out"' EXIT
+echo "| CAB | method | size | dumpsig (ms) | cabextract -p (ms) | dumpsig / cabextract |"
+echo "|---|---|---:|---:|---:|---:|"
+for cab in "$root"/../shared/real-dumps/cab/*.cab; do
+  name=$(basename "$cab")
+  hyperfine -N --warmup 3 --runs "$runs" --export-json "$out/r.json" \
+    "$dumpsig analyze --no-progress --json --signature-only $cab" \
+    "cabextract -q -p $cab" >/dev/null 2>&1
+  method=$(python3 - "$cab" <<'PY'
+import struct, sys
+b = open(sys.argv[1], "rb").read()
+folder = 36 + (4 if struct.unpack_from("<H", b, 30)[0] & 4 else 0)
+t = struct.unpack_from("<H", b, folder + 6)[0] & 0xF
+print({0: "stored", 1: "MSZIP", 2: "Quantum", 3: "LZX"}.get(t, "?"))
+PY
+)
+  python3 - "$out/r.json" "$name" "$method" "$(stat -c %s "$cab")" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))["results"]
+ours, theirs = r[0]["mean"] * 1000, r[1]["mean"] * 1000
+print(f"| {sys.argv[2]} | {sys.argv[3]} | {int(sys.argv[4])//1024} KiB | {ours:.2f} | {theirs:.2f} | {ours/theirs:.2f}x |")
+PY
+done
