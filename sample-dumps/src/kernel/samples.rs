@@ -146,6 +146,16 @@ const DISKDUMP_16385: ([u16; 4], &str, u32) =
     ([6, 1, 7600, 16385], "win7_rtm.090713-1255", 0x4A5B_C5F8);
 const DISKDUMP_20882: ([u16; 4], &str, u32) =
     ([6, 1, 7600, 20882], "win7_ldr.110116-1503", 0x4D33_E008);
+/// Crash time (Unix seconds) of the seed scenario's dumps, by diskdump.sys revision: shortly
+/// after each build's release, the same for the full and the triage variant.
+fn seed_crash_time(revision: u16) -> u64 {
+    if revision == 16385 {
+        1_294_629_165
+    } else {
+        1_298_288_402
+    }
+}
+
 const WIN7_RAM: [(u64, u64); 3] = [(0x1, 0x5E), (0x100, 0x30), (0x3F0, 0x10)];
 
 fn win10_frames(os: &Os, extra: ModuleDef) -> Vec<ModuleDef> {
@@ -400,7 +410,7 @@ fn defs() -> Vec<Def> {
                  version {a}.{b}.{c}.{d} ({verdict})"
             ),
             spec: win7_seed(dd, &WIN7_RAM),
-            opts: opts(1, Some(0x1), if d == 16385 { 1_294_629_165 } else { 1_298_288_402 }),
+            opts: opts(1, Some(0x1), seed_crash_time(d)),
             kind: Kind::Full,
             key: Key::Param(3),
         });
@@ -423,15 +433,7 @@ fn defs() -> Vec<Def> {
                 dd.2
             ),
             spec: win7_seed(dd, &WIN7_RAM),
-            opts: opts(
-                4,
-                Some(0x1),
-                if d == 16385 {
-                    1_294_629_165
-                } else {
-                    1_298_288_402
-                },
-            ),
+            opts: opts(4, Some(0x1), seed_crash_time(d)),
             kind: Kind::Triage(Vec::new()),
             key: Key::Param(3),
         });
@@ -588,7 +590,7 @@ pub(crate) fn sparse(path: &Path, total: u64) -> std::io::Result<()> {
     let mut s = win7_seed(DISKDUMP_16385, &sparse_runs(total));
     s.pool_seed = None;
     let sys = build(&s)?;
-    let o = opts(1, Some(0x1), 1_294_629_165);
+    let o = opts(1, Some(0x1), seed_crash_time(16385));
     write_sparse(&sys, &o, path)
 }
 
