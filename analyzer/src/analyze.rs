@@ -128,16 +128,27 @@ pub fn analyze_source(source: &DumpSource, options: &AnalyzeOptions) -> Result<R
 /// Analyzes one file. Never fails: a problem becomes a report whose `error` says what it is,
 /// and a panic inside a parser is contained to this input.
 pub fn analyze_path(path: &Path, options: &AnalyzeOptions) -> Report {
+    analyze_path_keeping(path, options).0
+}
+
+/// [`analyze_path`], also handing back the mapped file (when it could be opened) for a
+/// caller that needs its bytes after the analysis, so the file is opened and mapped once.
+pub fn analyze_path_keeping(path: &Path, options: &AnalyzeOptions) -> (Report, Option<DumpSource>) {
     let name = path.display().to_string();
     let source = match DumpSource::open(path) {
         Ok(s) => s,
         Err(e) => {
             let size = std::fs::metadata(path).ok().map(|m| m.len());
-            return Report::failed(name, None, size, e.to_string());
+            return (Report::failed(name, None, size, e.to_string()), None);
         }
     };
+    let report = analyze_opened(name, &source, options);
+    (report, Some(source))
+}
+
+fn analyze_opened(name: String, source: &DumpSource, options: &AnalyzeOptions) -> Report {
     let kind = DumpFormat::sniff(source.bytes()).map(DumpFormat::kind);
-    match catch_unwind(AssertUnwindSafe(|| analyze_source(&source, options))) {
+    match catch_unwind(AssertUnwindSafe(|| analyze_source(source, options))) {
         Ok(Ok(report)) => report,
         Ok(Err(e)) => Report::failed(name, kind, Some(source.len()), e.to_string()),
         Err(panic) => {
@@ -172,15 +183,21 @@ where
     run_batch(
         inputs,
         batch,
-        |input| match input {
-            Input::File(path) => analyze_path(path, options),
-            Input::Unreadable(path, why) => Report::failed(
-                path.display().to_string(),
-                None,
-                None,
-                format!("cannot list directory: {why}"),
-            ),
-        },
+        |input| analyze_input(input, options),
         |input, report| sink(input.path(), report),
     )
+}
+
+/// The report of one discovered input: its analysis, or why its directory entry could not
+/// be read.
+pub fn analyze_input(input: &Input, options: &AnalyzeOptions) -> Report {
+    match input {
+        Input::File(path) => analyze_path(path, options),
+        Input::Unreadable(path, why) => Report::failed(
+            path.display().to_string(),
+            None,
+            None,
+            format!("cannot list directory: {why}"),
+        ),
+    }
 }

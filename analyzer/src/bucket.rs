@@ -6,20 +6,21 @@
 //! SHA-256 of the input, so a second run over the same inputs changes nothing.
 
 use std::path::Path;
-use std::time::SystemTime;
+use std::time::{Duration, Instant, SystemTime};
 
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::analyze::{analyze_all, AnalyzeOptions};
-use crate::batch::BatchOptions;
-use crate::cab::writer::{write_cabinet, CabInput, WriteCompression};
+use crate::analyze::{analyze_input, analyze_path_keeping, AnalyzeOptions};
+use crate::batch::{run_batch, BatchOptions};
 use crate::cab::DosDateTime;
 use crate::inputs::Input;
 use crate::report::{Report, SCHEMA_VERSION};
 use crate::share::{
-    BucketPath, CerShare, CrashTime, FileOutcome, ReportSource, ReportToFile, StatusOutcome,
+    BucketPath, CerShare, CrashTime, FileOutcome, ReportSource, ReportToFile, ShareWriter,
+    StatusOutcome,
 };
+use crate::source::DumpSource;
 
 /// What happened to one input.
 #[derive(Debug, Clone, Serialize)]
@@ -126,15 +127,66 @@ fn crash_time(report: &Report, bytes: &[u8]) -> Option<TimeParts> {
     None
 }
 
-/// Files one analyzed input. `Err` carries the message for the record.
-fn file_one(
-    share: &CerShare,
+/// Reports filed together under one lock and journal (see [`ShareWriter`]).
+const GROUP_SIZE: usize = 1024;
+/// A group is filed after this long even when not full, so slow inputs still reach the share
+/// (and the output) promptly.
+const GROUP_WAIT: Duration = Duration::from_secs(1);
+
+/// What filing an analyzed input needs, computed on the worker thread that analyzed it: the
+/// dump mapped, its content hash, where it goes and what the logs say about it.
+struct Prepared {
+    source: DumpSource,
+    content_id: String,
+    bucket: BucketPath,
+    crash: Option<CrashTime>,
+    member: String,
+    modified: DosDateTime,
+    is_cab: bool,
+    mtime: Option<SystemTime>,
+    machine: Option<String>,
+    user: Option<String>,
+}
+
+impl Prepared {
+    fn request(&self) -> ReportToFile<'_> {
+        let bytes = self.source.bytes();
+        // A CAB is copied as it is; a raw dump is packed into an MSZIP CAB as WER would, and
+        // only if the share wants its report file.
+        let report = if self.is_cab {
+            ReportSource::Bytes(bytes)
+        } else {
+            ReportSource::PackDump {
+                member: &self.member,
+                dump: bytes,
+                modified: self.modified,
+            }
+        };
+        ReportToFile {
+            bucket: self.bucket.clone(),
+            content_id: &self.content_id,
+            report: Some(report),
+            failure_bucket: None,
+            crash_time: self.crash,
+            file_mtime: self.mtime.or(Some(SystemTime::UNIX_EPOCH)),
+            machine: self.machine.as_deref(),
+            user: self.user.as_deref(),
+        }
+    }
+}
+
+/// Prepares one analyzed input for filing. `Err` carries the message for the record.
+fn prepare(
     path: &Path,
+    source: Option<DumpSource>,
     report: &Report,
     filing: &FilingOptions,
-) -> Result<FileOutcome, String> {
+) -> Result<Prepared, String> {
     // Mapped, not read: a report can be a multi-GiB kernel dump.
-    let source = crate::source::DumpSource::open(path).map_err(|e| e.to_string())?;
+    let source = match source {
+        Some(source) => source,
+        None => DumpSource::open(path).map_err(|e| e.to_string())?,
+    };
     let bytes = source.bytes();
     let content_id = format!("{:x}", Sha256::digest(bytes));
     let bucket = match (&report.signature, report.cer_subpath.as_deref()) {
@@ -154,43 +206,28 @@ fn file_one(
         minute,
         second,
     };
-    let packed;
-    let report_bytes: &[u8] = if report.kind == Some("cab") {
-        bytes
-    } else {
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "dump.dmp".to_owned());
-        let input = CabInput {
-            name: &name,
-            data: bytes,
-            modified,
-        };
-        packed = write_cabinet(&[input], WriteCompression::MsZip)
-            .map_err(|e| format!("cannot pack into a CAB: {e}"))?;
-        &packed
-    };
-    let mtime = std::fs::metadata(path).and_then(|m| m.modified()).ok();
+    let member = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "dump.dmp".to_owned());
     let machine = wer_identity(report, &["ComputerName", "MachineName"])
         .or_else(|| filing.machine.clone())
         .and_then(|m| log_item(&m, 15));
     let user = wer_identity(report, &["UserName", "User"])
         .or_else(|| filing.user.clone())
         .and_then(|u| log_item(&u, 256));
-    let request = ReportToFile {
+    Ok(Prepared {
+        content_id,
         bucket,
-        content_id: &content_id,
-        report: Some(ReportSource::Bytes(report_bytes)),
-        failure_bucket: report.failure_bucket.as_deref(),
-        crash_time: crash,
-        file_mtime: mtime.or(Some(SystemTime::UNIX_EPOCH)),
-        machine: machine.as_deref(),
-        user: user.as_deref(),
-    };
-    share
-        .file(&request)
-        .map_err(|e| format!("cannot file into the share: {e}"))
+        crash,
+        member,
+        modified,
+        is_cab: report.kind == Some("cab"),
+        mtime: source.modified(),
+        machine,
+        user,
+        source,
+    })
 }
 
 /// Writes status.txt for the first known issue the report matches (a verdict other than
@@ -225,53 +262,134 @@ fn status_for_known_issue(share: &CerShare, report: &Report) -> Option<String> {
     })
 }
 
-/// Analyzes the inputs as a batch and files each into `share` in input order, handing
-/// every record to `sink`.
+/// One analyzed input waiting for its group to be filed.
+struct Pending {
+    report: Report,
+    prepared: Option<Result<Prepared, String>>,
+}
+
+/// Files a group into the share and hands each record on, in input order.
+struct Filer<'s, 'f, F> {
+    writer: ShareWriter<'s>,
+    share: &'s CerShare,
+    filing: &'f FilingOptions,
+    summary: BucketSummary,
+    sink: F,
+}
+
+impl<F: FnMut(&BucketRecord)> Filer<'_, '_, F> {
+    fn flush(&mut self, pending: Vec<Pending>) {
+        let requests: Vec<ReportToFile<'_>> = pending
+            .iter()
+            .filter_map(|p| match &p.prepared {
+                Some(Ok(prepared)) => {
+                    let mut request = prepared.request();
+                    request.failure_bucket = p.report.failure_bucket.as_deref();
+                    Some(request)
+                }
+                _ => None,
+            })
+            .collect();
+        let mut outcomes = match self.writer.file_group(&requests) {
+            Ok(outcomes) => outcomes
+                .into_iter()
+                .map(|o| o.map_err(|e| format!("cannot file into the share: {e}")))
+                .collect::<Vec<_>>(),
+            Err(e) => requests
+                .iter()
+                .map(|_| Err(format!("cannot file into the share: {e}")))
+                .collect(),
+        }
+        .into_iter();
+        drop(requests);
+        for Pending { report, prepared } in pending {
+            let mut record = BucketRecord {
+                schema_version: SCHEMA_VERSION,
+                path: report.path.clone(),
+                kind: report.kind,
+                cer_subpath: report.cer_subpath.clone(),
+                failure_bucket: report.failure_bucket.clone(),
+                outcome: None,
+                status: None,
+                error: report.error.clone(),
+            };
+            match prepared {
+                Some(Ok(_)) => match outcomes.next() {
+                    Some(Ok(outcome)) => record.outcome = Some(outcome),
+                    Some(Err(e)) => record.error = Some(e),
+                    None => record.error = Some("no filing outcome".to_owned()),
+                },
+                Some(Err(e)) => record.error = Some(e),
+                None => {}
+            }
+            if self.filing.create_status && record.outcome.is_some() {
+                record.status = status_for_known_issue(self.share, &report);
+                if record.status.as_deref() == Some("created") {
+                    self.summary.status_created += 1;
+                }
+            }
+            let summary = &mut self.summary;
+            match (&record.error, &record.outcome) {
+                (Some(_), _) => summary.failed += 1,
+                (None, Some(FileOutcome::Filed { .. })) => summary.filed += 1,
+                (None, Some(FileOutcome::CountedOnly { .. })) => summary.counted_only += 1,
+                (None, Some(FileOutcome::AlreadyFiled { .. })) => summary.already_filed += 1,
+                (None, Some(FileOutcome::Discarded { .. })) => summary.discarded += 1,
+                (None, None) => {}
+            }
+            (self.sink)(&record);
+        }
+    }
+}
+
+/// Analyzes the inputs as a batch and files them into `share` in input order, in groups
+/// (one lock, journal and write of each touched file per group), handing every record to
+/// `sink`. The decisions are the ones filing one by one in input order would make.
 pub fn bucket_all<I, F>(
     share: &CerShare,
     inputs: I,
     options: &AnalyzeOptions,
     batch: &BatchOptions,
     filing: &FilingOptions,
-    mut sink: F,
+    sink: F,
 ) -> crate::error::Result<BucketSummary>
 where
     I: IntoIterator<Item = Input>,
     F: FnMut(&BucketRecord),
 {
-    let mut summary = BucketSummary::default();
-    analyze_all(inputs, options, batch, |path, report| {
-        let mut record = BucketRecord {
-            schema_version: SCHEMA_VERSION,
-            path: report.path.clone(),
-            kind: report.kind,
-            cer_subpath: report.cer_subpath.clone(),
-            failure_bucket: report.failure_bucket.clone(),
-            outcome: None,
-            status: None,
-            error: report.error.clone(),
-        };
-        if record.error.is_none() {
-            match file_one(share, path, &report, filing) {
-                Ok(outcome) => record.outcome = Some(outcome),
-                Err(e) => record.error = Some(e),
+    let mut filer = Filer {
+        writer: ShareWriter::new(share, batch.jobs),
+        share,
+        filing,
+        summary: BucketSummary::default(),
+        sink,
+    };
+    let mut pending: Vec<Pending> = Vec::new();
+    let mut oldest = Instant::now();
+    run_batch(
+        inputs,
+        batch,
+        |input| {
+            let (report, source) = match input {
+                Input::File(path) => analyze_path_keeping(path, options),
+                Input::Unreadable(..) => (analyze_input(input, options), None),
+            };
+            let prepared = report
+                .error
+                .is_none()
+                .then(|| prepare(input.path(), source, &report, filing));
+            Pending { report, prepared }
+        },
+        |_, item| {
+            if pending.is_empty() {
+                oldest = Instant::now();
             }
-        }
-        if filing.create_status && record.outcome.is_some() {
-            record.status = status_for_known_issue(share, &report);
-            if record.status.as_deref() == Some("created") {
-                summary.status_created += 1;
+            pending.push(item);
+            if pending.len() >= GROUP_SIZE || oldest.elapsed() >= GROUP_WAIT {
+                filer.flush(std::mem::take(&mut pending));
             }
-        }
-        match (&record.error, &record.outcome) {
-            (Some(_), _) => summary.failed += 1,
-            (None, Some(FileOutcome::Filed { .. })) => summary.filed += 1,
-            (None, Some(FileOutcome::CountedOnly { .. })) => summary.counted_only += 1,
-            (None, Some(FileOutcome::AlreadyFiled { .. })) => summary.already_filed += 1,
-            (None, Some(FileOutcome::Discarded { .. })) => summary.discarded += 1,
-            (None, None) => {}
-        }
-        sink(&record);
-    })?;
-    Ok(summary)
+        },
+    )?;
+    filer.flush(pending);
+    Ok(filer.summary)
 }

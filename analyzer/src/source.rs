@@ -19,6 +19,7 @@ use crate::error::{AnalyzeError, Result};
 pub struct DumpSource {
     path: PathBuf,
     bytes: SourceBytes,
+    modified: Option<std::time::SystemTime>,
 }
 
 #[derive(Clone)]
@@ -32,7 +33,8 @@ impl DumpSource {
     /// dump).
     pub fn open(path: &Path) -> Result<DumpSource> {
         let file = File::open(path)?;
-        if file.metadata()?.len() == 0 {
+        let meta = file.metadata()?;
+        if meta.len() == 0 {
             return Err(AnalyzeError::Empty);
         }
         // SAFETY: the map is read-only and private to this process. Another process truncating
@@ -45,6 +47,7 @@ impl DumpSource {
         Ok(DumpSource {
             path: path.to_owned(),
             bytes: SourceBytes::Mapped(Arc::new(map)),
+            modified: meta.modified().ok(),
         })
     }
 
@@ -54,7 +57,13 @@ impl DumpSource {
         DumpSource {
             path,
             bytes: SourceBytes::Owned(bytes.into()),
+            modified: None,
         }
+    }
+
+    /// The file's modification time when it was opened (`None` for bytes in memory).
+    pub fn modified(&self) -> Option<std::time::SystemTime> {
+        self.modified
     }
 
     /// The path reports name this source by.

@@ -57,6 +57,14 @@ pub enum ShareError {
         /// What is wrong with it.
         detail: String,
     },
+    /// A raw dump could not be packed into a report CAB.
+    #[error("cannot pack the report {path}: {detail}")]
+    Pack {
+        /// The report file being written.
+        path: PathBuf,
+        /// Why.
+        detail: String,
+    },
     /// Test-only: a fault injected after the given step, standing in for a killed writer.
     #[cfg(test)]
     #[error("injected fault after step {0}")]

@@ -144,56 +144,27 @@ pub fn read_blue_index(root: &Path) -> Result<(Vec<BlueIndexEntry>, Vec<LineIssu
     Ok((entries, issues))
 }
 
-/// The action adding one kernel hit to the index.
-pub(crate) fn blue_index_action(
-    root: &Path,
+/// The index line of one kernel hit.
+pub(crate) fn blue_index_line(
     failure_bucket: &str,
     bucket_id: u64,
     report_file: Option<&str>,
     content_id: &str,
-) -> Result<Action, ShareError> {
-    let line = format!(
+) -> String {
+    format!(
         "{}\t{bucket_id}\t{}\t{content_id}\r\n",
         clean_key(failure_bucket),
         report_file.unwrap_or(NO_CAB)
-    );
-    Ok(Action::Append {
-        path: vec![BLUE_INDEX_FILE.to_owned()],
-        len_before: file_len(&root.join(BLUE_INDEX_FILE))?,
-        data: line.into_bytes(),
-    })
+    )
 }
 
-fn seen_rel(content_id: &str) -> Vec<String> {
+/// The seen shard of a content id, relative to the root.
+pub(crate) fn seen_rel(content_id: &str) -> Vec<String> {
     let shard = content_id.get(..2).unwrap_or("00");
     vec![SEEN_DIR.to_owned(), format!("{shard}.tsv")]
 }
 
-fn seen_line(content_id: &str, subpath: &str) -> String {
-    format!("{content_id}\t{subpath}\r\n")
-}
-
-/// Whether this content id was already counted in this bucket.
-pub(crate) fn seen(root: &Path, content_id: &str, subpath: &str) -> Result<bool, ShareError> {
-    let mut path = root.to_path_buf();
-    path.extend(seen_rel(content_id));
-    let text = read_text(&path)?;
-    let line = seen_line(content_id, subpath);
-    Ok(text.starts_with(&line) || text.contains(&format!("\n{line}")))
-}
-
-/// The action recording a counted hit.
-pub(crate) fn seen_action(
-    root: &Path,
-    content_id: &str,
-    subpath: &str,
-) -> Result<Action, ShareError> {
-    let rel = seen_rel(content_id);
-    let mut path = root.to_path_buf();
-    path.extend(rel.iter());
-    Ok(Action::Append {
-        len_before: file_len(&path)?,
-        path: rel,
-        data: seen_line(content_id, subpath).into_bytes(),
-    })
+/// A seen-index line without its CRLF.
+pub(crate) fn seen_entry(content_id: &str, subpath: &str) -> String {
+    format!("{content_id}\t{subpath}")
 }

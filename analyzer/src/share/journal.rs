@@ -11,6 +11,10 @@
 //! - `Rename` moves the fsynced report temp into place, or finds it already there;
 //! - `Append` records the log's length before the filing, so a redo appends the line exactly
 //!   once, completes a line cut short, and never duplicates one.
+//!
+//! Durability: the journal is flushed to disk before any action runs; the actions are flushed
+//! together ([`sync_files`]) before the journal is deleted, so a power loss at any point
+//! leaves either the journal to redo them or all of them on disk.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
@@ -135,16 +139,66 @@ fn sync_dir(path: &Path) {
 
 /// Writes `data` to `<path>.dumpsig-tmp`, fsyncs it, and renames it over `path`.
 pub(crate) fn write_atomic(path: &Path, data: &[u8]) -> Result<(), ShareError> {
-    make_parent(path)?;
+    write_replacing(path, data, true)
+}
+
+/// `write_atomic`, flushing to disk only when `each` (otherwise the caller syncs a whole
+/// group of files at once with [`sync_files`]).
+fn write_replacing(path: &Path, data: &[u8], each: bool) -> Result<(), ShareError> {
     let temp = temp_path(path);
-    let mut file = File::create(&temp).map_err(io_err(&temp))?;
+    let mut file = create_with_parent(&temp)?;
     file.write_all(data).map_err(io_err(&temp))?;
-    if sync_writes() {
+    if each && sync_writes() {
         file.sync_all().map_err(io_err(&temp))?;
     }
     drop(file);
     fs::rename(&temp, path).map_err(io_err(path))?;
-    sync_dir(path);
+    if each {
+        sync_dir(path);
+    }
+    Ok(())
+}
+
+/// Creates (truncates) a file, making its parent folders only when they are missing.
+pub(crate) fn create_with_parent(path: &Path) -> Result<File, ShareError> {
+    match File::create(path) {
+        Ok(file) => Ok(file),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            make_parent(path)?;
+            File::create(path).map_err(io_err(path))
+        }
+        Err(e) => Err(io_err(path)(e)),
+    }
+}
+
+/// Flushes a group of files written without flushing (and the renames that placed them) to
+/// disk, when writes are flushed at all. On Linux one `syncfs` of the share's file system
+/// does it in one call, however many files a group touched; elsewhere each file and its
+/// folder are flushed.
+pub(crate) fn sync_files(root: &Path, paths: &[PathBuf]) -> Result<(), ShareError> {
+    if !sync_writes() || paths.is_empty() {
+        return Ok(());
+    }
+    sync_each_or_all(root, paths)
+}
+
+#[cfg(target_os = "linux")]
+fn sync_each_or_all(root: &Path, _paths: &[PathBuf]) -> Result<(), ShareError> {
+    let dir = File::open(root).map_err(io_err(root))?;
+    rustix::fs::syncfs(&dir).map_err(|e| io_err(root)(e.into()))
+}
+
+#[cfg(not(target_os = "linux"))]
+fn sync_each_or_all(_root: &Path, paths: &[PathBuf]) -> Result<(), ShareError> {
+    for path in paths {
+        match File::open(path) {
+            Ok(file) => file.sync_all().map_err(io_err(path))?,
+            // A rename's source: its target is in the list too.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(io_err(path)(e)),
+        }
+        sync_dir(path);
+    }
     Ok(())
 }
 
@@ -164,19 +218,22 @@ pub(crate) fn file_len(path: &Path) -> Result<u64, ShareError> {
     }
 }
 
-fn apply(root: &Path, action: &Action) -> Result<(), ShareError> {
+/// Carries out one action without flushing it to disk; returns the file it changed, for
+/// [`sync_files`].
+fn apply(root: &Path, action: &Action) -> Result<PathBuf, ShareError> {
     match action {
-        Action::Write { path, data } => write_atomic(&resolve(root, path)?, data),
+        Action::Write { path, data } => {
+            let path = resolve(root, path)?;
+            write_replacing(&path, data, false)?;
+            Ok(path)
+        }
         Action::Rename { from, to } => {
             let (from, to) = (resolve(root, from)?, resolve(root, to)?);
             match fs::rename(&from, &to) {
-                Ok(()) => {
-                    sync_dir(&to);
-                    Ok(())
-                }
+                Ok(()) => Ok(to),
                 // Done by an earlier attempt (or the temp was removed: the count then says
                 // one cab more than is present, which scan accepts as a deleted report).
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(to),
                 Err(e) => Err(io_err(&to)(e)),
             }
         }
@@ -184,19 +241,31 @@ fn apply(root: &Path, action: &Action) -> Result<(), ShareError> {
             path,
             len_before,
             data,
-        } => append_once(&resolve(root, path)?, *len_before, data),
+        } => {
+            let path = resolve(root, path)?;
+            append_once(&path, *len_before, data)?;
+            Ok(path)
+        }
     }
 }
 
 /// Appends `data` so that the bytes from `len_before` on are exactly `data`, with one write.
 fn append_once(path: &Path, len_before: u64, data: &[u8]) -> Result<(), ShareError> {
-    make_parent(path)?;
-    let mut file = OpenOptions::new()
-        .read(true)
-        .append(true)
-        .create(true)
-        .open(path)
-        .map_err(io_err(path))?;
+    let open = || {
+        OpenOptions::new()
+            .read(true)
+            .append(true)
+            .create(true)
+            .open(path)
+    };
+    let mut file = match open() {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            make_parent(path)?;
+            open().map_err(io_err(path))?
+        }
+        Err(e) => return Err(io_err(path)(e)),
+    };
     let len = file.metadata().map_err(io_err(path))?.len();
     let mut written = Vec::new();
     if len > len_before {
@@ -224,9 +293,6 @@ fn append_once(path: &Path, len_before: u64, data: &[u8]) -> Result<(), ShareErr
     };
     if !rest.is_empty() {
         file.write_all(&rest).map_err(io_err(path))?;
-        if sync_writes() {
-            file.sync_data().map_err(io_err(path))?;
-        }
     }
     Ok(())
 }
@@ -250,10 +316,14 @@ pub(crate) fn commit(
     })?;
     write_atomic(&journal_path, &bytes)?;
     fault(1)?;
+    let mut touched = Vec::with_capacity(journal.actions.len());
     for (index, action) in journal.actions.iter().enumerate() {
-        apply(root, action)?;
+        touched.push(apply(root, action)?);
         fault(2 + index)?;
     }
+    // Redo logging: the actions need not reach the disk one by one, only all of them before
+    // the journal that can redo them is gone.
+    sync_files(root, &touched)?;
     fs::remove_file(&journal_path).map_err(io_err(&journal_path))?;
     Ok(())
 }
@@ -278,9 +348,11 @@ pub(crate) fn recover(root: &Path) -> Result<bool, ShareError> {
             detail: format!("unknown version {}", journal.version),
         });
     }
+    let mut touched = Vec::with_capacity(journal.actions.len());
     for action in &journal.actions {
-        apply(root, action)?;
+        touched.push(apply(root, action)?);
     }
+    sync_files(root, &touched)?;
     fs::remove_file(&journal_path).map_err(io_err(&journal_path))?;
     Ok(true)
 }

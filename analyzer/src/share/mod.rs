@@ -53,13 +53,20 @@
 //! also removes orphaned temp files and raises a count.txt that is missing, unreadable or below
 //! the report files present (damage only a foreign writer or a person can cause).
 //!
+//! Many filings at once go through a [`ShareWriter`] (what `dumpsig bucket` does): a group
+//! of reports is decided in order under one lock, exactly as one-by-one filings would be, and
+//! carried out by one journal, one write of each count.txt and one append to each log; a
+//! raw dump is packed into its CAB only when its report file is actually copied.
+//!
 //! Advisory locks hold between processes on one machine and, where the file system forwards
 //! them (SMB byte-range locks on Windows; NFS and CIFS mounts on Linux depending on mount
 //! options), between machines.
 
 mod config;
 mod error;
+mod group;
 mod index;
+mod index_cache;
 mod journal;
 mod paths;
 mod scan;
@@ -67,6 +74,8 @@ mod text;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_group;
 #[cfg(test)]
 mod tests_read;
 #[cfg(test)]
@@ -79,11 +88,14 @@ use std::time::SystemTime;
 
 use serde::Serialize;
 
+use crate::cab::writer::{write_cabinet, CabInput, WriteCompression};
+
 pub use config::{
     effective, parse_config, ConfigFile, ConfigKind, Effective, Settings,
     DEFAULT_CRASHES_PER_BUCKET,
 };
 pub use error::ShareError;
+pub use group::ShareWriter;
 pub use index::{BlueIndexEntry, RegistryEntry};
 pub use journal::set_sync_writes;
 pub use paths::{check_component, windows_root, BucketPath, MAX_PATH_CHARS};
@@ -95,9 +107,8 @@ pub use text::{
 
 use config::read_config;
 use error::io_err;
-use journal::{commit, file_len, recover, temp_path, write_atomic, Action, ShareLock};
-use paths::{check_content_id, longest_path, BucketFiles};
-use text::{log_item, log_line, MAX_MACHINE, MAX_USER, NO_CAB, UNKNOWN_MACHINE, UNKNOWN_USER};
+use journal::{commit, recover, write_atomic, ShareLock};
+use paths::{longest_path, BucketFiles};
 
 /// `FileTreeRoot` redirects followed at most (MS-CER 2.2.4).
 pub const MAX_REDIRECTS: usize = 10;
@@ -113,6 +124,16 @@ pub enum ReportSource<'a> {
     Bytes(&'a [u8]),
     /// A report file to copy.
     File(&'a Path),
+    /// A raw dump to pack into an MSZIP CAB as WER would, under the member name given; packed
+    /// only when the report file is actually copied (most hits of a busy bucket are not).
+    PackDump {
+        /// Name of the dump inside the CAB.
+        member: &'a str,
+        /// The dump.
+        dump: &'a [u8],
+        /// Modification time stored for the member.
+        modified: crate::cab::DosDateTime,
+    },
 }
 
 /// One analyzed report to file.
@@ -298,138 +319,24 @@ impl CerShare {
     /// reads status.txt and count.txt, copies the report while under the limit and wanted,
     /// updates count.txt and, when tracking is on, hits.log and crash.log; all under the share
     /// lock and the journal (see the module docs).
+    /// Many reports are filed faster as a group: see [`ShareWriter`].
     pub fn file(&self, report: &ReportToFile<'_>) -> Result<FileOutcome, ShareError> {
-        self.file_with(report, &no_fault)
+        ShareWriter::new(self, 1)
+            .file_group(std::slice::from_ref(report))?
+            .pop()
+            .unwrap_or_else(unreachable_outcome)
     }
 
+    #[cfg(test)]
     fn file_with(
         &self,
         r: &ReportToFile<'_>,
-        fault: &dyn Fn(usize) -> Result<(), ShareError>,
+        fault: group::Fault<'_>,
     ) -> Result<FileOutcome, ShareError> {
-        let components = r.bucket.checked_components()?;
-        check_content_id(r.content_id)?;
-        let subpath = r.bucket.windows_subpath();
-        let report_name = format!("{}.cab", r.content_id);
-        let named = r.report.is_some().then_some(report_name.as_str());
-        let (longest, chars) = longest_path(&self.windows_root, &subpath, named);
-        if chars > MAX_PATH_CHARS {
-            return Ok(FileOutcome::Discarded {
-                path: longest,
-                chars,
-            });
-        }
-        let files = BucketFiles::new(&self.root, &components);
-        let report_path = files.cabs_dir.join(&report_name);
-
-        let _lock = ShareLock::acquire(&self.root)?;
-        recover(&self.root)?;
-        if index::seen(&self.root, r.content_id, &subpath)? || report_path.exists() {
-            return Ok(FileOutcome::AlreadyFiled { subpath });
-        }
-        let status = read_config(&files.status_txt, ConfigKind::Status)?;
-        let rules = effective(
-            self.policy.as_ref().map(|p| &p.settings),
-            status.as_ref().map(|s| &s.settings),
-            r.bucket.is_special(),
-        );
-        let old = read_counts(&files.count_txt)?;
-        let gathered = old.map_or(0, |c| c.cabs_gathered);
-        let not_copied = match (&r.report, rules.crashes_per_bucket) {
-            (None, _) => Some(NotCopied::NoReport),
-            _ if !rules.report_wanted => Some(NotCopied::NotWanted),
-            (_, Some(limit)) if gathered >= limit => Some(NotCopied::OverLimit { limit }),
-            _ => None,
-        };
-        let overflow = || ShareError::CounterOverflow(files.count_txt.clone());
-        let counts = Counts {
-            cabs_gathered: gathered
-                .checked_add(u64::from(not_copied.is_none()))
-                .ok_or_else(overflow)?,
-            total_hits: old
-                .map_or(0, |c| c.total_hits)
-                .checked_add(1)
-                .ok_or_else(overflow)?,
-        };
-
-        let mut actions = vec![Action::Write {
-            path: rel(&files.counts_rel, "count.txt"),
-            data: counts.to_file_bytes(),
-        }];
-        if let (None, Some(source)) = (not_copied, &r.report) {
-            let temp = temp_path(&report_path);
-            if let Err(e) = copy_report(source, &temp) {
-                let _ = fs::remove_file(&temp); // best effort; repair removes it otherwise
-                return Err(e);
-            }
-            fault(0)?;
-            actions.push(Action::Rename {
-                from: rel(
-                    &files.cabs_rel,
-                    &format!("{report_name}{}", journal::TEMP_SUFFIX),
-                ),
-                to: rel(&files.cabs_rel, &report_name),
-            });
-        }
-        actions.push(index::seen_action(&self.root, r.content_id, &subpath)?);
-        if rules.tracking {
-            let time = r
-                .crash_time
-                .or_else(|| r.file_mtime.and_then(CrashTime::from_system_time))
-                .or_else(|| CrashTime::from_system_time(SystemTime::now()))
-                .unwrap_or(CrashTime::EPOCH);
-            let machine = log_item(r.machine, MAX_MACHINE, UNKNOWN_MACHINE);
-            let user = log_item(r.user, MAX_USER, UNKNOWN_USER);
-            let file_item = if not_copied.is_none() {
-                report_name.as_str()
-            } else {
-                NO_CAB
-            };
-            let crash_item = rules.bucket_id.map_or(subpath.clone(), |id| id.to_string());
-            actions.push(Action::Append {
-                path: rel(&files.cabs_rel, "hits.log"),
-                len_before: file_len(&files.hits_log)?,
-                data: log_line(&time, &machine, &user, file_item),
-            });
-            actions.push(Action::Append {
-                path: vec![CRASH_LOG.to_owned()],
-                len_before: file_len(&self.root.join(CRASH_LOG))?,
-                data: log_line(&time, &machine, &user, &crash_item),
-            });
-        }
-        let mut bucket_id = None;
-        if let Some(failure_bucket) = r.failure_bucket.filter(|b| !b.is_empty()) {
-            let (id, register) = index::bucket_id_for(&self.root, failure_bucket)?;
-            bucket_id = Some(id);
-            actions.extend(register);
-            if r.bucket == BucketPath::Blue {
-                let copied = not_copied.is_none().then_some(report_name.as_str());
-                actions.push(index::blue_index_action(
-                    &self.root,
-                    failure_bucket,
-                    id,
-                    copied,
-                    r.content_id,
-                )?);
-            }
-        }
-        commit(&self.root, actions, fault)?;
-
-        let tracked = rules.tracking;
-        Ok(match not_copied {
-            None => FileOutcome::Filed {
-                report: report_path,
-                counts,
-                bucket_id,
-                tracked,
-            },
-            Some(reason) => FileOutcome::CountedOnly {
-                reason,
-                counts,
-                bucket_id,
-                tracked,
-            },
-        })
+        ShareWriter::new(self, 1)
+            .file_group_with(std::slice::from_ref(r), fault)?
+            .pop()
+            .unwrap_or_else(unreachable_outcome)
     }
 
     /// The stable BucketID of a failure bucket, registering it when new.
@@ -489,6 +396,15 @@ impl CerShare {
     }
 }
 
+/// A group of one always has one outcome; this error stands for a broken promise.
+fn unreachable_outcome() -> Result<FileOutcome, ShareError> {
+    Err(ShareError::InvalidInput {
+        what: "filing",
+        value: String::new(),
+        reason: "no outcome for the report",
+    })
+}
+
 fn rel(dir: &[String], name: &str) -> Vec<String> {
     let mut path = dir.to_vec();
     path.push(name.to_owned());
@@ -516,20 +432,33 @@ fn read_counts(path: &Path) -> Result<Option<Counts>, ShareError> {
         })
 }
 
-/// Copies the report to its temp name and fsyncs it.
+/// Copies the report to its temp name; the caller flushes the group's copies to disk
+/// together ([`journal::sync_files`]) before the journal that renames them is written.
 fn copy_report(source: &ReportSource<'_>, temp: &Path) -> Result<(), ShareError> {
-    journal::make_parent(temp)?;
-    let mut out = File::create(temp).map_err(io_err(temp))?;
+    let mut out = journal::create_with_parent(temp)?;
     match source {
         ReportSource::Bytes(bytes) => out.write_all(bytes).map_err(io_err(temp))?,
         ReportSource::File(path) => {
             let mut input = File::open(path).map_err(io_err(*path))?;
             std::io::copy(&mut input, &mut out).map_err(io_err(temp))?;
         }
+        ReportSource::PackDump {
+            member,
+            dump,
+            modified,
+        } => {
+            let input = CabInput {
+                name: member,
+                data: dump,
+                modified: *modified,
+            };
+            let cab =
+                write_cabinet(&[input], WriteCompression::MsZip).map_err(|e| ShareError::Pack {
+                    path: temp.to_owned(),
+                    detail: e.to_string(),
+                })?;
+            out.write_all(&cab).map_err(io_err(temp))?;
+        }
     }
-    if journal::sync_writes() {
-        out.sync_all().map_err(io_err(temp))
-    } else {
-        Ok(())
-    }
+    Ok(())
 }
