@@ -54,7 +54,7 @@ rss1, rss2, size = sys.argv[6], sys.argv[7], sys.argv[8]
 rss3 = sys.argv[9]
 peer_per_file = (end - start) / sample
 peer_total = peer_per_file * n
-names = ["dumpsig bucket -j 1 (fsync each filing)", "dumpsig bucket -j 2 (fsync each filing)",
+names = ["dumpsig bucket -j 1 (durable: syncfs per group)", "dumpsig bucket -j 2 (durable: syncfs per group)",
          "dumpsig bucket --no-sync -j 1", "dumpsig bucket --no-sync -j 2",
          "dumpsig analyze --json --signature-only -j 1", "dumpsig analyze --json --signature-only -j 2"]
 rss = [rss1, rss2, rss1, rss2, rss3, rss3]

@@ -4,17 +4,26 @@
 //!
 //! Ordering and memory: at most `jobs * IN_FLIGHT_PER_JOB` inputs are between discovery and
 //! the sink at any time (running, or finished and waiting for an earlier one), so a batch of a
-//! million dumps holds the same few reports in memory as a batch of ten, while one slow dump
-//! stalls only the sink, not the workers, until the window is full.
+//! million dumps holds the same few hundred reports in memory as a batch of ten, while one
+//! slow dump stalls only the sink, not the workers, until the window is full.
+//!
+//! Tasks: small inputs are handed to workers in chunks sized to about a millisecond of work
+//! (measured as the batch goes), because a task per 20-microsecond minidump spends more on
+//! spawning and waking threads than on the dump; a slow kernel dump still gets a task alone.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
+use std::time::{Duration, Instant};
 
 use crate::error::{AnalyzeError, Result};
 use crate::inputs::Input;
 
-/// Inputs in flight per worker thread: enough that a slow input does not idle the others.
-const IN_FLIGHT_PER_JOB: usize = 8;
+/// Inputs in flight per worker thread: enough that a slow input does not idle the others,
+/// and room for a few chunks of [`MAX_CHUNK`] small inputs per worker.
+const IN_FLIGHT_PER_JOB: usize = 4 * MAX_CHUNK;
+/// Most inputs one task analyzes.
+const MAX_CHUNK: usize = 32;
 
 /// One of N disjoint parts of an input set: `--shard K/N` (K from 1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,9 +99,10 @@ impl Default for BatchOptions {
     }
 }
 
-/// Runs `work` over every input on `options.jobs` threads and hands each result to `sink`
-/// in input order. Unreadable directory entries are passed to `work` too (it decides what
-/// they become), so they keep their place in the order.
+/// Runs `work` over every input on `options.jobs` worker threads (on the calling thread
+/// alone for one job) and hands each result to `sink` in input order. Unreadable directory
+/// entries are passed to `work` too (it decides what they become), so they keep their place
+/// in the order.
 pub fn run_batch<I, T, W, S>(inputs: I, options: &BatchOptions, work: W, mut sink: S) -> Result<()>
 where
     I: IntoIterator<Item = Input>,
@@ -101,54 +111,81 @@ where
     S: FnMut(Input, T),
 {
     let jobs = options.jobs.max(1);
+    if jobs == 1 {
+        run_serially(inputs, options, work, sink);
+        return Ok(());
+    }
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(jobs)
         .build()
         .map_err(|e| AnalyzeError::Internal(format!("cannot start {jobs} worker threads: {e}")))?;
-    let window = jobs * IN_FLIGHT_PER_JOB;
+    let window = max_in_flight(jobs);
     let progress = options.progress.then(progress_bar);
-    let (tx, rx) = mpsc::channel::<(usize, Input, T)>();
+    let (tx, rx) = mpsc::channel::<(usize, Vec<(Input, T)>)>();
     let work = &work;
+    let timing = WorkTiming::default();
+    let timing = &timing;
+    let mut inputs = inputs.into_iter();
     pool.in_place_scope(|scope| {
-        let mut waiting: BTreeMap<usize, (Input, T)> = BTreeMap::new();
-        let mut next = 0usize;
-        let mut started = 0usize;
-        let mut drain =
-            |block: bool, waiting: &mut BTreeMap<usize, (Input, T)>, next: &mut usize| {
-                let got = if block {
-                    rx.recv().ok()
-                } else {
-                    rx.try_recv().ok()
-                };
-                let received = got.is_some();
-                if let Some((i, input, result)) = got {
-                    waiting.insert(i, (input, result));
-                }
-                while let Some((input, result)) = waiting.remove(next) {
+        // Finished chunks waiting for an earlier one, by chunk number.
+        let mut waiting: BTreeMap<usize, Vec<(Input, T)>> = BTreeMap::new();
+        let (mut next_chunk, mut chunks) = (0usize, 0usize);
+        let (mut started, mut delivered) = (0usize, 0usize);
+        let mut deliver = |block: bool,
+                           waiting: &mut BTreeMap<usize, Vec<(Input, T)>>,
+                           next_chunk: &mut usize,
+                           delivered: &mut usize| {
+            let got = if block {
+                rx.recv().ok()
+            } else {
+                rx.try_recv().ok()
+            };
+            let received = got.is_some();
+            if let Some((index, results)) = got {
+                waiting.insert(index, results);
+            }
+            while let Some(results) = waiting.remove(next_chunk) {
+                for (input, result) in results {
                     if let Some(bar) = &progress {
                         bar.inc(1);
                     }
                     sink(input, result);
-                    *next += 1;
+                    *delivered += 1;
                 }
-                received
-            };
-        for input in inputs {
-            while started - next >= window {
-                drain(true, &mut waiting, &mut next);
+                *next_chunk += 1;
             }
+            received
+        };
+        loop {
+            let size = timing.chunk_len().min(window);
+            while started - delivered + size > window {
+                deliver(true, &mut waiting, &mut next_chunk, &mut delivered);
+            }
+            let chunk: Vec<Input> = inputs.by_ref().take(size).collect();
+            if chunk.is_empty() {
+                break;
+            }
+            started += chunk.len();
             let tx = tx.clone();
-            let index = started;
-            started += 1;
+            let index = chunks;
+            chunks += 1;
             scope.spawn(move |_| {
-                let result = work(&input);
+                let results = chunk
+                    .into_iter()
+                    .map(|input| {
+                        let begun = Instant::now();
+                        let result = work(&input);
+                        timing.record(begun.elapsed());
+                        (input, result)
+                    })
+                    .collect();
                 // The receiver lives until every spawned task has finished.
-                let _ = tx.send((index, input, result));
+                let _ = tx.send((index, results));
             });
-            while drain(false, &mut waiting, &mut next) {}
+            while deliver(false, &mut waiting, &mut next_chunk, &mut delivered) {}
         }
-        while next < started {
-            if !drain(true, &mut waiting, &mut next) {
+        while next_chunk < chunks {
+            if !deliver(true, &mut waiting, &mut next_chunk, &mut delivered) {
                 break;
             }
         }
@@ -157,6 +194,68 @@ where
         bar.finish_and_clear();
     }
     Ok(())
+}
+
+/// Most inputs between discovery and the sink at once (running, or finished and waiting for
+/// an earlier one).
+pub(crate) fn max_in_flight(jobs: usize) -> usize {
+    jobs * IN_FLIGHT_PER_JOB
+}
+
+/// Work per task the chunking aims at: spawning a task and waking the sink cost some
+/// microseconds each, noise against a millisecond of work.
+const TARGET_TASK_NANOS: u64 = 1_000_000;
+
+/// How long inputs take, so tasks carry several small inputs (a minidump's signature takes
+/// tens of microseconds) but one large one each (a kernel dump can take a second).
+#[derive(Default)]
+struct WorkTiming {
+    nanos: AtomicU64,
+    count: AtomicU64,
+}
+
+impl WorkTiming {
+    fn record(&self, took: Duration) {
+        let nanos = u64::try_from(took.as_nanos()).unwrap_or(u64::MAX);
+        self.nanos.fetch_add(nanos, Ordering::Relaxed);
+        self.count.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Inputs per task: one until something is measured, then about a millisecond's worth.
+    fn chunk_len(&self) -> usize {
+        let (nanos, count) = (
+            self.nanos.load(Ordering::Relaxed),
+            self.count.load(Ordering::Relaxed),
+        );
+        if count == 0 {
+            return 1;
+        }
+        let per_input = (nanos / count).max(1);
+        usize::try_from(TARGET_TASK_NANOS / per_input)
+            .unwrap_or(MAX_CHUNK)
+            .clamp(1, MAX_CHUNK)
+    }
+}
+
+/// One job: everything on the calling thread, so `--jobs 1` uses one processor (with a
+/// worker thread beside the coordinating one it would use up to two).
+fn run_serially<I, T, W, S>(inputs: I, options: &BatchOptions, work: W, mut sink: S)
+where
+    I: IntoIterator<Item = Input>,
+    W: Fn(&Input) -> T,
+    S: FnMut(Input, T),
+{
+    let progress = options.progress.then(progress_bar);
+    for input in inputs {
+        let result = work(&input);
+        sink(input, result);
+        if let Some(bar) = &progress {
+            bar.inc(1);
+        }
+    }
+    if let Some(bar) = progress {
+        bar.finish_and_clear();
+    }
 }
 
 fn progress_bar() -> indicatif::ProgressBar {

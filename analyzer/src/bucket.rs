@@ -6,6 +6,7 @@
 //! SHA-256 of the input, so a second run over the same inputs changes nothing.
 
 use std::path::Path;
+use std::sync::mpsc;
 use std::time::{Duration, Instant, SystemTime};
 
 use serde::Serialize;
@@ -132,6 +133,8 @@ const GROUP_SIZE: usize = 1024;
 /// A group is filed after this long even when not full, so slow inputs still reach the share
 /// (and the output) promptly.
 const GROUP_WAIT: Duration = Duration::from_secs(1);
+/// A group is filed once its dumps hold this many bytes (small dumps are read into memory).
+const GROUP_BYTES: u64 = 64 << 20;
 
 /// What filing an analyzed input needs, computed on the worker thread that analyzed it: the
 /// dump mapped, its content hash, where it goes and what the logs say about it.
@@ -268,17 +271,18 @@ struct Pending {
     prepared: Option<Result<Prepared, String>>,
 }
 
-/// Files a group into the share and hands each record on, in input order.
-struct Filer<'s, 'f, F> {
+/// Files groups into the share and keeps the totals.
+struct Filer<'s, 'f> {
     writer: ShareWriter<'s>,
     share: &'s CerShare,
     filing: &'f FilingOptions,
     summary: BucketSummary,
-    sink: F,
 }
 
-impl<F: FnMut(&BucketRecord)> Filer<'_, '_, F> {
-    fn flush(&mut self, pending: Vec<Pending>) {
+impl Filer<'_, '_> {
+    /// Files one group; the records come back in input order.
+    fn flush(&mut self, pending: Vec<Pending>) -> Vec<BucketRecord> {
+        let mut records = Vec::with_capacity(pending.len());
         let requests: Vec<ReportToFile<'_>> = pending
             .iter()
             .filter_map(|p| match &p.prepared {
@@ -337,21 +341,52 @@ impl<F: FnMut(&BucketRecord)> Filer<'_, '_, F> {
                 (None, Some(FileOutcome::Discarded { .. })) => summary.discarded += 1,
                 (None, None) => {}
             }
-            (self.sink)(&record);
+            records.push(record);
         }
+        records
+    }
+}
+
+/// The analyzed inputs collected for the next group, and when to file them.
+#[derive(Default)]
+struct Group {
+    items: Vec<Pending>,
+    bytes: u64,
+    oldest: Option<Instant>,
+}
+
+impl Group {
+    /// Adds an input; true when the group should be filed now.
+    fn push(&mut self, item: Pending) -> bool {
+        self.oldest.get_or_insert_with(Instant::now);
+        if let Some(Ok(prepared)) = &item.prepared {
+            self.bytes += prepared.source.len();
+        }
+        self.items.push(item);
+        self.items.len() >= GROUP_SIZE
+            || self.bytes >= GROUP_BYTES
+            || self.oldest.is_some_and(|t| t.elapsed() >= GROUP_WAIT)
+    }
+
+    fn take(&mut self) -> Vec<Pending> {
+        std::mem::take(self).items
     }
 }
 
 /// Analyzes the inputs as a batch and files them into `share` in input order, in groups
 /// (one lock, journal and write of each touched file per group), handing every record to
 /// `sink`. The decisions are the ones filing one by one in input order would make.
+///
+/// With more than one job, a group is filed on a thread of its own while the workers analyze
+/// the next one (at most two groups are held); with one job everything runs on the calling
+/// thread.
 pub fn bucket_all<I, F>(
     share: &CerShare,
     inputs: I,
     options: &AnalyzeOptions,
     batch: &BatchOptions,
     filing: &FilingOptions,
-    sink: F,
+    mut sink: F,
 ) -> crate::error::Result<BucketSummary>
 where
     I: IntoIterator<Item = Input>,
@@ -362,34 +397,55 @@ where
         share,
         filing,
         summary: BucketSummary::default(),
-        sink,
     };
-    let mut pending: Vec<Pending> = Vec::new();
-    let mut oldest = Instant::now();
-    run_batch(
-        inputs,
-        batch,
-        |input| {
-            let (report, source) = match input {
-                Input::File(path) => analyze_path_keeping(path, options),
-                Input::Unreadable(..) => (analyze_input(input, options), None),
-            };
-            let prepared = report
-                .error
-                .is_none()
-                .then(|| prepare(input.path(), source, &report, filing));
-            Pending { report, prepared }
-        },
-        |_, item| {
-            if pending.is_empty() {
-                oldest = Instant::now();
+    let work = |input: &Input| {
+        let (report, source) = match input {
+            Input::File(path) => analyze_path_keeping(path, options),
+            Input::Unreadable(..) => (analyze_input(input, options), None),
+        };
+        let prepared = report
+            .error
+            .is_none()
+            .then(|| prepare(input.path(), source, &report, filing));
+        Pending { report, prepared }
+    };
+    let mut group = Group::default();
+    if batch.jobs <= 1 {
+        run_batch(inputs, batch, work, |_, item| {
+            if group.push(item) {
+                filer.flush(group.take()).iter().for_each(&mut sink);
             }
-            pending.push(item);
-            if pending.len() >= GROUP_SIZE || oldest.elapsed() >= GROUP_WAIT {
-                filer.flush(std::mem::take(&mut pending));
+        })?;
+        filer.flush(group.take()).iter().for_each(&mut sink);
+        return Ok(filer.summary);
+    }
+    std::thread::scope(|scope| {
+        // Rendezvous: the collecting side waits while the filer is still busy with the group
+        // before, so at most two groups are in memory.
+        let (group_tx, group_rx) = mpsc::sync_channel::<Vec<Pending>>(0);
+        let (record_tx, record_rx) = mpsc::channel::<BucketRecord>();
+        let filing_thread = scope.spawn(move || {
+            for items in group_rx {
+                for record in filer.flush(items) {
+                    if record_tx.send(record).is_err() {
+                        break;
+                    }
+                }
             }
-        },
-    )?;
-    filer.flush(pending);
-    Ok(filer.summary)
+            filer.summary
+        });
+        let ran = run_batch(inputs, batch, work, |_, item| {
+            if group.push(item) {
+                let _ = group_tx.send(group.take());
+            }
+            record_rx.try_iter().for_each(|r| sink(&r));
+        });
+        let _ = group_tx.send(group.take());
+        drop(group_tx);
+        record_rx.iter().for_each(|r| sink(&r));
+        let summary = filing_thread.join().map_err(|_| {
+            crate::error::AnalyzeError::Internal("the filing thread panicked".to_owned())
+        })?;
+        ran.map(|()| summary)
+    })
 }

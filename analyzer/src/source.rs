@@ -13,6 +13,9 @@ use memmap2::Mmap;
 
 use crate::error::{AnalyzeError, Result};
 
+/// Files up to this size are read into memory rather than mapped.
+const READ_LIMIT: u64 = 1 << 20;
+
 /// The bytes of one dump: a read-only memory map of a file, or bytes already in memory (a dump
 /// extracted from a CAB).
 #[derive(Clone)]
@@ -32,10 +35,24 @@ impl DumpSource {
     /// Maps `path` read-only. An empty file is an error (it cannot be mapped, and it is not a
     /// dump).
     pub fn open(path: &Path) -> Result<DumpSource> {
-        let file = File::open(path)?;
+        let mut file = File::open(path)?;
         let meta = file.metadata()?;
         if meta.len() == 0 {
             return Err(AnalyzeError::Empty);
+        }
+        if meta.len() <= READ_LIMIT {
+            // Small files are read: unmapping in a process with several threads interrupts
+            // every other core (a TLB shootdown), which costs more than copying a minidump.
+            let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
+            std::io::Read::read_to_end(&mut file, &mut bytes)?;
+            if bytes.is_empty() {
+                return Err(AnalyzeError::Empty);
+            }
+            return Ok(DumpSource {
+                path: path.to_owned(),
+                bytes: SourceBytes::Owned(bytes.into()),
+                modified: meta.modified().ok(),
+            });
         }
         // SAFETY: the map is read-only and private to this process. Another process truncating
         // or rewriting the file while we read it can change the bytes under us (or raise

@@ -56,12 +56,13 @@ pub fn minidump_samples() -> Vec<Sample> {
 }
 
 /// Write every minidump sample into `<root>/minidump`, every kernel sample into
-/// `<root>/kernel` and the image store into `<root>/image-store` (creating them), return the
-/// paths written.
+/// `<root>/kernel`, the image store into `<root>/image-store` and the kernel symbols into
+/// `<root>/symbols` (creating them), return the paths written.
 pub fn write_all(root: &Path) -> std::io::Result<Vec<PathBuf>> {
     let mut written = write_samples(&root.join("minidump"))?;
     written.extend(kernel::write_kernel_samples(&root.join("kernel"))?);
     written.extend(kernel::write_image_store(&root.join("image-store"))?);
+    written.extend(kernel::write_symbol_store(&root.join("symbols"))?);
     Ok(written)
 }
 

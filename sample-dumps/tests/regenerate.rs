@@ -124,16 +124,16 @@ fn files_under(dir: &std::path::Path, prefix: &str, out: &mut BTreeSet<String>) 
     }
 }
 
-#[test]
-fn committed_image_store_matches_the_generator() -> Result<(), String> {
-    let dir = committed_dir("image-store");
-    let generated = sample_dumps::kernel::image_store_files().map_err(|e| e.to_string())?;
+/// The committed tree `dir` holds exactly the generated files, byte for byte.
+fn matches_generator(dir: &str, generated: Vec<(String, Vec<u8>)>) -> Result<(), String> {
+    let dir = committed_dir(dir);
     let mut on_disk = BTreeSet::new();
     files_under(&dir, "", &mut on_disk);
     let wanted: BTreeSet<String> = generated.iter().map(|(p, _)| p.clone()).collect();
     if on_disk != wanted {
         return Err(format!(
-            "image store differs: committed {on_disk:?}, generated {wanted:?}; {HOW_TO_FIX}"
+            "{} differs: committed {on_disk:?}, generated {wanted:?}; {HOW_TO_FIX}",
+            dir.display()
         ));
     }
     for (relative, bytes) in generated {
@@ -145,4 +145,16 @@ fn committed_image_store_matches_the_generator() -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+#[test]
+fn committed_image_store_matches_the_generator() -> Result<(), String> {
+    let generated = sample_dumps::kernel::image_store_files().map_err(|e| e.to_string())?;
+    matches_generator("image-store", generated)
+}
+
+#[test]
+fn committed_symbol_store_matches_the_generator() -> Result<(), String> {
+    let generated = sample_dumps::kernel::symbol_store_files().map_err(|e| e.to_string())?;
+    matches_generator("symbols", generated)
 }

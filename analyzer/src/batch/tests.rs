@@ -66,14 +66,14 @@ fn results_come_in_input_order_with_bounded_memory() {
     };
     let mut out = Vec::new();
     run_batch(
-        inputs(300),
+        inputs(2000),
         &options,
         |input| {
             let now = in_flight.fetch_add(1, Ordering::SeqCst) + 1;
             max_seen.fetch_max(now, Ordering::SeqCst);
             let n: u64 = input.path().to_string_lossy().parse().unwrap();
             // Uneven work so later inputs often finish first.
-            std::thread::sleep(std::time::Duration::from_micros((n * 7919) % 900));
+            std::thread::sleep(std::time::Duration::from_micros((n * 7919) % 300));
             n
         },
         |_, n| {
@@ -82,8 +82,8 @@ fn results_come_in_input_order_with_bounded_memory() {
         },
     )
     .unwrap();
-    assert_eq!(out, (0..300).collect::<Vec<u64>>());
-    let bound = options.jobs * IN_FLIGHT_PER_JOB;
+    assert_eq!(out, (0..2000).collect::<Vec<u64>>());
+    let bound = max_in_flight(options.jobs);
     assert!(
         max_seen.load(Ordering::SeqCst) <= bound,
         "{} inputs between discovery and the sink, bound {bound}",

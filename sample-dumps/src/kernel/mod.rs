@@ -24,6 +24,7 @@ mod paging;
 mod pe_image;
 mod phys;
 mod samples;
+mod symbols;
 mod system;
 #[cfg(test)]
 mod tests;
@@ -130,10 +131,26 @@ pub fn image_store_files() -> Result<Vec<(String, Vec<u8>)>, GenError> {
     samples::image_store()
 }
 
+/// Breakpad symbols for the seed scenario's dump_diskdump.sys builds, `(path relative to the
+/// store root, bytes)`, laid out `diskdump.pdb/<DEBUGID>/diskdump.sym` under the debug id of
+/// the CodeView record in each image: kernel frames in dump_diskdump.sys symbolize from them.
+pub fn symbol_store_files() -> Result<Vec<(String, Vec<u8>)>, GenError> {
+    samples::symbol_store()
+}
+
+/// Writes [`symbol_store_files`] under `dir` and returns the paths written.
+pub fn write_symbol_store(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    write_tree(dir, symbol_store_files()?)
+}
+
 /// Writes [`image_store_files`] under `dir` and returns the paths written.
 pub fn write_image_store(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    write_tree(dir, image_store_files()?)
+}
+
+fn write_tree(dir: &Path, files: Vec<(String, Vec<u8>)>) -> std::io::Result<Vec<PathBuf>> {
     let mut paths = Vec::new();
-    for (relative, bytes) in image_store_files()? {
+    for (relative, bytes) in files {
         let p = dir.join(relative);
         if let Some(parent) = p.parent() {
             std::fs::create_dir_all(parent)?;

@@ -596,7 +596,8 @@ pub(crate) fn sparse(path: &Path, total: u64) -> std::io::Result<()> {
 
 /// The binaries of the generated image store: each diskdump.sys build of the seed samples as a
 /// PE file, under `diskdump.sys/<TIMESTAMP %08X><SizeOfImage %x>/diskdump.sys`.
-pub(crate) fn image_store() -> Result<Vec<(String, Vec<u8>)>, GenError> {
+/// The dump_diskdump.sys images of the seed scenario's two builds (16385, then 20882).
+fn seed_diskdump_images() -> Result<Vec<super::pe_image::ImageSpec>, GenError> {
     let mut out = Vec::new();
     for dd in [DISKDUMP_16385, DISKDUMP_20882] {
         let spec = win7_seed(dd, &WIN7_RAM);
@@ -605,12 +606,28 @@ pub(crate) fn image_store() -> Result<Vec<(String, Vec<u8>)>, GenError> {
             .iter()
             .find(|m| m.name == "dump_diskdump.sys")
             .ok_or_else(|| GenError::new("the seed system has no dump_diskdump.sys"))?;
-        let image = &module.image;
-        let key = format!("{:08X}{:x}", image.timestamp, image.size);
-        out.push((
-            format!("diskdump.sys/{key}/diskdump.sys"),
-            image.file_image(),
-        ));
+        out.push(module.image.clone());
     }
     Ok(out)
+}
+
+pub(crate) fn image_store() -> Result<Vec<(String, Vec<u8>)>, GenError> {
+    Ok(seed_diskdump_images()?
+        .iter()
+        .map(|image| {
+            let key = format!("{:08X}{:x}", image.timestamp, image.size);
+            (
+                format!("diskdump.sys/{key}/diskdump.sys"),
+                image.file_image(),
+            )
+        })
+        .collect())
+}
+
+/// Breakpad symbols of the seed scenario's dump_diskdump.sys builds, as a symbol store.
+pub(crate) fn symbol_store() -> Result<Vec<(String, Vec<u8>)>, GenError> {
+    Ok(seed_diskdump_images()?
+        .iter()
+        .map(super::symbols::store_entry)
+        .collect())
 }
