@@ -12,6 +12,7 @@ use signatures::{KernelBucket, KernelCrashFacts, KernelFrame, ModuleRef};
 
 use crate::image_store::ImageStore;
 use crate::kernel::{KernelDump, KernelReport};
+use crate::kernel_symbols::KernelSymbolizer;
 
 /// Bytes of the WHEA_ERROR_RECORD_HEADER, read before the record's own length is known.
 const WHEA_HEADER_LEN: usize = 128;
@@ -30,12 +31,14 @@ pub struct KernelSignature {
 }
 
 /// Computes the kernel signature and the known-issue verdicts of a parsed dump. Versions the
-/// dump does not carry (a triage dump's) are looked up in `images` when a rule needs them.
+/// dump does not carry (a triage dump's) are looked up in `images` when a rule needs them;
+/// frames are named by `symbols` when given.
 pub fn kernel_signature(
     dump: &KernelDump<'_>,
     report: &KernelReport,
     rules: &[Rule],
     images: Option<&ImageStore>,
+    mut symbols: Option<&mut KernelSymbolizer<'_>>,
 ) -> (KernelSignature, Vec<Verdict>) {
     let code = report.bugcheck.code;
     let parameters = report.bugcheck.parameters;
@@ -55,10 +58,14 @@ pub fn kernel_signature(
                 version: d.file_version.clone(),
             })
     };
-    let frame = |address: u64| KernelFrame {
+    // With symbols, frames carry their function: the failure bucket then names it.
+    let mut frame = |address: u64| KernelFrame {
         address,
         module: module_at(address),
-        function: None,
+        function: symbols
+            .as_deref_mut()
+            .and_then(|s| s.resolve(&report.drivers, address))
+            .map(|f| f.function),
     };
     // Frame 0: the address the stop code names, else where the processor stopped.
     let first = stop_code
@@ -68,8 +75,9 @@ pub fn kernel_signature(
     let frames: Vec<KernelFrame> = first
         .into_iter()
         .chain(report.stack.iter().map(|s| s.address))
-        .map(frame)
+        .map(&mut frame)
         .collect();
+    let symbols_loaded = symbols.as_deref().is_some_and(KernelSymbolizer::any_loaded);
 
     let whea = (base_code(code) == 0x124)
         .then(|| read_whea(dump, parameters[1], &mut notes))
@@ -79,7 +87,7 @@ pub fn kernel_signature(
         parameters,
         frames,
         verifier_active: false,
-        symbols_loaded: false,
+        symbols_loaded,
         detail: None,
         whea: (base_code(code) == 0x124).then(|| WheaFacts {
             record: whea.clone(),

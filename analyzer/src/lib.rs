@@ -19,6 +19,7 @@ pub mod inputs;
 pub mod json_hex;
 pub mod kernel;
 pub mod kernel_signature;
+pub mod kernel_symbols;
 pub mod minidump;
 pub mod regress;
 pub mod report;

@@ -154,6 +154,7 @@ pub(crate) fn build_report(dump: &KernelDump<'_>) -> KernelReport {
             base: m.base,
             timestamp: m.timestamp,
             file_version: m.file_version.clone(),
+            symbol: None,
         });
     let stack = hits
         .iter()
@@ -164,6 +165,7 @@ pub(crate) fn build_report(dump: &KernelDump<'_>) -> KernelReport {
                 address: h.value,
                 module: m.name.clone(),
                 offset: h.value.wrapping_sub(m.base),
+                symbol: None,
             })
         })
         .take(MAX_STACK_ROWS)

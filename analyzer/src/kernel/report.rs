@@ -45,6 +45,9 @@ pub struct CausedBy {
     pub timestamp: Option<u32>,
     /// File version, when known.
     pub file_version: Option<String>,
+    /// Function and source line, when the module's symbols were found.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub symbol: Option<crate::kernel_symbols::FrameSymbol>,
 }
 
 /// A stack value that lies in a module.
@@ -61,6 +64,9 @@ pub struct StackAddress {
     /// Offset in the module.
     #[serde(serialize_with = "crate::json_hex::hex")]
     pub offset: u64,
+    /// Function and source line, when the module's symbols were found.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub symbol: Option<crate::kernel_symbols::FrameSymbol>,
 }
 
 /// A loaded driver row.
@@ -293,6 +299,9 @@ impl KernelReport {
                     "Caused by address",
                     format!("{}+{:x} ({:#x})", c.driver, c.offset, c.address),
                 );
+                if let Some(symbol) = &c.symbol {
+                    kv("Caused by function", symbol.display(&c.driver));
+                }
                 kv("Driver timestamp", opt_hex32(c.timestamp));
                 kv(
                     "Driver file version",
@@ -348,9 +357,14 @@ impl KernelReport {
         }
         let _ = writeln!(out, "\nStack addresses in modules:");
         for s in &self.stack {
+            let symbol = s
+                .symbol
+                .as_ref()
+                .map(|f| format!("  {}", f.display(&s.module)))
+                .unwrap_or_default();
             let _ = writeln!(
                 out,
-                "  {:#018x}  {:#018x}  {}+{:x}",
+                "  {:#018x}  {:#018x}  {}+{:x}{symbol}",
                 s.stack_address, s.address, s.module, s.offset
             );
         }

@@ -58,6 +58,11 @@ impl SymbolSource {
         }
     }
 
+    /// Whether any Breakpad directory or symbol path was given (without, every lookup misses).
+    pub fn is_configured(&self) -> bool {
+        !self.breakpad_dirs.is_empty() || self.store.is_some()
+    }
+
     /// The symbol path searched for PDBs, if any.
     pub fn symbol_path(&self) -> Option<&SymbolPath> {
         self.store.as_ref().map(StoreClient::path)
