@@ -7,6 +7,9 @@
 //!
 //! `gen-samples --batch DIR COUNT`: write COUNT minidumps (the samples in turn, each with its
 //! own timestamp) into DIR for the batch benchmark; never committed.
+//!
+//! `gen-samples --cab PATH mszip|lzx21 MIB`: write a report CAB holding a MIB-MiB minidump-like
+//! file and WER metadata, MSZIP or LZX (2 MiB window), for the CAB extraction benchmark.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -38,6 +41,29 @@ fn main() -> ExitCode {
         return match sample_dumps::kernel::sparse_full_dump(&PathBuf::from(path), size) {
             Ok(()) => {
                 println!("{path}");
+                ExitCode::SUCCESS
+            }
+            Err(err) => {
+                eprintln!("gen-samples: cannot write {path}: {err}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    if args.first().map(String::as_str) == Some("--cab") {
+        let method = match args.get(2).map(String::as_str) {
+            Some("mszip") => Some(sample_dumps::cab::Method::MsZip),
+            Some("lzx21") => Some(sample_dumps::cab::Method::Lzx(21, false)),
+            _ => None,
+        };
+        let mib: Option<usize> = args.get(3).and_then(|m| m.parse().ok());
+        let (Some(path), Some(method), Some(mib)) = (args.get(1), method, mib) else {
+            eprintln!("usage: gen-samples --cab PATH mszip|lzx21 MIB");
+            return ExitCode::from(2);
+        };
+        let cab = sample_dumps::cab::report_cab(method, mib << 20);
+        return match std::fs::write(path, &cab.bytes) {
+            Ok(()) => {
+                println!("{path}: {} bytes", cab.bytes.len());
                 ExitCode::SUCCESS
             }
             Err(err) => {
