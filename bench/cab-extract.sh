@@ -3,7 +3,8 @@
 # (three LZX, one MSZIP) and two generated 64 MiB report CABs (MSZIP, LZX with a 2 MiB window)
 # large enough that decoding, not process start, is measured. dumpsig's side is `analyze --signature-only` of the CAB: extraction of
 # every member plus the (sub-millisecond) signature analysis of the dump inside; cabextract's is
-# `cabextract -q -p` (every member to stdout). Prints a markdown table for BENCHMARKS.md.
+# `cabextract -q -p` (every member to stdout, here /dev/null) and `cabextract -q -d DIR` (every
+# member written as a file, the extraction a person runs). Prints a markdown table for BENCHMARKS.md.
 #   bash bench/cab-extract.sh            RUNS=50 bash bench/cab-extract.sh
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -14,8 +15,8 @@ dumpsig="$root/target/release/dumpsig"
 runs="${RUNS:-30}"
 out="$(mktemp -d)"
 trap 'rm -rf "$out"' EXIT
-echo "| CAB | method | size | dumpsig (ms) | cabextract -p (ms) | dumpsig / cabextract |"
-echo "|---|---|---:|---:|---:|---:|"
+echo "| CAB | method | size | dumpsig (ms) | cabextract -p (ms) | dumpsig / cabextract -p | cabextract -d (ms) | dumpsig / cabextract -d |"
+echo "|---|---|---:|---:|---:|---:|---:|---:|"
 gen="$(mktemp -d)"
 trap 'rm -rf "$out" "$gen"' EXIT
 mib="${GENERATED_MIB:-64}"
@@ -27,7 +28,8 @@ for cab in "$root"/../shared/real-dumps/cab/*.cab "$gen"/*.cab; do
   # dumpsig reports an analysis error (exit 1) after extracting every member.
   hyperfine -N -i --warmup 3 --runs "$runs" --export-json "$out/r.json" \
     "$dumpsig analyze --no-progress --json --signature-only $cab" \
-    "cabextract -q -p $cab" >/dev/null 2>&1
+    "cabextract -q -p $cab" \
+    --prepare "rm -rf $out/x" "cabextract -q -d $out/x $cab" >/dev/null 2>&1
   method=$(python3 - "$cab" <<'PY'
 import struct, sys
 b = open(sys.argv[1], "rb").read()
@@ -39,9 +41,9 @@ PY
   python3 - "$out/r.json" "$name" "$method" "$(stat -c %s "$cab")" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))["results"]
-ours, theirs = r[0]["mean"] * 1000, r[1]["mean"] * 1000
+ours, theirs, files = r[0]["mean"] * 1000, r[1]["mean"] * 1000, r[2]["mean"] * 1000
 size = int(sys.argv[4])
 shown = f"{size/1048576:.1f} MiB" if size >= 1048576 else f"{size//1024} KiB"
-print(f"| {sys.argv[2]} | {sys.argv[3]} | {shown} | {ours:.2f} | {theirs:.2f} | {ours/theirs:.2f}x |")
+print(f"| {sys.argv[2]} | {sys.argv[3]} | {shown} | {ours:.2f} | {theirs:.2f} | {ours/theirs:.2f}x | {files:.2f} | {ours/files:.2f}x |")
 PY
 done
