@@ -31,8 +31,9 @@ pub(super) struct BucketArgs {
     /// User name for the logs when a report does not name one; otherwise `unknown user`.
     #[arg(long, value_name = "NAME")]
     user: Option<String>,
-    /// Do not flush each filing to disk (fsync). The share stays consistent if dumpsig is
-    /// killed, but a power loss may lose the last filings: for scratch shares and benchmarks.
+    /// Do not flush filings to disk (one syncfs/fsync per group of filings). The share stays
+    /// consistent if dumpsig is killed, but a power loss may lose the last filings: for
+    /// scratch shares and benchmarks.
     #[arg(long)]
     no_sync: bool,
     #[command(flatten)]
