@@ -130,8 +130,8 @@ fn crash_time(report: &Report, bytes: &[u8]) -> Option<TimeParts> {
 
 /// Reports filed together under one lock and journal (see [`ShareWriter`]).
 const GROUP_SIZE: usize = 1024;
-/// A group is filed after this long even when not full, so slow inputs still reach the share
-/// (and the output) promptly.
+/// A group that has waited this long is filed when the next input arrives, even when not
+/// full, so slow inputs still reach the share (and the output) promptly.
 const GROUP_WAIT: Duration = Duration::from_secs(1);
 /// A group is filed once its dumps hold this many bytes (small dumps are read into memory).
 const GROUP_BYTES: u64 = 64 << 20;

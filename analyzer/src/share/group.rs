@@ -92,7 +92,7 @@ impl Appends {
 }
 
 /// One report copy the plan needs: which report, and where its temp file goes.
-struct Copy {
+struct ReportCopy {
     report: usize,
     temp: PathBuf,
 }
@@ -101,7 +101,7 @@ struct Copy {
 #[derive(Default)]
 struct Plan {
     outcomes: Vec<Option<Result<FileOutcome, ShareError>>>,
-    copies: Vec<Copy>,
+    copies: Vec<ReportCopy>,
     counts: Vec<(Vec<String>, Counts)>,
     renames: Vec<Action>,
     seen: Appends,
@@ -152,14 +152,8 @@ impl<'s> ShareWriter<'s> {
         self.cache.begin_group();
         let mut copied: HashSet<usize> = HashSet::new();
         let plan = loop {
-            let plan = match self.plan(reports, &early) {
-                Ok(plan) => plan,
-                Err(e) => {
-                    self.cache.forget();
-                    return Err(e);
-                }
-            };
-            let todo: Vec<&Copy> = plan
+            let plan = self.plan(reports, &early);
+            let todo: Vec<&ReportCopy> = plan
                 .copies
                 .iter()
                 .filter(|c| !copied.contains(&c.report))
@@ -235,15 +229,7 @@ impl<'s> ShareWriter<'s> {
         }
         Ok(outcomes
             .into_iter()
-            .map(|o| {
-                o.unwrap_or_else(|| {
-                    Err(ShareError::InvalidInput {
-                        what: "filing",
-                        value: String::new(),
-                        reason: "no outcome was planned",
-                    })
-                })
-            })
+            .map(|o| o.unwrap_or_else(super::unreachable_outcome))
             .collect())
     }
 
@@ -280,7 +266,7 @@ impl<'s> ShareWriter<'s> {
         &mut self,
         reports: &[ReportToFile<'_>],
         early: &[Option<Result<FileOutcome, ShareError>>],
-    ) -> Result<Plan, ShareError> {
+    ) -> Plan {
         let mut plan = Plan {
             outcomes: (0..reports.len()).map(|_| None).collect(),
             ..Plan::default()
@@ -314,7 +300,7 @@ impl<'s> ShareWriter<'s> {
                 }
             }
         }
-        Ok(plan)
+        plan
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -328,7 +314,8 @@ impl<'s> ShareWriter<'s> {
         group_seen: &mut HashSet<String>,
         group_ids: &mut HashMap<String, u64>,
     ) -> Result<FileOutcome, ShareError> {
-        let root = self.share.root.clone();
+        // The share outlives `self`: borrowing its root does not borrow the writer.
+        let root = &self.share.root;
         let subpath = r.bucket.windows_subpath();
         let report_name = format!("{}.cab", r.content_id);
         let seen_rel = index::seen_rel(r.content_id);
@@ -420,7 +407,7 @@ impl<'s> ShareWriter<'s> {
             state.touched = true;
         }
         if not_copied.is_none() {
-            plan.copies.push(Copy {
+            plan.copies.push(ReportCopy {
                 report: index,
                 temp: temp_path(&report_path),
             });
@@ -500,8 +487,12 @@ impl<'s> ShareWriter<'s> {
     }
 
     /// Writes the report temp files, on up to `copy_threads` threads. Returns the failures.
-    fn run_copies(&self, reports: &[ReportToFile<'_>], todo: &[&Copy]) -> Vec<(usize, ShareError)> {
-        let copy_one = |c: &Copy| -> Option<(usize, ShareError)> {
+    fn run_copies(
+        &self,
+        reports: &[ReportToFile<'_>],
+        todo: &[&ReportCopy],
+    ) -> Vec<(usize, ShareError)> {
+        let copy_one = |c: &ReportCopy| -> Option<(usize, ShareError)> {
             let result = match reports.get(c.report).and_then(|r| r.report.as_ref()) {
                 Some(source) => copy_report(source, &c.temp),
                 None => Ok(()),

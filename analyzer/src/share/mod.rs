@@ -396,7 +396,7 @@ impl CerShare {
     }
 }
 
-/// A group of one always has one outcome; this error stands for a broken promise.
+/// Every report of a group gets an outcome; this error stands for a broken promise.
 fn unreachable_outcome() -> Result<FileOutcome, ShareError> {
     Err(ShareError::InvalidInput {
         what: "filing",
