@@ -21,6 +21,7 @@ pub mod kernel;
 pub mod kernel_signature;
 pub mod kernel_symbols;
 pub mod minidump;
+pub mod owned_bytes;
 pub mod regress;
 pub mod report;
 pub mod share;

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use memmap2::Mmap;
 
 use crate::error::{AnalyzeError, Result};
+use crate::owned_bytes::OwnedBytes;
 
 /// Files up to this size are read into memory rather than mapped.
 const READ_LIMIT: u64 = 1 << 20;
@@ -28,7 +29,7 @@ pub struct DumpSource {
 #[derive(Clone)]
 enum SourceBytes {
     Mapped(Arc<Mmap>),
-    Owned(Arc<[u8]>),
+    Owned(Arc<OwnedBytes>),
 }
 
 impl DumpSource {
@@ -50,7 +51,7 @@ impl DumpSource {
             }
             return Ok(DumpSource {
                 path: path.to_owned(),
-                bytes: SourceBytes::Owned(bytes.into()),
+                bytes: SourceBytes::Owned(Arc::new(bytes.into())),
                 modified: meta.modified().ok(),
             });
         }
@@ -70,10 +71,10 @@ impl DumpSource {
 
     /// Wraps bytes already in memory (for example a dump extracted from a CAB); `path` names
     /// where they came from in reports.
-    pub fn from_bytes(path: PathBuf, bytes: Vec<u8>) -> DumpSource {
+    pub fn from_bytes(path: PathBuf, bytes: impl Into<OwnedBytes>) -> DumpSource {
         DumpSource {
             path,
-            bytes: SourceBytes::Owned(bytes.into()),
+            bytes: SourceBytes::Owned(Arc::new(bytes.into())),
             modified: None,
         }
     }

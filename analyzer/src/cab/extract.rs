@@ -5,6 +5,7 @@
 use super::decode::{BlockId, FolderDecoder};
 use super::header::{Cabinet, FileEntry};
 use super::{CabError, ExtractLimits};
+use crate::owned_bytes::OwnedBytes;
 
 /// A file taken out of a cabinet.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -13,14 +14,15 @@ pub struct ExtractedFile {
     pub index: usize,
     /// The file's name (see [`FileEntry::name`]).
     pub name: String,
-    /// Its contents, exactly as long as the cabinet declares.
-    pub data: Vec<u8>,
+    /// Its contents, exactly as long as the cabinet declares (a large file sits in huge
+    /// pages; see [`OwnedBytes`]).
+    pub data: OwnedBytes,
 }
 
 /// A file being filled during a folder pass.
 struct Pending<'e> {
     entry: &'e FileEntry,
-    data: Vec<u8>,
+    data: OwnedBytes,
 }
 
 impl<'a> Cabinet<'a> {
@@ -96,7 +98,7 @@ impl<'a> Cabinet<'a> {
         folder: usize,
         files: &[&'e FileEntry],
         limits: &ExtractLimits,
-    ) -> Result<Vec<(&'e FileEntry, Vec<u8>)>, CabError> {
+    ) -> Result<Vec<(&'e FileEntry, OwnedBytes)>, CabError> {
         let Some(info) = self.folders().get(folder) else {
             return Ok(Vec::new());
         };
@@ -115,7 +117,10 @@ impl<'a> Cabinet<'a> {
             });
         }
         if needed_end == 0 {
-            return Ok(files.iter().map(|f| (*f, Vec::new())).collect());
+            return Ok(files
+                .iter()
+                .map(|f| (*f, OwnedBytes::from(Vec::new())))
+                .collect());
         }
         let blocks = self.data_blocks(folder)?;
         let available: u64 = blocks.iter().map(|b| b.uncompressed as u64).sum();
@@ -131,7 +136,7 @@ impl<'a> Cabinet<'a> {
                 blocks: blocks.len(),
             });
         }
-        let mut done: Vec<(&'e FileEntry, Vec<u8>)> = Vec::with_capacity(files.len());
+        let mut done: Vec<(&'e FileEntry, OwnedBytes)> = Vec::with_capacity(files.len());
         let mut waiting = files.iter().copied().peekable();
         let mut decoder = FolderDecoder::new(
             info.compression,
@@ -166,7 +171,7 @@ impl<'a> Cabinet<'a> {
             {
                 active.push(Pending {
                     entry: f,
-                    data: Vec::with_capacity(f.size as usize),
+                    data: OwnedBytes::with_capacity(f.size as usize),
                 });
             }
             for p in &mut active {
@@ -189,7 +194,7 @@ impl<'a> Cabinet<'a> {
         for f in waiting {
             active.push(Pending {
                 entry: f,
-                data: Vec::new(),
+                data: OwnedBytes::from(Vec::new()),
             });
         }
         done.extend(active.into_iter().map(|p| (p.entry, p.data)));

@@ -92,8 +92,10 @@ fn real_cabs_match_cabextract() {
             );
         }
         if check {
-            let mut ours: Vec<(String, Vec<u8>)> =
-                files.into_iter().map(|f| (f.name, f.data)).collect();
+            let mut ours: Vec<(String, Vec<u8>)> = files
+                .into_iter()
+                .map(|f| (f.name, f.data.into_vec()))
+                .collect();
             ours.sort();
             let theirs = cabextract(path, &format!("real{i}"));
             assert_eq!(ours.len(), theirs.len());

@@ -379,7 +379,7 @@ fn unpack(bytes: &[u8], name: &str) -> Result<Vec<u8>, String> {
         .map_err(|e| format!("compressed file cannot be unpacked: {e}"))?;
     files
         .pop()
-        .map(|f| f.data)
+        .map(|f| f.data.into_vec())
         .ok_or_else(|| format!("compressed file holds no `{name}`"))
 }
 
