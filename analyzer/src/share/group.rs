@@ -52,6 +52,31 @@ struct BucketState {
     counts: Option<Counts>,
     /// Whether count.txt must be written (a report was counted here).
     touched: bool,
+    /// The report files in the bucket's cabs folder, listed once per group; `None` when the
+    /// bucket holds too many to list (each report is then looked up on its own).
+    present: Option<HashSet<String>>,
+}
+
+/// Buckets that counted at most this many report files have their folder listed once per
+/// group instead of a lookup per report (one `getdents` against a `stat` per report, on the
+/// thread every filing waits for).
+const LIST_AT_MOST: u64 = 4096;
+
+/// The names in `dir` (none if it does not exist); `None` if it cannot be listed.
+fn list_names(dir: &std::path::Path) -> Option<HashSet<String>> {
+    let entries = match fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Some(HashSet::new()),
+        Err(_) => return None,
+    };
+    let mut names = HashSet::new();
+    for entry in entries {
+        // A name that is not UTF-8 is not one of ours (they are hex digits and `.cab`).
+        if let Ok(name) = entry.ok()?.file_name().into_string() {
+            names.insert(name);
+        }
+    }
+    Some(names)
 }
 
 /// Appends to one file, collected over a group: one journal action per file.
@@ -214,7 +239,7 @@ impl<'s> ShareWriter<'s> {
             })
             .collect();
         if !actions.is_empty() {
-            if let Err(e) = commit(&self.share.root, actions, fault) {
+            if let Err(e) = commit(&self.share.root, actions, fault, self.copy_threads) {
                 self.cache.forget();
                 return Err(e);
             }
@@ -332,6 +357,10 @@ impl<'s> ShareWriter<'s> {
                 r.bucket.is_special(),
             );
             let counts = read_counts(&files.count_txt)?;
+            let present = counts
+                .is_none_or(|c| c.cabs_gathered <= LIST_AT_MOST)
+                .then(|| list_names(&files.cabs_dir))
+                .flatten();
             buckets.insert(
                 subpath.clone(),
                 BucketState {
@@ -339,6 +368,7 @@ impl<'s> ShareWriter<'s> {
                     rules,
                     counts,
                     touched: false,
+                    present,
                 },
             );
             bucket_order.push(subpath.clone());
@@ -351,7 +381,11 @@ impl<'s> ShareWriter<'s> {
             });
         };
         let report_path = state.files.cabs_dir.join(&report_name);
-        if report_path.exists() {
+        let already = match &state.present {
+            Some(names) => names.contains(&report_name),
+            None => report_path.exists(),
+        };
+        if already {
             return Ok(FileOutcome::AlreadyFiled { subpath });
         }
         let rules = state.rules;

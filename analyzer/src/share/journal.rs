@@ -300,10 +300,17 @@ fn append_once(path: &Path, len_before: u64, data: &[u8]) -> Result<(), ShareErr
 /// Carries out `actions` under the journal. `fault(step)` is a test hook standing for a kill:
 /// step 1 is "journal written", step `2 + i` is "action `i` done", and the last step is
 /// "all done, journal not yet deleted".
+///
+/// The actions run in their order, except that consecutive actions of one kind (the count.txt
+/// writes, the report renames, the seen-index appends) run on up to `threads` threads when
+/// there are enough of them: they touch distinct files, and any subset of them is redone by
+/// the journal, while the order between kinds (counts before reports) is what a reader sees
+/// after a kill.
 pub(crate) fn commit(
     root: &Path,
     actions: Vec<Action>,
-    fault: &dyn Fn(usize) -> Result<(), ShareError>,
+    fault: &(dyn Fn(usize) -> Result<(), ShareError> + Sync),
+    threads: usize,
 ) -> Result<(), ShareError> {
     let journal_path = root.join(JOURNAL_FILE);
     let journal = Journal {
@@ -316,16 +323,97 @@ pub(crate) fn commit(
     })?;
     write_atomic(&journal_path, &bytes)?;
     fault(1)?;
-    let mut touched = Vec::with_capacity(journal.actions.len());
-    for (index, action) in journal.actions.iter().enumerate() {
-        touched.push(apply(root, action)?);
-        fault(2 + index)?;
-    }
+    let touched = apply_all(root, &journal.actions, fault, threads)?;
     // Redo logging: the actions need not reach the disk one by one, only all of them before
     // the journal that can redo them is gone.
     sync_files(root, &touched)?;
     fs::remove_file(&journal_path).map_err(io_err(&journal_path))?;
     Ok(())
+}
+
+/// Fewest actions worth a thread of their own (an action is a few system calls).
+const ACTIONS_PER_THREAD: usize = 32;
+
+/// Which actions may run side by side: `None` for one that runs alone. Appends to the seen
+/// index go to distinct shards; hits.log, crash.log and the registry each run alone.
+fn phase(action: &Action) -> Option<u8> {
+    match action {
+        Action::Write { .. } => Some(0),
+        Action::Rename { .. } => Some(1),
+        Action::Append { path, .. } => {
+            (path.first().map(String::as_str) == Some(super::index::SEEN_DIR)).then_some(2)
+        }
+    }
+}
+
+/// Applies `actions` (see [`commit`] for the order), returning the files touched.
+fn apply_all(
+    root: &Path,
+    actions: &[Action],
+    fault: &(dyn Fn(usize) -> Result<(), ShareError> + Sync),
+    threads: usize,
+) -> Result<Vec<PathBuf>, ShareError> {
+    let step = |index: usize, action: &Action| -> Result<PathBuf, ShareError> {
+        let path = apply(root, action)?;
+        fault(2 + index)?;
+        Ok(path)
+    };
+    let mut touched = Vec::with_capacity(actions.len());
+    let mut start = 0;
+    while let Some(first) = actions.get(start) {
+        let kind = phase(first);
+        let len = match kind {
+            Some(_) => actions
+                .get(start..)
+                .unwrap_or_default()
+                .iter()
+                .take_while(|a| phase(a) == kind)
+                .count(),
+            None => 1,
+        };
+        let run = actions.get(start..start + len).unwrap_or_default();
+        let workers = threads.min(run.len() / ACTIONS_PER_THREAD).max(1);
+        if workers == 1 {
+            for (i, action) in run.iter().enumerate() {
+                touched.push(step(start + i, action)?);
+            }
+        } else {
+            let chunk = run.len().div_ceil(workers);
+            let step = &step;
+            let results: Vec<Result<Vec<PathBuf>, ShareError>> = std::thread::scope(|scope| {
+                let handles: Vec<_> = run
+                    .chunks(chunk)
+                    .enumerate()
+                    .map(|(c, part)| {
+                        let first = start + c * chunk;
+                        scope.spawn(move || {
+                            part.iter()
+                                .enumerate()
+                                .map(|(i, a)| step(first + i, a))
+                                .collect::<Result<Vec<_>, _>>()
+                        })
+                    })
+                    .collect();
+                handles
+                    .into_iter()
+                    .map(|h| {
+                        h.join().unwrap_or_else(|_| {
+                            Err(ShareError::InvalidInput {
+                                what: "journal action",
+                                value: root.display().to_string(),
+                                reason: "applying it panicked",
+                            })
+                        })
+                    })
+                    .collect()
+            });
+            for result in results {
+                touched.extend(result?);
+            }
+        }
+        start += len;
+    }
+    Ok(touched)
 }
 
 /// Completes the filing a killed writer left behind, if any. Call only under the lock.

@@ -345,7 +345,7 @@ impl CerShare {
         recover(&self.root)?;
         let (id, register) = index::bucket_id_for(&self.root, failure_bucket)?;
         if let Some(action) = register {
-            commit(&self.root, vec![action], &no_fault)?;
+            commit(&self.root, vec![action], &no_fault, 1)?;
         }
         Ok(id)
     }

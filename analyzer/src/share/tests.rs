@@ -116,7 +116,7 @@ fn new_bucket_then_second_hit() {
     let mut expected = vec![
         cab_rel.as_str(),
         count.as_str(),
-        "dumpsig-seen/00.tsv",
+        "dumpsig-seen/0.tsv",
         "dumpsig.lock",
     ];
     expected.sort();
@@ -127,7 +127,7 @@ fn new_bucket_then_second_hit() {
     assert_eq!(files[&count], b"Cabs Gathered=1\r\nTotal Hits=1\r\n");
     assert_eq!(files[&cab_rel], b"MSCF-a");
     assert_eq!(
-        files["dumpsig-seen/00.tsv"],
+        files["dumpsig-seen/0.tsv"],
         format!("{a}\t{SUB}\r\n").as_bytes()
     );
 
