@@ -233,20 +233,26 @@ fn prepare(
     })
 }
 
-/// Writes status.txt for the first known issue the report matches (a verdict other than
-/// `not-applicable`), naming the issue and its reference in `Response=`.
-fn status_for_known_issue(share: &CerShare, report: &Report) -> Option<String> {
-    use signatures::known_issues::VerdictKind;
-    let verdict = report
-        .known_issues
-        .iter()
-        .find(|v| v.verdict != VerdictKind::NotApplicable)?;
-    let bucket = match &report.signature {
-        Some(tuple) => BucketPath::App(tuple.subpath_components()),
-        None => BucketPath::Blue,
-    };
-    let failure = report.failure_bucket.as_deref()?;
-    let outcome = share.bucket_id(failure).and_then(|id| {
+/// The status.txt `--create-status` would write for a report that matches a known issue (a
+/// verdict other than `not-applicable`), taken from the report on the worker thread.
+struct KnownIssueStatus {
+    bucket: BucketPath,
+    failure_bucket: String,
+    /// `known issue <rule>: <reference>`, control characters removed.
+    response: String,
+}
+
+impl KnownIssueStatus {
+    fn from_report(report: &Report) -> Option<KnownIssueStatus> {
+        use signatures::known_issues::VerdictKind;
+        let verdict = report
+            .known_issues
+            .iter()
+            .find(|v| v.verdict != VerdictKind::NotApplicable)?;
+        let bucket = match &report.signature {
+            Some(tuple) => BucketPath::App(tuple.subpath_components()),
+            None => BucketPath::Blue,
+        };
         let reference = verdict
             .references
             .first()
@@ -255,19 +261,36 @@ fn status_for_known_issue(share: &CerShare, report: &Report) -> Option<String> {
             .chars()
             .filter(|c| !c.is_control())
             .collect();
-        share.create_status(&bucket, id, &response)
-    });
-    Some(match outcome {
-        Ok(StatusOutcome::Created) => "created".to_owned(),
-        Ok(StatusOutcome::AlreadyExists) => "already_exists".to_owned(),
-        Ok(StatusOutcome::SharedBucket) => "shared_bucket".to_owned(),
-        Err(e) => format!("not written: {e}"),
-    })
+        Some(KnownIssueStatus {
+            bucket,
+            failure_bucket: report.failure_bucket.clone()?,
+            response,
+        })
+    }
+
+    /// Writes status.txt under the bucket's BucketID, naming the issue and its reference in
+    /// `Response=`; the record's `status` text.
+    fn write(&self, share: &CerShare) -> String {
+        let outcome = share
+            .bucket_id(&self.failure_bucket)
+            .and_then(|id| share.create_status(&self.bucket, id, &self.response));
+        match outcome {
+            Ok(StatusOutcome::Created) => "created".to_owned(),
+            Ok(StatusOutcome::AlreadyExists) => "already_exists".to_owned(),
+            Ok(StatusOutcome::SharedBucket) => "shared_bucket".to_owned(),
+            Err(e) => format!("not written: {e}"),
+        }
+    }
 }
 
-/// One analyzed input waiting for its group to be filed.
+/// One analyzed input waiting for its group to be filed. The report itself is not kept: its
+/// record and what filing needs are taken out on the worker thread, so the filing thread,
+/// which every group waits for, does not copy or free it.
 struct Pending {
-    report: Report,
+    /// The record, without the outcome and status filing adds.
+    record: BucketRecord,
+    /// What `--create-status` would write, when the report matches a known issue.
+    status: Option<KnownIssueStatus>,
     prepared: Option<Result<Prepared, String>>,
 }
 
@@ -288,7 +311,7 @@ impl Filer<'_, '_> {
             .filter_map(|p| match &p.prepared {
                 Some(Ok(prepared)) => {
                     let mut request = prepared.request();
-                    request.failure_bucket = p.report.failure_bucket.as_deref();
+                    request.failure_bucket = p.record.failure_bucket.as_deref();
                     Some(request)
                 }
                 _ => None,
@@ -306,17 +329,12 @@ impl Filer<'_, '_> {
         }
         .into_iter();
         drop(requests);
-        for Pending { report, prepared } in pending {
-            let mut record = BucketRecord {
-                schema_version: SCHEMA_VERSION,
-                path: report.path.clone(),
-                kind: report.kind,
-                cer_subpath: report.cer_subpath.clone(),
-                failure_bucket: report.failure_bucket.clone(),
-                outcome: None,
-                status: None,
-                error: report.error.clone(),
-            };
+        for Pending {
+            mut record,
+            status,
+            prepared,
+        } in pending
+        {
             match prepared {
                 Some(Ok(_)) => match outcomes.next() {
                     Some(Ok(outcome)) => record.outcome = Some(outcome),
@@ -327,7 +345,7 @@ impl Filer<'_, '_> {
                 None => {}
             }
             if self.filing.create_status && record.outcome.is_some() {
-                record.status = status_for_known_issue(self.share, &report);
+                record.status = status.map(|s| s.write(self.share));
                 if record.status.as_deref() == Some("created") {
                     self.summary.status_created += 1;
                 }
@@ -407,7 +425,25 @@ where
             .error
             .is_none()
             .then(|| prepare(input.path(), source, &report, filing));
-        Pending { report, prepared }
+        let status = filing
+            .create_status
+            .then(|| KnownIssueStatus::from_report(&report))
+            .flatten();
+        let record = BucketRecord {
+            schema_version: SCHEMA_VERSION,
+            path: report.path,
+            kind: report.kind,
+            cer_subpath: report.cer_subpath,
+            failure_bucket: report.failure_bucket,
+            outcome: None,
+            status: None,
+            error: report.error,
+        };
+        Pending {
+            record,
+            status,
+            prepared,
+        }
     };
     let mut group = Group::default();
     if batch.jobs <= 1 {

@@ -358,7 +358,7 @@ impl<'s> ShareWriter<'s> {
             );
             let counts = read_counts(&files.count_txt)?;
             let present = counts
-                .is_none_or(|c| c.cabs_gathered <= LIST_AT_MOST)
+                .map_or(true, |c| c.cabs_gathered <= LIST_AT_MOST)
                 .then(|| list_names(&files.cabs_dir))
                 .flatten();
             buckets.insert(
