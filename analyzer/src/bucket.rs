@@ -134,7 +134,9 @@ const GROUP_SIZE: usize = 1024;
 /// full, so slow inputs still reach the share (and the output) promptly.
 const GROUP_WAIT: Duration = Duration::from_secs(1);
 /// A group is filed once its dumps hold this many bytes (small dumps are read into memory).
-const GROUP_BYTES: u64 = 64 << 20;
+/// At most three groups are held (see [`bucket_all`]), so dumps read into memory take about
+/// 96 MiB at most, however large the batch.
+const GROUP_BYTES: u64 = 32 << 20;
 
 /// What filing an analyzed input needs, computed on the worker thread that analyzed it: the
 /// dump mapped, its content hash, where it goes and what the logs say about it.
@@ -268,11 +270,17 @@ impl KnownIssueStatus {
         })
     }
 
-    /// Writes status.txt under the bucket's BucketID, naming the issue and its reference in
-    /// `Response=`; the record's `status` text.
-    fn write(&self, share: &CerShare) -> String {
-        let outcome = share
-            .bucket_id(&self.failure_bucket)
+    /// Writes status.txt under the bucket's BucketID (`known_id`: the one filing gave the
+    /// report; otherwise looked up, or registered, through `writer`), naming the issue and its
+    /// reference in `Response=`; the record's `status` text.
+    fn write(
+        &self,
+        share: &CerShare,
+        writer: &mut ShareWriter<'_>,
+        known_id: Option<u64>,
+    ) -> String {
+        let outcome = known_id
+            .map_or_else(|| writer.bucket_id(&self.failure_bucket), Ok)
             .and_then(|id| share.create_status(&self.bucket, id, &self.response));
         match outcome {
             Ok(StatusOutcome::Created) => "created".to_owned(),
@@ -345,7 +353,12 @@ impl Filer<'_, '_> {
                 None => {}
             }
             if self.filing.create_status && record.outcome.is_some() {
-                record.status = status.map(|s| s.write(self.share));
+                let known_id = match &record.outcome {
+                    Some(FileOutcome::Filed { bucket_id, .. })
+                    | Some(FileOutcome::CountedOnly { bucket_id, .. }) => *bucket_id,
+                    _ => None,
+                };
+                record.status = status.map(|s| s.write(self.share, &mut self.writer, known_id));
                 if record.status.as_deref() == Some("created") {
                     self.summary.status_created += 1;
                 }
@@ -396,8 +409,8 @@ impl Group {
 /// `sink`. The decisions are the ones filing one by one in input order would make.
 ///
 /// With more than one job, a group is filed on a thread of its own while the workers analyze
-/// the next one (at most two groups are held); with one job everything runs on the calling
-/// thread.
+/// the next ones (at most three groups are held: one being filed, one waiting, one being
+/// collected); with one job everything runs on the calling thread.
 pub fn bucket_all<I, F>(
     share: &CerShare,
     inputs: I,
@@ -456,9 +469,10 @@ where
         return Ok(filer.summary);
     }
     std::thread::scope(|scope| {
-        // Rendezvous: the collecting side waits while the filer is still busy with the group
-        // before, so at most two groups are in memory.
-        let (group_tx, group_rx) = mpsc::sync_channel::<Vec<Pending>>(0);
+        // One group may wait for the filer, so the workers go on while it files a slow group
+        // (the first one on a new share creates every folder and index); the collecting side
+        // waits when a second would, so at most three groups are in memory.
+        let (group_tx, group_rx) = mpsc::sync_channel::<Vec<Pending>>(1);
         let (record_tx, record_rx) = mpsc::channel::<BucketRecord>();
         let filing_thread = scope.spawn(move || {
             for items in group_rx {

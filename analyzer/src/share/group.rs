@@ -150,6 +150,36 @@ impl<'s> ShareWriter<'s> {
         }
     }
 
+    /// The BucketID of `failure_bucket` in the share's registry, registering the next free
+    /// one (through the journal, under the lock) when it has none. Groups assign IDs by the
+    /// same rule from the same cache ([`IndexCache`]).
+    pub fn bucket_id(&mut self, failure_bucket: &str) -> Result<u64, ShareError> {
+        let _lock = ShareLock::acquire(&self.share.root)?;
+        recover(&self.share.root)?;
+        self.cache.begin_group();
+        let key = clean_key(failure_bucket);
+        let registry = self.cache.registry()?;
+        if let Some(id) = registry.ids.get(&key) {
+            return Ok(*id);
+        }
+        let id = registry.next_id(0);
+        let len_before = self.cache.registry_len();
+        let data = format!("{id}\t{key}\r\n").into_bytes();
+        let rel = vec![index::REGISTRY_FILE.to_owned()];
+        let expected = [(rel.clone(), len_before + data.len() as u64)];
+        let action = Action::Append {
+            path: rel,
+            len_before,
+            data,
+        };
+        if let Err(e) = commit(&self.share.root, vec![action], &|_| Ok(()), 1) {
+            self.cache.forget();
+            return Err(e);
+        }
+        self.cache.remember(Vec::new(), vec![(key, id)], &expected);
+        Ok(id)
+    }
+
     /// Files a group of reports, in order, as if each were filed by [`CerShare::file`] after
     /// the one before it. The outer error means the group as a whole could not be filed (the
     /// lock, or a damaged journal); the inner results are per report.
@@ -421,10 +451,8 @@ impl<'s> ShareWriter<'s> {
                     match registry.ids.get(&key) {
                         Some(id) => *id,
                         None => {
-                            let next = registry
-                                .max
-                                .max(group_ids.values().copied().max().unwrap_or(0))
-                                + 1;
+                            let next =
+                                registry.next_id(group_ids.values().copied().max().unwrap_or(0));
                             register = Some((key.clone(), next));
                             next
                         }

@@ -18,7 +18,6 @@ use std::path::Path;
 use serde::Serialize;
 
 use super::error::io_err;
-use super::journal::{file_len, Action};
 use super::text::{split_crlf_text, LineIssue, NO_CAB};
 use super::ShareError;
 
@@ -95,26 +94,6 @@ pub fn read_registry(root: &Path) -> Result<(Vec<RegistryEntry>, Vec<LineIssue>)
         }
     }
     Ok((entries, issues))
-}
-
-/// The BucketID of `failure_bucket`, and the action registering it when it is new.
-pub(crate) fn bucket_id_for(
-    root: &Path,
-    failure_bucket: &str,
-) -> Result<(u64, Option<Action>), ShareError> {
-    let key = clean_key(failure_bucket);
-    let (entries, _) = read_registry(root)?;
-    if let Some(entry) = entries.iter().find(|e| e.failure_bucket == key) {
-        return Ok((entry.bucket_id, None));
-    }
-    let next = entries.iter().map(|e| e.bucket_id).max().unwrap_or(0) + 1;
-    let path = root.join(REGISTRY_FILE);
-    let action = Action::Append {
-        path: vec![REGISTRY_FILE.to_owned()],
-        len_before: file_len(&path)?,
-        data: format!("{next}\t{key}\r\n").into_bytes(),
-    };
-    Ok((next, Some(action)))
 }
 
 /// Reads the kernel index; damaged lines are reported and skipped.

@@ -21,7 +21,16 @@ struct SeenShard {
 pub(crate) struct Registry {
     len: u64,
     pub(crate) ids: HashMap<String, u64>,
-    pub(crate) max: u64,
+    max: u64,
+}
+
+impl Registry {
+    /// The BucketID a new failure bucket gets: one more than every ID registered, and than
+    /// `pending` (the highest one a group being planned has handed out but not yet written).
+    /// IDs are never reused or renumbered.
+    pub(crate) fn next_id(&self, pending: u64) -> u64 {
+        self.max.max(pending) + 1
+    }
 }
 
 /// The cached indexes of one share root.

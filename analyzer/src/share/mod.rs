@@ -107,7 +107,7 @@ pub use text::{
 
 use config::read_config;
 use error::io_err;
-use journal::{commit, recover, write_atomic, ShareLock};
+use journal::{recover, write_atomic, ShareLock};
 use paths::{longest_path, BucketFiles};
 
 /// `FileTreeRoot` redirects followed at most (MS-CER 2.2.4).
@@ -247,10 +247,6 @@ pub struct CerShare {
     passed_policies: Vec<ConfigFile>,
 }
 
-fn no_fault(_: usize) -> Result<(), ShareError> {
-    Ok(())
-}
-
 impl CerShare {
     /// Opens the share at `root`: reads policy.txt and follows `FileTreeRoot` (at most
     /// [`MAX_REDIRECTS`] times, loops detected). Each root must be an existing directory.
@@ -341,13 +337,7 @@ impl CerShare {
 
     /// The stable BucketID of a failure bucket, registering it when new.
     pub fn bucket_id(&self, failure_bucket: &str) -> Result<u64, ShareError> {
-        let _lock = ShareLock::acquire(&self.root)?;
-        recover(&self.root)?;
-        let (id, register) = index::bucket_id_for(&self.root, failure_bucket)?;
-        if let Some(action) = register {
-            commit(&self.root, vec![action], &no_fault, 1)?;
-        }
-        Ok(id)
+        ShareWriter::new(self, 1).bucket_id(failure_bucket)
     }
 
     /// Writes `status\<subpath>\status.txt` as `Bucket=<id>` CRLF `Response=<response>` CRLF
