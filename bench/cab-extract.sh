@@ -13,6 +13,16 @@ command -v cabextract >/dev/null || { apt-get install -y -qq cabextract >/dev/nu
 cargo build --release -q -j 2 -p dumpsig-analyzer -p dumpsig-sample-dumps
 dumpsig="$root/target/release/dumpsig"
 runs="${RUNS:-30}"
+# The compression method of a CAB's first folder, from its CFFOLDER entry.
+method_of() {
+  python3 - "$1" <<'PY'
+import struct, sys
+b = open(sys.argv[1], "rb").read()
+folder = 36 + (4 if struct.unpack_from("<H", b, 30)[0] & 4 else 0)
+t = struct.unpack_from("<H", b, folder + 6)[0] & 0xF
+print({0: "stored", 1: "MSZIP", 2: "Quantum", 3: "LZX"}.get(t, "?"))
+PY
+}
 out="$(mktemp -d)"
 trap 'rm -rf "$out"' EXIT
 echo "| CAB | method | size | dumpsig (ms) | cabextract -p (ms) | dumpsig / cabextract -p | cabextract -d (ms) | dumpsig / cabextract -d |"
@@ -30,14 +40,7 @@ for cab in "$root"/../shared/real-dumps/cab/*.cab "$gen"/*.cab; do
     "$dumpsig analyze --no-progress --json --signature-only $cab" \
     "cabextract -q -p $cab" \
     --prepare "rm -rf $out/x" "cabextract -q -d $out/x $cab" >/dev/null 2>&1
-  method=$(python3 - "$cab" <<'PY'
-import struct, sys
-b = open(sys.argv[1], "rb").read()
-folder = 36 + (4 if struct.unpack_from("<H", b, 30)[0] & 4 else 0)
-t = struct.unpack_from("<H", b, folder + 6)[0] & 0xF
-print({0: "stored", 1: "MSZIP", 2: "Quantum", 3: "LZX"}.get(t, "?"))
-PY
-)
+  method=$(method_of "$cab")
   python3 - "$out/r.json" "$name" "$method" "$(stat -c %s "$cab")" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))["results"]
@@ -67,14 +70,7 @@ for cab in "$root"/../shared/real-dumps/cab/*.cab; do
     "$dumpsig analyze --no-progress --json --signature-only -j 1 $gen/copies" \
     "cabextract -q -p $files" \
     --prepare "rm -rf $out/x" "cabextract -q -d $out/x $files" >/dev/null 2>&1
-  method=$(python3 - "$cab" <<'PY'
-import struct, sys
-b = open(sys.argv[1], "rb").read()
-folder = 36 + (4 if struct.unpack_from("<H", b, 30)[0] & 4 else 0)
-t = struct.unpack_from("<H", b, folder + 6)[0] & 0xF
-print({0: "stored", 1: "MSZIP", 2: "Quantum", 3: "LZX"}.get(t, "?"))
-PY
-)
+  method=$(method_of "$cab")
   python3 - "$out/r.json" "$name" "$method" "$copies" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))["results"]

@@ -60,7 +60,7 @@ struct BucketState {
 /// Buckets that counted at most this many report files have their folder listed once per
 /// group instead of a lookup per report (one `getdents` against a `stat` per report, on the
 /// thread every filing waits for).
-const LIST_AT_MOST: u64 = 4096;
+pub(crate) const LIST_AT_MOST: u64 = 4096;
 
 /// The names in `dir` (none if it does not exist); `None` if it cannot be listed.
 fn list_names(dir: &std::path::Path) -> Option<HashSet<String>> {

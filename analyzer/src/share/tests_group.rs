@@ -3,6 +3,7 @@
 use std::fs;
 use std::path::Path;
 
+use super::group::LIST_AT_MOST;
 use super::tests::{app, id, report, tree, TempDir};
 use super::*;
 
@@ -250,5 +251,50 @@ fn packed_dumps_are_cabs_made_only_when_copied() {
         let file = files.first().unwrap();
         assert_eq!(file.name, "crash.dmp");
         assert_eq!(file.data, dump);
+    }
+}
+
+/// A report file already in its folder counts as filed even when the seen index lacks it
+/// (deleted, or written by an older version): found by the folder listing of a small bucket,
+/// and by a lookup of its own in a bucket that counted too many report files to list.
+#[test]
+fn a_report_file_in_place_is_already_filed_without_its_seen_line() {
+    for gathered in [1, LIST_AT_MOST + 1] {
+        let dir = TempDir::new("in-place");
+        let share = CerShare::open(&dir.0).unwrap();
+        let a = id(0x51);
+        let mut writer = ShareWriter::new(&share, 2);
+        let first = writer.file_group(&[report(app(), &a, b"MSCF-a")]).unwrap();
+        assert!(matches!(first.as_slice(), [Ok(FileOutcome::Filed { .. })]));
+        fs::remove_dir_all(dir.0.join(index::SEEN_DIR)).unwrap();
+        let count = dir
+            .0
+            .join("counts")
+            .join(super::tests::APP_DIR)
+            .join("count.txt");
+        fs::write(
+            &count,
+            format!("Cabs Gathered={gathered}\r\nTotal Hits={gathered}\r\n"),
+        )
+        .unwrap();
+        let before = tree(&dir.0);
+        // A fresh writer: nothing cached from the first filing.
+        let again = ShareWriter::new(&share, 2)
+            .file_group(&[report(app(), &a, b"MSCF-a")])
+            .unwrap();
+        assert!(
+            matches!(again.as_slice(), [Ok(FileOutcome::AlreadyFiled { .. })]),
+            "{gathered} gathered: {again:?}"
+        );
+        assert_eq!(tree(&dir.0), before, "{gathered} gathered: nothing written");
+        // Another report of the same bucket is still filed.
+        let b = id(0x52);
+        let other = ShareWriter::new(&share, 2)
+            .file_group(&[report(app(), &b, b"MSCF-b")])
+            .unwrap();
+        assert!(
+            !matches!(other.as_slice(), [Ok(FileOutcome::AlreadyFiled { .. })]),
+            "{gathered} gathered: {other:?}"
+        );
     }
 }
