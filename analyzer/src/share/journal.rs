@@ -3,9 +3,10 @@
 //! A filing touches up to seven files (count.txt, the report, hits.log, crash.log and our own
 //! indexes), and no file system renames several files at once. So every change a filing makes
 //! is first written as a list of idempotent actions to `dumpsig-journal.json` (temp + fsync +
-//! rename: the journal either exists whole or not at all), then carried out in order, then the
-//! journal is deleted. Whoever takes the lock next finds a left-over journal and carries it out
-//! again from the start; every action can be repeated safely:
+//! rename: the journal either exists whole or not at all), then carried out in order (runs of
+//! one kind on distinct files side by side, see [`commit`]), then the journal is deleted.
+//! Whoever takes the lock next finds a left-over journal and carries it out again from the
+//! start; every action can be repeated safely:
 //!
 //! - `Write` replaces a file by temp + fsync + rename with absolute contents (count.txt);
 //! - `Rename` moves the fsynced report temp into place, or finds it already there;
