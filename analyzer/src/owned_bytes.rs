@@ -17,14 +17,15 @@ const MAP_AT_LEAST: usize = 4 << 20;
 /// An owned, growable byte buffer that derefs to `[u8]`.
 pub struct OwnedBytes {
     storage: Storage,
-    /// Bytes written (for a mapping; a `Vec` knows its own length).
-    len: usize,
 }
 
 enum Storage {
     Heap(Vec<u8>),
-    /// A private anonymous mapping of fixed size; `len` bytes of it are in use.
-    Anonymous(MmapMut),
+    /// A private anonymous mapping of fixed size, of which the first `len` bytes are written.
+    Anonymous {
+        map: MmapMut,
+        len: usize,
+    },
 }
 
 impl OwnedBytes {
@@ -38,29 +39,27 @@ impl OwnedBytes {
                 #[cfg(target_os = "linux")]
                 let _ = map.advise(memmap2::Advice::HugePage);
                 return OwnedBytes {
-                    storage: Storage::Anonymous(map),
-                    len: 0,
+                    storage: Storage::Anonymous { map, len: 0 },
                 };
             }
         }
         OwnedBytes {
             storage: Storage::Heap(Vec::with_capacity(capacity)),
-            len: 0,
         }
     }
 
     /// Appends `part`. A mapping that would overflow moves to the heap first (callers reserve
     /// the exact size, so this does not happen on their path).
     pub fn extend_from_slice(&mut self, part: &[u8]) {
-        if let Storage::Anonymous(map) = &mut self.storage {
-            let end = self.len + part.len();
-            if let Some(target) = map.get_mut(self.len..end) {
+        if let Storage::Anonymous { map, len } = &mut self.storage {
+            let end = *len + part.len();
+            if let Some(target) = map.get_mut(*len..end) {
                 target.copy_from_slice(part);
-                self.len = end;
+                *len = end;
                 return;
             }
             let mut heap = Vec::with_capacity(end);
-            heap.extend_from_slice(map.get(..self.len).unwrap_or_default());
+            heap.extend_from_slice(map.get(..*len).unwrap_or_default());
             self.storage = Storage::Heap(heap);
         }
         if let Storage::Heap(vec) = &mut self.storage {
@@ -72,7 +71,7 @@ impl OwnedBytes {
     pub fn as_slice(&self) -> &[u8] {
         match &self.storage {
             Storage::Heap(vec) => vec,
-            Storage::Anonymous(map) => map.get(..self.len).unwrap_or_default(),
+            Storage::Anonymous { map, len } => map.get(..*len).unwrap_or_default(),
         }
     }
 
@@ -80,7 +79,7 @@ impl OwnedBytes {
     pub fn into_vec(self) -> Vec<u8> {
         match self.storage {
             Storage::Heap(vec) => vec,
-            Storage::Anonymous(map) => map.get(..self.len).unwrap_or_default().to_vec(),
+            Storage::Anonymous { map, len } => map.get(..len).unwrap_or_default().to_vec(),
         }
     }
 }
@@ -89,7 +88,6 @@ impl From<Vec<u8>> for OwnedBytes {
     fn from(vec: Vec<u8>) -> OwnedBytes {
         OwnedBytes {
             storage: Storage::Heap(vec),
-            len: 0,
         }
     }
 }
@@ -134,7 +132,7 @@ impl std::fmt::Debug for OwnedBytes {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let kind = match self.storage {
             Storage::Heap(_) => "heap",
-            Storage::Anonymous(_) => "mapped",
+            Storage::Anonymous { .. } => "mapped",
         };
         f.debug_struct("OwnedBytes")
             .field("len", &self.len())
@@ -152,7 +150,7 @@ mod tests {
         let small = OwnedBytes::with_capacity(100);
         assert!(matches!(small.storage, Storage::Heap(_)));
         let large = OwnedBytes::with_capacity(MAP_AT_LEAST);
-        assert!(matches!(large.storage, Storage::Anonymous(_)));
+        assert!(matches!(large.storage, Storage::Anonymous { .. }));
     }
 
     #[test]

@@ -303,8 +303,7 @@ fn append_once(path: &Path, len_before: u64, data: &[u8]) -> Result<(), ShareErr
 /// "all done, journal not yet deleted".
 ///
 /// The actions run in their order, except that consecutive actions of one kind (the count.txt
-/// writes, the report renames, the seen-index appends) run on up to `threads` threads when
-/// there are enough of them: they touch distinct files, and any subset of them is redone by
+/// writes, the report renames) run on up to `threads` threads when there are enough of them: they touch distinct files, and any subset of them is redone by
 /// the journal, while the order between kinds (counts before reports) is what a reader sees
 /// after a kill.
 pub(crate) fn commit(
@@ -335,15 +334,13 @@ pub(crate) fn commit(
 /// Fewest actions worth a thread of their own (an action is a few system calls).
 const ACTIONS_PER_THREAD: usize = 32;
 
-/// Which actions may run side by side: `None` for one that runs alone. Appends to the seen
-/// index go to distinct shards; hits.log, crash.log and the registry each run alone.
+/// Which actions may run side by side: `None` for one that runs alone. A group has one append
+/// per log or index file, at most 16 to the seen index: too few to share out.
 fn phase(action: &Action) -> Option<u8> {
     match action {
         Action::Write { .. } => Some(0),
         Action::Rename { .. } => Some(1),
-        Action::Append { path, .. } => {
-            (path.first().map(String::as_str) == Some(super::index::SEEN_DIR)).then_some(2)
-        }
+        Action::Append { .. } => None,
     }
 }
 

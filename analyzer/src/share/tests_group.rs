@@ -298,3 +298,47 @@ fn a_report_file_in_place_is_already_filed_without_its_seen_line() {
         );
     }
 }
+
+/// A group with enough report files that the journal's renames run on several threads (blue
+/// has no default limit): the share matches one-by-one filing, and a kill part-way through
+/// those renames is completed by the next writer.
+#[test]
+fn renames_spread_over_threads_match_one_by_one_filing() {
+    let ids: Vec<String> = (1..=100).map(id).collect();
+    let reports: Vec<ReportToFile<'_>> = ids
+        .iter()
+        .map(|c| {
+            let mut r = report(BucketPath::Blue, c, b"MSCF-blue");
+            r.failure_bucket = Some("0xD1_a!b");
+            r
+        })
+        .collect();
+    let (one_dir, one) = prepared("threads-one");
+    for r in &reports {
+        one.file(r).unwrap();
+    }
+    let expected = tree(&one_dir.0);
+    let (group_dir, group) = prepared("threads-group");
+    let outcomes = ShareWriter::new(&group, 2).file_group(&reports).unwrap();
+    assert!(outcomes
+        .iter()
+        .all(|o| matches!(o, Ok(FileOutcome::Filed { .. }))));
+    assert_eq!(tree(&group_dir.0), expected);
+
+    // Step 2 + i is action i; the actions are one count write, then the 100 renames.
+    let (killed_dir, killed) = prepared("threads-kill");
+    let fault = |at: usize| {
+        if at == 2 + 1 + 70 {
+            Err(ShareError::Injected(at))
+        } else {
+            Ok(())
+        }
+    };
+    assert!(matches!(
+        ShareWriter::new(&killed, 2).file_group_with(&reports, &fault),
+        Err(ShareError::Injected(_))
+    ));
+    assert!(scan(&killed_dir.0).unwrap().pending_journal);
+    ShareWriter::new(&killed, 2).file_group(&reports).unwrap();
+    assert_eq!(tree(&killed_dir.0), expected);
+}
