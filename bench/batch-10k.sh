@@ -14,7 +14,7 @@ n="${N:-10000}"
 peer_sample="${PEER_SAMPLE:-500}"
 bash bench/install-peers.sh >/dev/null
 command -v /usr/bin/time >/dev/null || { apt-get install -y -qq time >/dev/null 2>&1 || sudo apt-get install -y -qq time >/dev/null; }
-cargo build --release -q -j 2 -p dumpsig-analyzer -p dumpsig-sample-dumps
+cargo build --release -q -j 2 -p dumpsig-cli -p dumpsig-sample-dumps
 dumpsig="$root/target/release/dumpsig"
 peer="$root/target/peer-tools/bin/minidump-stackwalk"
 work="$(mktemp -d)"

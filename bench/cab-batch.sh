@@ -9,7 +9,7 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 command -v cabextract >/dev/null || { apt-get install -y -qq cabextract >/dev/null 2>&1 || sudo apt-get install -y -qq cabextract >/dev/null; }
-cargo build --release -q -j 2 -p dumpsig-analyzer
+cargo build --release -q -j 2 -p dumpsig-cli
 dumpsig="$root/target/release/dumpsig"
 copies="${COPIES:-50}"
 work="$(mktemp -d)"

@@ -10,7 +10,7 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 command -v cabextract >/dev/null || { apt-get install -y -qq cabextract >/dev/null 2>&1 || sudo apt-get install -y -qq cabextract >/dev/null; }
-cargo build --release -q -j 2 -p dumpsig-analyzer -p dumpsig-sample-dumps
+cargo build --release -q -j 2 -p dumpsig-cli -p dumpsig-sample-dumps
 dumpsig="$root/target/release/dumpsig"
 runs="${RUNS:-30}"
 # The compression method of a CAB's first folder, from its CFFOLDER entry.

@@ -9,7 +9,7 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 bash bench/install-peers.sh >/dev/null
-cargo build --release -q -j 2 -p dumpsig-analyzer
+cargo build --release -q -j 2 -p dumpsig-cli
 dumpsig="$root/target/release/dumpsig"
 peer="$root/target/peer-tools/bin/minidump-stackwalk"
 runs="${RUNS:-30}"

@@ -8,7 +8,7 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 runs="${RUNS:-20}"
-cargo build --release -q -j 2 -p dumpsig-analyzer -p dumpsig-sample-dumps
+cargo build --release -q -j 2 -p dumpsig-cli -p dumpsig-sample-dumps
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 ./target/release/gen-samples --sparse "$work/big-16GiB.dmp" 16GiB >/dev/null

@@ -27,6 +27,7 @@ pub mod known_issues;
 pub mod module_selection;
 pub mod placeholder;
 pub mod stop_codes;
+pub mod time;
 pub mod user_bucket;
 
 pub use cer::{CerTuple, FaultLocation};

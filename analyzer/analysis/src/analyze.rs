@@ -1,0 +1,217 @@
+//! Analysis of one input, and of many in parallel with output in input order.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::Path;
+
+use signatures::{CerTuple, CrashState, FailureBucket};
+
+use crate::batch::{run_batch, BatchOptions};
+use crate::error::{AnalyzeError, Result};
+use crate::format::DumpFormat;
+use crate::inputs::Input;
+use crate::kernel::symbols::KernelSymbolizer;
+use crate::minidump::{self, stackwalk::Symbols};
+use crate::report::Report;
+use crate::source::DumpSource;
+
+/// How much work to do per dump.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Depth {
+    /// Only what the signature needs: no stack walk, no symbols.
+    Signature,
+    /// The full report: stack walk, symbols, crash state.
+    Full,
+}
+
+/// Options shared by every input of a run.
+#[derive(Debug)]
+pub struct AnalyzeOptions {
+    /// Signature only, or the full report.
+    pub depth: Depth,
+    /// Symbol sources for the full report.
+    pub symbols: Symbols,
+    /// Known-issue rules evaluated for every dump (the built-in ones plus the user's).
+    pub rules: Vec<signatures::known_issues::Rule>,
+    /// Image stores for versions a dump does not carry (`--image-store`); `None` when none
+    /// was given.
+    pub image_store: Option<symbols::image_store::ImageStore>,
+}
+
+impl Default for AnalyzeOptions {
+    fn default() -> AnalyzeOptions {
+        AnalyzeOptions {
+            depth: Depth::Full,
+            symbols: Symbols::breakpad(Vec::new()),
+            rules: signatures::known_issues::builtin_rules().to_vec(),
+            image_store: None,
+        }
+    }
+}
+
+/// Known-issue verdicts for a user-mode crash: the exception code, the faulting module of the
+/// CER tuple, the loaded modules with their VS_FIXEDFILEINFO versions.
+fn user_verdicts(
+    facts: &signatures::UserCrashFacts,
+    tuple: &CerTuple,
+    os_version: Option<String>,
+    rules: &[signatures::known_issues::Rule],
+) -> Vec<signatures::known_issues::Verdict> {
+    use signatures::known_issues::{evaluate, IssueFacts, IssueModule};
+    let issue = IssueFacts {
+        code: facts.exception.as_ref().map_or(0, |e| e.code),
+        faulting_module: (tuple.mod_name != "unknown").then(|| tuple.mod_name.clone()),
+        modules: facts
+            .modules
+            .iter()
+            .map(|m| IssueModule {
+                name: m.file_name().to_owned(),
+                version: m.version.clone(),
+                timestamp: m.timestamp,
+                size: m.size,
+                version_source: None,
+            })
+            .collect(),
+        os_build_line: os_version,
+        attributes: 0,
+    };
+    evaluate(rules, &issue)
+}
+
+/// Analyzes bytes that are already open.
+pub fn analyze_source(source: &DumpSource, options: &AnalyzeOptions) -> Result<Report> {
+    let bytes = source.bytes();
+    let format = DumpFormat::sniff(bytes).ok_or_else(|| AnalyzeError::Unrecognized {
+        magic: bytes.iter().take(8).copied().collect(),
+    })?;
+    let path = source.path().display().to_string();
+    match format {
+        DumpFormat::Minidump => {
+            let (facts, details) = match options.depth {
+                Depth::Signature => (minidump::quick::read_signature_facts(bytes)?, None),
+                Depth::Full => {
+                    let full = minidump::stackwalk::analyze_full(bytes, &options.symbols)?;
+                    (full.facts, Some(full.details))
+                }
+            };
+            let tuple = CerTuple::from_facts(&facts);
+            let bucket = FailureBucket::for_user(&facts, &tuple);
+            let state = details.is_some().then(|| CrashState::for_user(&facts));
+            let os_version = details
+                .as_ref()
+                .and_then(|d| d.system.as_ref())
+                .map(|s| s.os_version.clone());
+            let verdicts = user_verdicts(&facts, &tuple, os_version, &options.rules);
+            let mut report = Report::user_mode(path, source.len(), tuple, bucket, state, details);
+            report.known_issues = verdicts;
+            Ok(report)
+        }
+        DumpFormat::Kernel32 | DumpFormat::Kernel64 => {
+            let dump = kernel_dump::KernelDump::parse(bytes)?;
+            let mut details = crate::kernel::report(&dump);
+            // Kernel frames are named whenever symbols are configured, at either depth: the
+            // lookups are per driver (a handful), and the failure bucket uses the names.
+            let symbol_source = options.symbols.source();
+            let mut symbolizer = symbol_source
+                .is_configured()
+                .then(|| KernelSymbolizer::new(symbol_source));
+            if let Some(symbolizer) = symbolizer.as_mut() {
+                symbolizer.symbolize_report(&mut details);
+            }
+            let (mut signature, verdicts) = crate::kernel::signature::kernel_signature(
+                &dump,
+                &details,
+                &options.rules,
+                options.image_store.as_ref(),
+                symbolizer.as_mut(),
+            );
+            if let Some(symbolizer) = symbolizer.as_mut() {
+                signature.notes.extend(symbolizer.take_notes());
+            }
+            Ok(Report::kernel(
+                path,
+                source.len(),
+                details,
+                signature,
+                verdicts,
+            ))
+        }
+        DumpFormat::Cab => crate::cab_report::analyze_cab(source, options),
+    }
+}
+
+/// Analyzes one file. Never fails: a problem becomes a report whose `error` says what it is,
+/// and a panic inside a parser is contained to this input.
+pub fn analyze_path(path: &Path, options: &AnalyzeOptions) -> Report {
+    analyze_path_keeping(path, options).0
+}
+
+/// [`analyze_path`], also handing back the mapped file (when it could be opened) for a
+/// caller that needs its bytes after the analysis, so the file is opened and mapped once.
+pub fn analyze_path_keeping(path: &Path, options: &AnalyzeOptions) -> (Report, Option<DumpSource>) {
+    let name = path.display().to_string();
+    let source = match DumpSource::open(path) {
+        Ok(s) => s,
+        Err(e) => {
+            let size = std::fs::metadata(path).ok().map(|m| m.len());
+            return (Report::failed(name, None, size, e.to_string()), None);
+        }
+    };
+    let report = analyze_opened(name, &source, options);
+    (report, Some(source))
+}
+
+fn analyze_opened(name: String, source: &DumpSource, options: &AnalyzeOptions) -> Report {
+    let kind = DumpFormat::sniff(source.bytes()).map(DumpFormat::kind);
+    match catch_unwind(AssertUnwindSafe(|| analyze_source(source, options))) {
+        Ok(Ok(report)) => report,
+        Ok(Err(e)) => Report::failed(name, kind, Some(source.len()), e.to_string()),
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "panic".to_owned());
+            Report::failed(
+                name,
+                kind,
+                Some(source.len()),
+                AnalyzeError::Internal(what).to_string(),
+            )
+        }
+    }
+}
+
+/// Analyzes every input on the batch's threads and hands each input with its report to
+/// `sink` in input order (see [`crate::batch`] for the ordering and memory bound). An
+/// unreadable directory becomes a failed report in its place.
+pub fn analyze_all<I, F>(
+    inputs: I,
+    options: &AnalyzeOptions,
+    batch: &BatchOptions,
+    mut sink: F,
+) -> Result<()>
+where
+    I: IntoIterator<Item = Input>,
+    F: FnMut(&Path, Report),
+{
+    run_batch(
+        inputs,
+        batch,
+        |input| analyze_input(input, options),
+        |input, report| sink(input.path(), report),
+    )
+}
+
+/// The report of one discovered input: its analysis, or why its directory entry could not
+/// be read.
+pub fn analyze_input(input: &Input, options: &AnalyzeOptions) -> Report {
+    match input {
+        Input::File(path) => analyze_path(path, options),
+        Input::Unreadable(path, why) => Report::failed(
+            path.display().to_string(),
+            None,
+            None,
+            format!("cannot list directory: {why}"),
+        ),
+    }
+}

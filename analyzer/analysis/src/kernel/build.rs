@@ -1,0 +1,242 @@
+//! Turns a parsed [`KernelDump`] into a [`KernelReport`].
+//!
+//! Gathers the module list (triage driver list, or the `PsLoadedModuleList` walk), scans the
+//! stack for addresses inside modules (the saved stack of a triage dump, or up to 64 KiB from
+//! the context SP through virtual memory), attributes the crash with the pure rule of
+//! `attribution.rs`, and collects everything that could not be read into `missing`.
+
+use super::attribution::{attribute, CrashFacts, ModuleRange};
+use super::report::{
+    bugcheck_name, filetime_to_rfc3339, nt_version, BugCheck, CausedBy, DriverRow, KernelReport,
+    OsInfo, StackAddress, UnloadedRow,
+};
+use kernel_dump::header::{describe_attributes, dump_type_name, machine_name, Width};
+use kernel_dump::modules::{scan_stack, walk_module_list, LoadedModule, ModuleIndex, StackHit};
+use kernel_dump::physical::PAGE_SIZE;
+use kernel_dump::triage::KdDebuggerData;
+use kernel_dump::KernelDump;
+
+/// Most stack bytes read through virtual memory.
+const MAX_STACK_BYTES: u64 = 64 * 1024;
+/// Most stack addresses listed in the report.
+const MAX_STACK_ROWS: usize = 32;
+/// Bytes of a KDBG block read through virtual memory.
+const KDBG_BYTES: usize = 0x340;
+
+/// The module list and the kernel's KDBG facts.
+fn gather_modules(
+    dump: &KernelDump<'_>,
+    missing: &mut Vec<String>,
+) -> (Vec<LoadedModule>, Option<KdDebuggerData>) {
+    let mem = dump.memory();
+    let header = dump.header();
+    if let Some(t) = dump.triage() {
+        let mut modules: Vec<LoadedModule> =
+            t.drivers.iter().map(LoadedModule::from_triage).collect();
+        for m in &mut modules {
+            m.enrich(&mem);
+        }
+        return (modules, t.kdbg.clone());
+    }
+    if !dump.physical().has_pages() {
+        return (Vec::new(), None);
+    }
+    let mut block = vec![0u8; KDBG_BYTES];
+    let kdbg = dump
+        .read_virtual(header.kd_debugger_data_block, &mut block)
+        .ok()
+        .and_then(|()| KdDebuggerData::parse(&block, header.width));
+    let head = match header.ps_loaded_module_list {
+        0 | 0x4547_4150 | 0x4547_4150_4547_4150 => {
+            kdbg.as_ref().map_or(0, |k| k.ps_loaded_module_list)
+        }
+        h => h,
+    };
+    if head == 0 {
+        missing.push(
+            "loaded modules: no PsLoadedModuleList in the header or a readable KDBG block".into(),
+        );
+        return (Vec::new(), kdbg);
+    }
+    let (mut modules, err) = walk_module_list(&mem, head, header.width);
+    if let Some(e) = err {
+        missing.push(format!(
+            "loaded modules: walk of PsLoadedModuleList {head:#x} stopped after {} entries: {e}",
+            modules.len()
+        ));
+    }
+    for m in &mut modules {
+        m.enrich(&mem);
+    }
+    (modules, kdbg)
+}
+
+/// The stack to scan: (VA of its first byte, bytes, where to start scanning).
+fn stack_bytes(dump: &KernelDump<'_>, missing: &mut Vec<String>) -> Option<(u64, Vec<u8>, u64)> {
+    let sp = dump.context().map(|c| c.sp);
+    if let Some(t) = dump.triage() {
+        // Scan the saved stack from SP (when SP is inside it), at most 64 KiB.
+        let (va, bytes) = t.stack?;
+        let from = sp
+            .filter(|&sp| sp >= va && sp - va < bytes.len() as u64)
+            .unwrap_or(va);
+        let end = (from - va).saturating_add(MAX_STACK_BYTES);
+        let kept = bytes.get(..end.min(bytes.len() as u64) as usize)?;
+        return Some((va, kept.to_vec(), from));
+    }
+    let sp = sp?;
+    if !dump.physical().has_pages() {
+        return None;
+    }
+    // Read page by page from SP until a page is unreadable or 64 KiB are in.
+    let mut out = Vec::new();
+    let mut va = sp;
+    while (out.len() as u64) < MAX_STACK_BYTES {
+        let chunk = (PAGE_SIZE - va % PAGE_SIZE).min(MAX_STACK_BYTES - out.len() as u64);
+        let mut buf = vec![0u8; chunk as usize];
+        match dump.read_virtual(va, &mut buf) {
+            Ok(()) => out.extend_from_slice(&buf),
+            Err(e) => {
+                if out.is_empty() {
+                    missing.push(format!("stack at SP {sp:#x}: {e}"));
+                }
+                break;
+            }
+        }
+        match va.checked_add(chunk) {
+            Some(next) => va = next,
+            None => break,
+        }
+    }
+    (!out.is_empty()).then_some((sp, out, sp))
+}
+
+/// Builds the report.
+pub(crate) fn build_report(dump: &KernelDump<'_>) -> KernelReport {
+    let header = dump.header();
+    let ptr64 = header.width == Width::Bits64;
+    let mut missing = dump.missing();
+    let (modules, kdbg) = gather_modules(dump, &mut missing);
+    let index = ModuleIndex::new(&modules);
+    let hits: Vec<StackHit> = stack_bytes(dump, &mut missing)
+        .map(|(va, bytes, from)| scan_stack(&bytes, va, from, ptr64, &index))
+        .unwrap_or_default();
+    let mut on_stack = vec![false; modules.len()];
+    for h in &hits {
+        if let Some(flag) = on_stack.get_mut(h.module) {
+            *flag = true;
+        }
+    }
+    let ranges: Vec<ModuleRange<'_>> = modules
+        .iter()
+        .map(|m| ModuleRange {
+            name: &m.name,
+            base: m.base,
+            size: m.size,
+        })
+        .collect();
+    let stack_values: Vec<u64> = hits.iter().map(|h| h.value).collect();
+    let attribution = attribute(&CrashFacts {
+        bugcheck_code: header.bugcheck_code,
+        parameters: header.bugcheck_parameters,
+        context_pc: dump.context().map(|c| c.pc),
+        modules: &ranges,
+        stack_addresses: &stack_values,
+    });
+    let caused_by = attribution
+        .module_index
+        .and_then(|i| modules.get(i))
+        .zip(attribution.address)
+        .map(|(m, address)| CausedBy {
+            driver: m.name.clone(),
+            address,
+            offset: address.wrapping_sub(m.base),
+            base: m.base,
+            timestamp: m.timestamp,
+            file_version: m.file_version.clone(),
+            symbol: None,
+        });
+    let stack = hits
+        .iter()
+        .filter_map(|h| {
+            let m = modules.get(h.module)?;
+            Some(StackAddress {
+                stack_address: h.stack_address,
+                address: h.value,
+                module: m.name.clone(),
+                offset: h.value.wrapping_sub(m.base),
+                symbol: None,
+            })
+        })
+        .take(MAX_STACK_ROWS)
+        .collect();
+    let drivers = modules
+        .iter()
+        .zip(on_stack)
+        .map(|(m, on_stack)| DriverRow {
+            name: m.name.clone(),
+            path: m.path.clone(),
+            base: m.base,
+            size: m.size,
+            timestamp: m.timestamp,
+            file_version: m.file_version.clone(),
+            codeview: m.codeview.clone(),
+            on_stack,
+        })
+        .collect();
+    let unloaded_drivers = dump
+        .triage()
+        .map(|t| {
+            t.unloaded
+                .iter()
+                .map(|u| UnloadedRow {
+                    name: u.name.clone(),
+                    start: u.start,
+                    end: u.end,
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    KernelReport {
+        dump_type: header.dump_type,
+        dump_type_name: dump_type_name(header.dump_type),
+        header_width: if ptr64 { "64-bit" } else { "32-bit" },
+        partial: !missing.is_empty(),
+        crash_time: filetime_to_rfc3339(header.system_time),
+        uptime_seconds: header.system_up_time / 10_000_000,
+        bugcheck: BugCheck {
+            code: header.bugcheck_code,
+            name: bugcheck_name(header.bugcheck_code),
+            parameters: header.bugcheck_parameters,
+        },
+        caused_by,
+        attribution_rule: attribution.rule,
+        crash_address: attribution.address,
+        architecture: machine_name(header.machine_image_type),
+        processors: header.number_processors,
+        os: OsInfo {
+            major_version: header.major_version,
+            minor_version: header.minor_version,
+            build_kind: if header.major_version == 0xC {
+                "checked"
+            } else {
+                "free"
+            },
+            nt_version: nt_version(header.minor_version),
+            build: header.minor_version,
+            product_type: header.product_type,
+        },
+        kernel_base: kdbg.map(|k| k.kern_base),
+        context: dump.context().cloned(),
+        exception: dump.exception().cloned(),
+        stack,
+        drivers,
+        unloaded_drivers,
+        attributes_raw: header.attributes,
+        attributes: header
+            .attributes
+            .map(describe_attributes)
+            .unwrap_or_default(),
+        missing,
+    }
+}

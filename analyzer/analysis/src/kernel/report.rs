@@ -1,0 +1,425 @@
+//! The kernel dump report: what BlueScreenView shows, as a serializable struct and as text.
+//!
+//! The report holds plain facts (numbers, names, words); the text rendering is a pure function
+//! of it so the command line and tests see the same thing. A partial dump still gets a report:
+//! `partial` is set and `missing` says what could not be read.
+
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use super::attribution::base_code;
+use kernel_dump::context::{Context, ExceptionRecord};
+use kernel_dump::header::AttributeNote;
+use kernel_dump::pe::CodeViewId;
+
+/// The stop code.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BugCheck {
+    /// Code as written.
+    #[serde(serialize_with = "le_bytes::hex::hex_u32")]
+    pub code: u32,
+    /// Symbolic name, when known.
+    pub name: Option<&'static str>,
+    /// The four parameters.
+    #[serde(serialize_with = "le_bytes::hex::hex_array4")]
+    pub parameters: [u64; 4],
+}
+
+/// The driver the crash is attributed to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CausedBy {
+    /// Module file name.
+    pub driver: String,
+    /// Attributed address.
+    #[serde(serialize_with = "le_bytes::hex::hex")]
+    pub address: u64,
+    /// Offset in the module.
+    #[serde(serialize_with = "le_bytes::hex::hex")]
+    pub offset: u64,
+    /// Module base.
+    #[serde(serialize_with = "le_bytes::hex::hex")]
+    pub base: u64,
+    /// PE timestamp, when known.
+    #[serde(serialize_with = "le_bytes::hex::hex8_opt")]
+    pub timestamp: Option<u32>,
+    /// File version, when known.
+    pub file_version: Option<String>,
+    /// Function and source line, when the module's symbols were found.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub symbol: Option<crate::kernel::symbols::FrameSymbol>,
+}
+
+/// A stack value that lies in a module.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StackAddress {
+    /// Where on the stack.
+    #[serde(serialize_with = "le_bytes::hex::hex")]
+    pub stack_address: u64,
+    /// The value.
+    #[serde(serialize_with = "le_bytes::hex::hex")]
+    pub address: u64,
+    /// Module name.
+    pub module: String,
+    /// Offset in the module.
+    #[serde(serialize_with = "le_bytes::hex::hex")]
+    pub offset: u64,
+    /// Function and source line, when the module's symbols were found.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub symbol: Option<crate::kernel::symbols::FrameSymbol>,
+}
+
+/// A loaded driver row.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DriverRow {
+    /// File name.
+    pub name: String,
+    /// Full path.
+    pub path: String,
+    /// Base address.
+    #[serde(serialize_with = "le_bytes::hex::hex")]
+    pub base: u64,
+    /// Size of image.
+    #[serde(serialize_with = "le_bytes::hex::hex")]
+    pub size: u64,
+    /// PE timestamp.
+    #[serde(serialize_with = "le_bytes::hex::hex8_opt")]
+    pub timestamp: Option<u32>,
+    /// File version.
+    pub file_version: Option<String>,
+    /// CodeView debug id.
+    pub codeview: Option<CodeViewId>,
+    /// Whether an address on the scanned stack lies in it.
+    pub on_stack: bool,
+}
+
+/// An unloaded driver row.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UnloadedRow {
+    /// Name.
+    pub name: String,
+    /// Start address.
+    #[serde(serialize_with = "le_bytes::hex::hex")]
+    pub start: u64,
+    /// End address.
+    #[serde(serialize_with = "le_bytes::hex::hex")]
+    pub end: u64,
+}
+
+/// Operating system facts from the header.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OsInfo {
+    /// Header MajorVersion (0xF free, 0xC checked).
+    pub major_version: u32,
+    /// Header MinorVersion (the build number).
+    pub minor_version: u32,
+    /// `free` or `checked`.
+    pub build_kind: &'static str,
+    /// NT version derived from the build number (`10.0`, `6.1`...), when recognised.
+    pub nt_version: Option<&'static str>,
+    /// Build number.
+    pub build: u32,
+    /// ProductType (1 workstation, 2 domain controller, 3 server), when written.
+    pub product_type: Option<u32>,
+}
+
+/// Everything the analysis found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct KernelReport {
+    /// DumpType.
+    pub dump_type: u32,
+    /// DumpType in words.
+    pub dump_type_name: &'static str,
+    /// `32-bit` or `64-bit` header.
+    pub header_width: &'static str,
+    /// Whether something could not be read (see `missing`).
+    pub partial: bool,
+    /// Crash time (RFC 3339 UTC).
+    pub crash_time: Option<String>,
+    /// Uptime in seconds.
+    pub uptime_seconds: u64,
+    /// The stop code.
+    pub bugcheck: BugCheck,
+    /// Attributed driver.
+    pub caused_by: Option<CausedBy>,
+    /// How the attribution was made.
+    pub attribution_rule: String,
+    /// Crash address (the attributed address, or the named one when no module holds it).
+    #[serde(serialize_with = "le_bytes::hex::hex_opt")]
+    pub crash_address: Option<u64>,
+    /// Processor architecture.
+    pub architecture: &'static str,
+    /// Number of processors.
+    pub processors: u32,
+    /// OS facts.
+    pub os: OsInfo,
+    /// Kernel base (from the KDBG block), when known.
+    #[serde(serialize_with = "le_bytes::hex::hex_opt")]
+    pub kernel_base: Option<u64>,
+    /// Crash context.
+    pub context: Option<Context>,
+    /// Exception record from the header, when written.
+    pub exception: Option<ExceptionRecord>,
+    /// Top stack addresses in modules, innermost first.
+    pub stack: Vec<StackAddress>,
+    /// Loaded drivers.
+    pub drivers: Vec<DriverRow>,
+    /// Unloaded drivers.
+    pub unloaded_drivers: Vec<UnloadedRow>,
+    /// DUMP_FILE_ATTRIBUTES value, when written.
+    pub attributes_raw: Option<u32>,
+    /// Attribute bits in words.
+    pub attributes: Vec<AttributeNote>,
+    /// What could not be read.
+    pub missing: Vec<String>,
+}
+
+/// Names of common stop codes (the full table is elsewhere).
+pub fn bugcheck_name(code: u32) -> Option<&'static str> {
+    let name = match base_code(code) {
+        0x01 => "APC_INDEX_MISMATCH",
+        0x0A => "IRQL_NOT_LESS_OR_EQUAL",
+        0x19 => "BAD_POOL_HEADER",
+        0x1A => "MEMORY_MANAGEMENT",
+        0x1E => "KMODE_EXCEPTION_NOT_HANDLED",
+        0x24 => "NTFS_FILE_SYSTEM",
+        0x3B => "SYSTEM_SERVICE_EXCEPTION",
+        0x50 => "PAGE_FAULT_IN_NONPAGED_AREA",
+        0x77 => "KERNEL_STACK_INPAGE_ERROR",
+        0x7A => "KERNEL_DATA_INPAGE_ERROR",
+        0x7B => "INACCESSIBLE_BOOT_DEVICE",
+        0x7E => "SYSTEM_THREAD_EXCEPTION_NOT_HANDLED",
+        0x7F => "UNEXPECTED_KERNEL_MODE_TRAP",
+        0x8E => "KERNEL_MODE_EXCEPTION_NOT_HANDLED",
+        0x9F => "DRIVER_POWER_STATE_FAILURE",
+        0xA0 => "INTERNAL_POWER_ERROR",
+        0xC2 => "BAD_POOL_CALLER",
+        0xC4 => "DRIVER_VERIFIER_DETECTED_VIOLATION",
+        0xC5 => "DRIVER_CORRUPTED_EXPOOL",
+        0xD1 => "DRIVER_IRQL_NOT_LESS_OR_EQUAL",
+        0xE2 => "MANUALLY_INITIATED_CRASH",
+        0xEF => "CRITICAL_PROCESS_DIED",
+        0xF4 => "CRITICAL_OBJECT_TERMINATION",
+        0xFC => "ATTEMPTED_EXECUTE_OF_NOEXECUTE_MEMORY",
+        0x101 => "CLOCK_WATCHDOG_TIMEOUT",
+        0x109 => "CRITICAL_STRUCTURE_CORRUPTION",
+        0x116 => "VIDEO_TDR_FAILURE",
+        0x117 => "VIDEO_TDR_TIMEOUT_DETECTED",
+        0x124 => "WHEA_UNCORRECTABLE_ERROR",
+        0x133 => "DPC_WATCHDOG_VIOLATION",
+        0x139 => "KERNEL_SECURITY_CHECK_FAILURE",
+        0x141 => "VIDEO_ENGINE_TIMEOUT_DETECTED",
+        0x1D4 => "UCMUCSI_LIVEDUMP",
+        0xDEAD_DEAD => "MANUALLY_INITIATED_CRASH1",
+        _ => return None,
+    };
+    // The 0x1000000x variants carry an `_M` suffix.
+    Some(match code {
+        0x1000_000A => "IRQL_NOT_LESS_OR_EQUAL_M",
+        0x1000_001E => "KMODE_EXCEPTION_NOT_HANDLED_M",
+        0x1000_007E => "SYSTEM_THREAD_EXCEPTION_NOT_HANDLED_M",
+        0x1000_007F => "UNEXPECTED_KERNEL_MODE_TRAP_M",
+        0x1000_008E => "KERNEL_MODE_EXCEPTION_NOT_HANDLED_M",
+        0x1000_00D1 => "DRIVER_IRQL_NOT_LESS_OR_EQUAL_M",
+        0x1000_003B => "SYSTEM_SERVICE_EXCEPTION_M",
+        0x1000_0050 => "PAGE_FAULT_IN_NONPAGED_AREA_M",
+        _ => name,
+    })
+}
+
+/// NT version for a build number.
+pub fn nt_version(build: u32) -> Option<&'static str> {
+    Some(match build {
+        2195 => "5.0",
+        2600 => "5.1",
+        3790 => "5.2",
+        6000..=6003 => "6.0",
+        7600 | 7601 => "6.1",
+        9200 => "6.2",
+        9600 => "6.3",
+        10240.. => "10.0",
+        _ => return None,
+    })
+}
+
+/// FILETIME (100 ns since 1601-01-01 UTC) as RFC 3339 UTC; `None` for 0 or the `PAGE` pattern.
+pub fn filetime_to_rfc3339(filetime: u64) -> Option<String> {
+    if filetime == 0 || filetime == kernel_dump::UNSET64 {
+        return None;
+    }
+    let secs = i64::try_from(filetime / 10_000_000).ok()? - 11_644_473_600;
+    let frac = filetime % 10_000_000;
+    let rem = secs.rem_euclid(86_400);
+    let (year, month, day) = signatures::time::civil_from_days(secs.div_euclid(86_400));
+    Some(format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{frac:07}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    ))
+}
+
+fn opt_hex32(v: Option<u32>) -> String {
+    v.map_or_else(|| "-".to_string(), |v| format!("{v:08x}"))
+}
+
+impl KernelReport {
+    /// Renders the report as aligned `key: value` lines followed by a module table.
+    pub fn render_text(&self, out: &mut String) {
+        let mut kv = |k: &str, v: String| {
+            let _ = writeln!(out, "{:<22}: {v}", k);
+        };
+        kv(
+            "Dump type",
+            format!(
+                "{} ({}, {} header)",
+                self.dump_type, self.dump_type_name, self.header_width
+            ),
+        );
+        kv(
+            "Crash time",
+            self.crash_time.clone().unwrap_or_else(|| "unknown".into()),
+        );
+        kv("Up time", format!("{}s", self.uptime_seconds));
+        kv(
+            "Bug check",
+            format!(
+                "{:#010X} {}",
+                self.bugcheck.code,
+                self.bugcheck.name.unwrap_or("(unknown stop code)")
+            ),
+        );
+        for (i, p) in self.bugcheck.parameters.iter().enumerate() {
+            kv(&format!("Parameter {}", i + 1), format!("{p:#018x}"));
+        }
+        match &self.caused_by {
+            Some(c) => {
+                kv("Caused by driver", c.driver.clone());
+                kv(
+                    "Caused by address",
+                    format!("{}+{:x} ({:#x})", c.driver, c.offset, c.address),
+                );
+                if let Some(symbol) = &c.symbol {
+                    kv("Caused by function", symbol.display(&c.driver));
+                }
+                kv("Driver timestamp", opt_hex32(c.timestamp));
+                kv(
+                    "Driver file version",
+                    c.file_version.clone().unwrap_or_else(|| "-".into()),
+                );
+            }
+            None => kv("Caused by driver", "unknown".into()),
+        }
+        kv("Attribution rule", self.attribution_rule.clone());
+        kv(
+            "Crash address",
+            self.crash_address
+                .map_or_else(|| "unknown".into(), |a| format!("{a:#x}")),
+        );
+        kv(
+            "Processor",
+            format!("{} x {}", self.architecture, self.processors),
+        );
+        kv(
+            "OS version",
+            format!(
+                "{} build {} ({}, header {}.{})",
+                self.os.nt_version.unwrap_or("?"),
+                self.os.build,
+                self.os.build_kind,
+                self.os.major_version,
+                self.os.minor_version
+            ),
+        );
+        if let Some(kb) = self.kernel_base {
+            kv("Kernel base", format!("{kb:#x}"));
+        }
+        if let Some(c) = &self.context {
+            kv(
+                "Context",
+                format!("{} pc={:#x} sp={:#x} fp={:#x}", c.arch, c.pc, c.sp, c.fp),
+            );
+        }
+        if let Some(e) = &self.exception {
+            kv(
+                "Exception",
+                format!("code {:#010x} at {:#x}", e.code, e.address),
+            );
+        }
+        for a in &self.attributes {
+            kv(
+                "Attribute",
+                format!("{} ({:#x}): {}", a.name, a.flag, a.meaning),
+            );
+        }
+        for m in &self.missing {
+            kv("Missing", m.clone());
+        }
+        let _ = writeln!(out, "\nStack addresses in modules:");
+        for s in &self.stack {
+            let symbol = s
+                .symbol
+                .as_ref()
+                .map(|f| format!("  {}", f.display(&s.module)))
+                .unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "  {:#018x}  {:#018x}  {}+{:x}{symbol}",
+                s.stack_address, s.address, s.module, s.offset
+            );
+        }
+        let _ = writeln!(
+            out,
+            "\n{:<28} {:>18} {:>10} {:>8} {:<18} Stack",
+            "Driver", "Base", "Size", "Time", "Version"
+        );
+        for d in &self.drivers {
+            let _ = writeln!(
+                out,
+                "{:<28} {:#018x} {:#10x} {:>8} {:<18} {}",
+                d.name,
+                d.base,
+                d.size,
+                opt_hex32(d.timestamp),
+                d.file_version.as_deref().unwrap_or("-"),
+                if d.on_stack { "yes" } else { "" }
+            );
+        }
+        if !self.unloaded_drivers.is_empty() {
+            let _ = writeln!(out, "\nUnloaded drivers:");
+            for u in &self.unloaded_drivers {
+                let _ = writeln!(out, "  {:<28} {:#018x}..{:#018x}", u.name, u.start, u.end);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filetime_conversion() {
+        assert_eq!(
+            filetime_to_rfc3339(116_444_736_000_000_000).as_deref(),
+            Some("1970-01-01T00:00:00.0000000Z")
+        );
+        // 2000-03-01T12:34:56.5Z: a leap-year boundary.
+        assert_eq!(
+            filetime_to_rfc3339(125_963_876_965_000_000).as_deref(),
+            Some("2000-03-01T12:34:56.5000000Z")
+        );
+        assert_eq!(filetime_to_rfc3339(0), None);
+    }
+
+    #[test]
+    fn names() {
+        assert_eq!(
+            bugcheck_name(0x1000_007E),
+            Some("SYSTEM_THREAD_EXCEPTION_NOT_HANDLED_M")
+        );
+        assert_eq!(bugcheck_name(0xD1), Some("DRIVER_IRQL_NOT_LESS_OR_EQUAL"));
+        assert_eq!(bugcheck_name(0x5454_414D), None);
+        assert_eq!(nt_version(19041), Some("10.0"));
+    }
+}

@@ -1,0 +1,182 @@
+//! Kernel bucket keys: feeds the pure `signatures` crate the facts of a kernel dump.
+//!
+//! The reader ([`crate::kernel`]) finds the stop code, the modules and the stack; this module
+//! turns them into the frames the faulting-module selection walks, reads the WHEA error record
+//! of a Stop 0x124 through dump memory, and evaluates the known-issue rules.
+
+use serde::Serialize;
+use signatures::cper::{bytes_to_read, decode_record, WheaFacts, WheaRecord};
+use signatures::known_issues::{evaluate, versions_wanted, IssueFacts, IssueModule, Rule, Verdict};
+use signatures::stop_codes::{base_code, explain, StopExplanation};
+use signatures::{KernelBucket, KernelCrashFacts, KernelFrame, ModuleRef};
+
+use kernel_dump::KernelDump;
+use symbols::image_store::ImageStore;
+
+use crate::kernel::symbols::KernelSymbolizer;
+use crate::kernel::KernelReport;
+
+/// Bytes of the WHEA_ERROR_RECORD_HEADER, read before the record's own length is known.
+const WHEA_HEADER_LEN: usize = 128;
+
+/// The kernel side of the three keys, with the reasoning behind them.
+#[derive(Debug, Clone, Serialize)]
+pub struct KernelSignature {
+    /// The stop code explained: name, each parameter in words, which one names the address.
+    pub stop_code: StopExplanation,
+    /// The failure bucket, the module selection (rule, reason, skipped frames), attributes.
+    pub bucket: KernelBucket,
+    /// The decoded WHEA record of a Stop 0x124, when present.
+    pub whea: Option<WheaRecord>,
+    /// Problems reading inputs of the signature (an unreadable WHEA record, ...).
+    pub notes: Vec<String>,
+}
+
+/// Computes the kernel signature and the known-issue verdicts of a parsed dump. Versions the
+/// dump does not carry (a triage dump's) are looked up in `images` when a rule needs them;
+/// frames are named by `symbols` when given.
+pub fn kernel_signature(
+    dump: &KernelDump<'_>,
+    report: &KernelReport,
+    rules: &[Rule],
+    images: Option<&ImageStore>,
+    mut symbols: Option<&mut KernelSymbolizer<'_>>,
+) -> (KernelSignature, Vec<Verdict>) {
+    let code = report.bugcheck.code;
+    let parameters = report.bugcheck.parameters;
+    let stop_code = explain(code, parameters);
+    let mut notes = Vec::new();
+
+    let module_at = |address: u64| -> Option<ModuleRef> {
+        report
+            .drivers
+            .iter()
+            .find(|d| address >= d.base && address - d.base < d.size)
+            .map(|d| ModuleRef {
+                name: d.name.clone(),
+                base: d.base,
+                size: d.size,
+                timestamp: d.timestamp.unwrap_or(0),
+                version: d.file_version.clone(),
+            })
+    };
+    // With symbols, frames carry their function: the failure bucket then names it.
+    let mut frame = |address: u64| KernelFrame {
+        address,
+        module: module_at(address),
+        function: symbols
+            .as_deref_mut()
+            .and_then(|s| s.resolve(&report.drivers, address))
+            .map(|f| f.function),
+    };
+    // Frame 0: the address the stop code names, else where the processor stopped.
+    let first = stop_code
+        .named_address
+        .or(report.context.as_ref().map(|c| c.pc))
+        .or(report.crash_address);
+    let frames: Vec<KernelFrame> = first
+        .into_iter()
+        .chain(report.stack.iter().map(|s| s.address))
+        .map(&mut frame)
+        .collect();
+    let symbols_loaded = symbols.as_deref().is_some_and(KernelSymbolizer::any_loaded);
+
+    let whea = (base_code(code) == 0x124)
+        .then(|| read_whea(dump, parameters[1], &mut notes))
+        .flatten();
+    let facts = KernelCrashFacts {
+        code,
+        parameters,
+        frames,
+        verifier_active: false,
+        symbols_loaded,
+        detail: None,
+        whea: (base_code(code) == 0x124).then(|| WheaFacts {
+            record: whea.clone(),
+            cpu_vendor: None,
+        }),
+    };
+    let bucket = KernelBucket::from_facts(&facts);
+
+    let mut issue_facts = IssueFacts {
+        code,
+        faulting_module: bucket.selection.module.as_ref().map(|m| m.name.clone()),
+        modules: report
+            .drivers
+            .iter()
+            .map(|d| IssueModule {
+                name: d.name.clone(),
+                version: d.file_version.clone(),
+                timestamp: d.timestamp.unwrap_or(0),
+                size: d.size,
+                version_source: None,
+            })
+            .collect(),
+        os_build_line: report
+            .os
+            .nt_version
+            .map(|v| format!("{v}.{}", report.os.build)),
+        attributes: report.attributes_raw.unwrap_or(0),
+    };
+    if let Some(store) = images {
+        fill_versions_from_store(store, rules, &mut issue_facts, &mut notes);
+    }
+    let verdicts = evaluate(rules, &issue_facts);
+    (
+        KernelSignature {
+            stop_code,
+            bucket,
+            whea,
+            notes,
+        },
+        verdicts,
+    )
+}
+
+/// Looks up the versions a matching rule needs in the image store and records where each
+/// came from (or why none was found) in the notes.
+fn fill_versions_from_store(
+    store: &ImageStore,
+    rules: &[Rule],
+    facts: &mut IssueFacts,
+    notes: &mut Vec<String>,
+) {
+    for wanted in versions_wanted(rules, facts) {
+        let Some(module) = facts.modules.get_mut(wanted.module) else {
+            continue;
+        };
+        let loaded = signatures::facts::file_name_of(&module.name).to_owned();
+        let (found, search_notes) =
+            store.version_of(&wanted.file, &loaded, module.timestamp, module.size);
+        notes.extend(search_notes);
+        if let Some(found) = found {
+            notes.push(format!(
+                "{loaded}: version {} from {}",
+                found.version, found.source
+            ));
+            module.version = Some(found.version);
+            module.version_source = Some(found.source);
+        }
+    }
+}
+
+/// Reads the WHEA_ERROR_RECORD at `address` through dump memory: the header first, then as
+/// many bytes as the record says (capped by the decoder's limit).
+fn read_whea(dump: &KernelDump<'_>, address: u64, notes: &mut Vec<String>) -> Option<WheaRecord> {
+    let mut header = vec![0u8; WHEA_HEADER_LEN];
+    if let Err(e) = dump.read_virtual(address, &mut header) {
+        notes.push(format!(
+            "the WHEA error record at P2 {address:#x} is not readable: {e}"
+        ));
+        return None;
+    }
+    let len = bytes_to_read(&header).max(WHEA_HEADER_LEN);
+    let mut record = vec![0u8; len];
+    match dump.read_virtual(address, &mut record) {
+        Ok(()) => Some(decode_record(&record)),
+        Err(e) => {
+            notes.push(format!("only the header of the WHEA record at {address:#x} is readable ({len} bytes wanted): {e}"));
+            Some(decode_record(&header))
+        }
+    }
+}

@@ -1,0 +1,127 @@
+//! The full report path: the `minidump-processor` stack walk with optional Breakpad symbols.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use minidump_unwind::Symbolizer;
+use signatures::FrameFacts;
+
+use super::details::{hex_address, FrameDetails, ThreadDetails};
+use super::{open, read_facts, MinidumpFacts};
+use crate::error::Result;
+use symbols::store::SymbolPath;
+use symbols::{SharedSupplier, SymbolSource};
+
+/// Frames kept in a report's crashing thread.
+const REPORT_FRAMES: usize = 32;
+
+/// Symbol sources for the stack walker. One instance serves a whole batch: the symbolizer
+/// caches parsed symbol files and is safe to share between threads.
+pub struct Symbols {
+    symbolizer: Symbolizer,
+    source: Arc<SymbolSource>,
+}
+
+impl Symbols {
+    /// Breakpad symbol directories laid out as `<debug file>/<DEBUGID>/<name>.sym`; an empty
+    /// list walks with CFI-less heuristics only.
+    pub fn breakpad(dirs: Vec<PathBuf>) -> Symbols {
+        Symbols::new(dirs, SymbolPath::default())
+    }
+
+    /// Breakpad directories first, then PDBs from the symbol path (folders and servers).
+    pub fn new(dirs: Vec<PathBuf>, path: SymbolPath) -> Symbols {
+        let source = Arc::new(SymbolSource::new(dirs, path));
+        Symbols {
+            symbolizer: Symbolizer::new(SharedSupplier(Arc::clone(&source))),
+            source,
+        }
+    }
+
+    /// Where symbols come from (also used for kernel modules, by CodeView id).
+    pub fn source(&self) -> &SymbolSource {
+        &self.source
+    }
+}
+
+impl std::fmt::Debug for Symbols {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Symbols")
+            .field("source", &self.source)
+            .finish()
+    }
+}
+
+/// Opens the dump, extracts its facts, walks the crashing thread's stack and fills the frames.
+///
+/// A walk that fails leaves the signature intact (it does not need the walk) and adds a
+/// warning: a partial report beats no report.
+pub fn analyze_full(bytes: &[u8], symbols: &Symbols) -> Result<MinidumpFacts> {
+    let dump = open(bytes)?;
+    let mut out = read_facts(&dump)?;
+    let walked = futures_executor::block_on(minidump_processor::process_minidump(
+        &dump,
+        &symbols.symbolizer,
+    ));
+    let state = match walked {
+        Ok(state) => state,
+        Err(e) => {
+            out.details.warnings.push(format!("stack walk failed: {e}"));
+            return Ok(out);
+        }
+    };
+    // The exception's thread; for a hang report the first thread, as WER does.
+    let index = state.requesting_thread.unwrap_or(0);
+    let Some(stack) = state.threads.get(index) else {
+        out.details
+            .warnings
+            .push("the dump has no threads to walk".to_owned());
+        return Ok(out);
+    };
+    let bits = out
+        .details
+        .system
+        .as_ref()
+        .map_or(if out.facts.is_32bit { 32 } else { 64 }, |s| s.pointer_bits);
+    out.facts.frames = stack
+        .frames
+        .iter()
+        .map(|f| FrameFacts {
+            instruction: f.instruction,
+            function: f.function_name.clone(),
+        })
+        .collect();
+    let frames = stack
+        .frames
+        .iter()
+        .take(REPORT_FRAMES)
+        .enumerate()
+        .map(|(i, f)| {
+            let base = f.module.as_ref().map(|m| m.raw.base_of_image);
+            FrameDetails {
+                index: i,
+                instruction: hex_address(f.instruction, bits),
+                module: f
+                    .module
+                    .as_ref()
+                    .map(|m| signatures::facts::file_name_of(&m.name).to_owned()),
+                module_offset: base.map(|b| format!("{:#x}", f.instruction.wrapping_sub(b))),
+                function: f.function_name.clone(),
+                function_offset: f
+                    .function_base
+                    .map(|b| format!("{:#x}", f.instruction.wrapping_sub(b))),
+                file: f.source_file_name.clone(),
+                line: f.source_line,
+                trust: f.trust.as_str().to_owned(),
+            }
+        })
+        .collect();
+    out.details.crashing_thread = Some(ThreadDetails {
+        id: stack.thread_id,
+        index,
+        name: stack.thread_name.clone(),
+        frames,
+        total_frames: stack.frames.len(),
+    });
+    Ok(out)
+}

@@ -1,0 +1,126 @@
+//! The memory-mapped dump source every reader works on.
+//!
+//! Dumps can be many GiB; mapping them lets readers touch only the pages they need and lets a
+//! batch share the page cache instead of copying files into the heap. This is the one place in
+//! dumpsig that needs `unsafe`.
+
+use std::fs::File;
+use std::ops::Deref;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use memmap2::Mmap;
+
+use crate::error::{AnalyzeError, Result};
+use cab::OwnedBytes;
+
+/// Files up to this size are read into memory rather than mapped.
+const READ_LIMIT: u64 = 1 << 20;
+
+/// The bytes of one dump: a read-only memory map of a file, or bytes already in memory (a dump
+/// extracted from a CAB).
+#[derive(Clone)]
+pub struct DumpSource {
+    path: PathBuf,
+    bytes: SourceBytes,
+    modified: Option<std::time::SystemTime>,
+}
+
+#[derive(Clone)]
+enum SourceBytes {
+    Mapped(Arc<Mmap>),
+    Owned(Arc<OwnedBytes>),
+}
+
+impl DumpSource {
+    /// Maps `path` read-only. An empty file is an error (it cannot be mapped, and it is not a
+    /// dump).
+    pub fn open(path: &Path) -> Result<DumpSource> {
+        let mut file = File::open(path)?;
+        let meta = file.metadata()?;
+        if meta.len() == 0 {
+            return Err(AnalyzeError::Empty);
+        }
+        if meta.len() <= READ_LIMIT {
+            // Small files are read: unmapping in a process with several threads interrupts
+            // every other core (a TLB shootdown), which costs more than copying a minidump.
+            let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
+            std::io::Read::read_to_end(&mut file, &mut bytes)?;
+            if bytes.is_empty() {
+                return Err(AnalyzeError::Empty);
+            }
+            return Ok(DumpSource {
+                path: path.to_owned(),
+                bytes: SourceBytes::Owned(Arc::new(bytes.into())),
+                modified: meta.modified().ok(),
+            });
+        }
+        // SAFETY: the map is read-only and private to this process. Another process truncating
+        // or rewriting the file while we read it can change the bytes under us (or raise
+        // SIGBUS on truncation); every reader treats the bytes as untrusted input anyway, so
+        // changed bytes give a wrong report or an error, never undefined behaviour in safe
+        // code that indexes with checks. This is the accepted trade-off of every mmap reader.
+        #[allow(unsafe_code)]
+        let map = unsafe { Mmap::map(&file)? };
+        Ok(DumpSource {
+            path: path.to_owned(),
+            bytes: SourceBytes::Mapped(Arc::new(map)),
+            modified: meta.modified().ok(),
+        })
+    }
+
+    /// Wraps bytes already in memory (for example a dump extracted from a CAB); `path` names
+    /// where they came from in reports.
+    pub fn from_bytes(path: PathBuf, bytes: impl Into<OwnedBytes>) -> DumpSource {
+        DumpSource {
+            path,
+            bytes: SourceBytes::Owned(Arc::new(bytes.into())),
+            modified: None,
+        }
+    }
+
+    /// The file's modification time when it was opened (`None` for bytes in memory).
+    pub fn modified(&self) -> Option<std::time::SystemTime> {
+        self.modified
+    }
+
+    /// The path reports name this source by.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The dump's bytes.
+    pub fn bytes(&self) -> &[u8] {
+        match &self.bytes {
+            SourceBytes::Mapped(m) => m,
+            SourceBytes::Owned(b) => b,
+        }
+    }
+
+    /// Length in bytes.
+    pub fn len(&self) -> u64 {
+        self.bytes().len() as u64
+    }
+
+    /// True for zero bytes (only possible through [`DumpSource::from_bytes`]).
+    pub fn is_empty(&self) -> bool {
+        self.bytes().is_empty()
+    }
+}
+
+impl Deref for DumpSource {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        self.bytes()
+    }
+}
+
+impl std::fmt::Debug for DumpSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DumpSource")
+            .field("path", &self.path)
+            .field("len", &self.len())
+            .finish()
+    }
+}

@@ -1,0 +1,128 @@
+//! `dumpsig analyze`: one report per input, as text, JSON Lines or CSV.
+
+use std::io::{self, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use clap::{Args, ValueEnum};
+
+use super::{fatal, output_failed, AnalysisArgs, BatchArgs};
+use analysis::analyze::analyze_all;
+use analysis::inputs::Discovery;
+use analysis::report::csv::{csv_row, CSV_HEADER};
+use analysis::report::Report;
+use analysis::Depth;
+
+/// Output formats of `analyze`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(super) enum Format {
+    /// A readable report per input.
+    Text,
+    /// One JSON object per input per line (docs/json.md).
+    Json,
+    /// One CSV row per input: BlueScreenView's columns, then dumpsig's keys.
+    Csv,
+}
+
+#[derive(Args)]
+pub(super) struct AnalyzeArgs {
+    /// Print JSON Lines (the same as --format json).
+    #[arg(long, conflicts_with_all = ["csv", "format"])]
+    json: bool,
+    /// Print CSV (the same as --format csv).
+    #[arg(long, conflicts_with = "format")]
+    csv: bool,
+    /// Output format.
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    format: Option<Format>,
+    /// Compute only the signature keys (no stack walk, no symbols, no crash state): fast.
+    #[arg(long)]
+    signature_only: bool,
+    #[command(flatten)]
+    analysis: AnalysisArgs,
+    #[command(flatten)]
+    batch: BatchArgs,
+    /// Dump files, report CABs, or directories searched recursively for them.
+    #[arg(required = true, value_name = "INPUT")]
+    inputs: Vec<PathBuf>,
+}
+
+pub(super) fn run(args: AnalyzeArgs) -> ExitCode {
+    let format = match (args.json, args.csv, args.format) {
+        (true, _, _) => Format::Json,
+        (_, true, _) => Format::Csv,
+        (_, _, Some(f)) => f,
+        _ => Format::Text,
+    };
+    let depth = if args.signature_only {
+        Depth::Signature
+    } else {
+        Depth::Full
+    };
+    let options = match args.analysis.options(depth) {
+        Ok(o) => o,
+        Err(message) => return fatal(message),
+    };
+    let batch = args.batch.options();
+    let started = Instant::now();
+    let stdout = io::stdout();
+    let mut out = io::BufWriter::new(stdout.lock());
+    if format == Format::Csv {
+        if let Err(e) = writeln!(out, "{CSV_HEADER}") {
+            return output_failed(&e);
+        }
+    }
+    let (mut analyzed, mut failed) = (0usize, 0usize);
+    let mut write_error = None;
+    let mut emit = |report: Report, out: &mut dyn Write| -> io::Result<()> {
+        if let Some(error) = &report.error {
+            failed += 1;
+            eprintln!("dumpsig: error: {}: {error}", report.path);
+        } else {
+            analyzed += 1;
+        }
+        match format {
+            Format::Json => writeln!(out, "{}", report.to_json_line()),
+            Format::Csv => {
+                let value = serde_json::to_value(&report).unwrap_or_default();
+                writeln!(out, "{}", csv_row(&value))
+            }
+            Format::Text if report.error.is_none() => {
+                // A terminal reader wants each report as it comes, not when the buffer fills.
+                writeln!(out, "{}", report.to_text()).and_then(|()| out.flush())
+            }
+            Format::Text => Ok(()),
+        }
+    };
+    let inputs = Discovery::new(&args.inputs, args.batch.shard);
+    let run = analyze_all(inputs, &options, &batch, |_, report| {
+        if write_error.is_none() {
+            if let Err(e) = emit(report, &mut out) {
+                write_error = Some(e);
+            }
+        }
+    });
+    if let Err(e) = run {
+        return fatal(e);
+    }
+    if let Some(e) = write_error.or_else(|| out.flush().err()) {
+        return output_failed(&e);
+    }
+    for note in options.symbols.source().take_notes() {
+        eprintln!("dumpsig: symbols: {note}");
+    }
+    eprintln!(
+        "dumpsig: {analyzed} analyzed, {failed} failed in {:.2}s{}",
+        started.elapsed().as_secs_f64(),
+        args.batch
+            .shard
+            .map(|s| format!(" (shard {}/{})", s.index, s.count))
+            .unwrap_or_default()
+    );
+    if failed > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}

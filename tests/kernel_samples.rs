@@ -1,0 +1,311 @@
+//! The generated kernel samples: each gives the bug check, faulting module and offset it was
+//! built with; every sample and real kernel dump survives truncation and byte flips.
+
+use std::sync::mpsc;
+use std::time::Duration;
+
+use crate::support::{real_dump, run, workspace_root};
+use serde_json::Value;
+
+use crate::support::BIN;
+
+fn hex(v: &Value) -> u64 {
+    v.as_str()
+        .and_then(|s| u64::from_str_radix(s.trim_start_matches("0x"), 16).ok())
+        .unwrap_or_else(|| panic!("not a hex string: {v}"))
+}
+
+#[test]
+fn every_kernel_sample_gives_what_it_was_built_with() {
+    let samples = sample_dumps::kernel::kernel_samples();
+    assert_eq!(samples.len(), 11);
+    let dir = workspace_root().join("sample-dumps/kernel");
+    for s in &samples {
+        let path = dir.join(&s.file_name);
+        let r = run(BIN, &["analyze", "--json", path.to_str().expect("utf-8")]);
+        assert_eq!(r.code(), 0, "{}: {}", s.file_name, r.stderr);
+        let rec = &r.json_lines()[0];
+        let k = &rec["kernel"];
+        let e = &s.expected;
+        assert_eq!(rec["cer_subpath"], "blue", "{}", s.file_name);
+        assert_eq!(
+            hex(&k["bugcheck"]["code"]),
+            u64::from(e.bug_check),
+            "{}",
+            s.file_name
+        );
+        for (i, p) in e.params.iter().enumerate() {
+            assert_eq!(
+                hex(&k["bugcheck"]["parameters"][i]),
+                *p,
+                "{} P{}",
+                s.file_name,
+                i + 1
+            );
+        }
+        assert_eq!(k["dump_type"], e.dump_type, "{}", s.file_name);
+        assert_eq!(
+            k["header_width"] == "64-bit",
+            e.is_64bit,
+            "{}: {}",
+            s.file_name,
+            k["header_width"]
+        );
+        if e.bug_check == 0x124 {
+            // 0x124 is attributed from the WHEA record (CPER), not from an address in a module.
+            let selection = &rec["kernel_signature"]["bucket"]["selection"];
+            assert_eq!(
+                selection["name"],
+                e.faulting_module.as_str(),
+                "{}",
+                s.file_name
+            );
+            assert_eq!(selection["rule"], "whea_record");
+            continue;
+        }
+        let selection = &rec["kernel_signature"]["bucket"]["selection"];
+        assert_eq!(
+            selection["module"]["name"],
+            e.faulting_module.as_str(),
+            "{}: the debugger-style selection agrees",
+            s.file_name
+        );
+        assert_eq!(
+            k["caused_by"]["driver"],
+            e.faulting_module.as_str(),
+            "{}",
+            s.file_name
+        );
+        assert_eq!(
+            hex(&k["caused_by"]["offset"]),
+            e.faulting_offset,
+            "{}",
+            s.file_name
+        );
+        assert_eq!(
+            k["partial"],
+            s.file_name.contains("truncated"),
+            "{}: {}",
+            s.file_name,
+            k["missing"]
+        );
+    }
+}
+
+#[test]
+fn seed_scenario_pair_differs_only_in_the_diskdump_version() {
+    let dir = workspace_root().join("sample-dumps/kernel");
+    let version = |name: &str| -> (Value, Value) {
+        let path = dir.join(name);
+        let r = run(BIN, &["analyze", "--json", path.to_str().expect("utf-8")]);
+        let rec = r.json_lines().remove(0);
+        let k = &rec["kernel"];
+        let attrs: Vec<String> = k["attributes"]
+            .as_array()
+            .expect("attributes")
+            .iter()
+            .map(|a| a["name"].as_str().unwrap_or("").to_owned())
+            .collect();
+        assert!(
+            attrs.iter().any(|a| a.contains("Hiber")),
+            "{name}: HiberCrash stated: {attrs:?}"
+        );
+        assert_eq!(k["os"]["build"], 7600);
+        let drivers = k["drivers"].as_array().expect("drivers");
+        assert!(
+            drivers.iter().any(|d| d["name"] == "dump_storvsc.sys"),
+            "{name}: the miniport's dump_ clone is loaded"
+        );
+        (
+            k["caused_by"]["driver"].clone(),
+            k["caused_by"]["file_version"].clone(),
+        )
+    };
+    assert_eq!(
+        version("win7-d1-dumpstack-16385.dmp"),
+        (
+            Value::from("dump_diskdump.sys"),
+            Value::from("6.1.7600.16385")
+        )
+    );
+    assert_eq!(
+        version("win7-d1-dumpstack-20882.dmp"),
+        (
+            Value::from("dump_diskdump.sys"),
+            Value::from("6.1.7600.20882")
+        )
+    );
+    let offline = dir.join("x86-offline-full.dmp");
+    let r = run(BIN, &["analyze", offline.to_str().expect("utf-8")]);
+    assert!(
+        r.stdout.to_lowercase().contains("offline"),
+        "the offline attribute is stated in words:\n{}",
+        r.stdout
+    );
+}
+
+/// Deterministic xorshift64.
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+}
+
+/// Analyzes `bytes` on a worker thread and fails the test if it takes longer than `limit`
+/// (a hang) or panics.
+fn analyze_bounded(name: &str, bytes: Vec<u8>, limit: Duration) {
+    let (tx, rx) = mpsc::channel();
+    let worker = std::thread::spawn(move || {
+        let outcome = std::panic::catch_unwind(|| analysis::kernel::analyze(&bytes).map(|_| ()));
+        let _ = tx.send(outcome.is_ok());
+    });
+    match rx.recv_timeout(limit) {
+        Ok(true) => {
+            let _ = worker.join();
+        }
+        Ok(false) => panic!("{name}: the kernel reader panicked"),
+        Err(_) => panic!("{name}: no result within {limit:?} (hang)"),
+    }
+}
+
+#[test]
+fn kernel_dumps_survive_truncation_and_byte_flips() {
+    let mut inputs: Vec<(String, Vec<u8>)> = sample_dumps::kernel::kernel_samples()
+        .into_iter()
+        .map(|s| (s.file_name, s.bytes))
+        .collect();
+    for real in ["kernel/triage_x64.dmp", "kernel/full-dump-head-x64.dmp"] {
+        inputs.push((
+            real.to_owned(),
+            std::fs::read(real_dump(real)).expect("real kernel dump"),
+        ));
+    }
+    let limit = Duration::from_secs(20);
+    let mut rng = Rng(0x2545_F491_4F6C_DD1D);
+    for (name, bytes) in &inputs {
+        let len = bytes.len();
+        for i in 1..=20u64 {
+            let cut = (len as u64 * i / 21) as usize;
+            analyze_bounded(
+                &format!("{name} cut at {cut}"),
+                bytes[..cut].to_vec(),
+                limit,
+            );
+        }
+        // The header and structure region: the 64-bit header is 0x2000 bytes, and triage and
+        // bitmap structures follow it; flips there steer every parser decision.
+        let region = len.min(0x4000);
+        for round in 0..200 {
+            let mut mutated = bytes.clone();
+            for _ in 0..4 {
+                let at = (rng.next() % region as u64) as usize;
+                mutated[at] ^= (rng.next() & 0xFF) as u8 | 1;
+            }
+            analyze_bounded(&format!("{name} flip round {round}"), mutated, limit);
+        }
+    }
+}
+
+fn analyze_sample(name: &str) -> Value {
+    crate::support::analyze_json(
+        BIN,
+        &[],
+        &workspace_root().join("sample-dumps/kernel").join(name),
+    )
+}
+
+/// The seed scenario: fix-missing on the GDR build, regression on the fixed LDR build, with the
+/// faulting module and the HiberCrash context stated.
+#[test]
+fn dump_path_issue_verdicts() {
+    for (name, verdict, version) in [
+        (
+            "win7-d1-dumpstack-16385.dmp",
+            "fix-missing",
+            "6.1.7600.16385",
+        ),
+        (
+            "win7-d1-dumpstack-20882.dmp",
+            "regression",
+            "6.1.7600.20882",
+        ),
+    ] {
+        let r = analyze_sample(name);
+        assert_eq!(
+            r["failure_bucket"], "0xD1_IMAGE_dump_diskdump.sys",
+            "{name}"
+        );
+        assert_eq!(
+            r["kernel_signature"]["bucket"]["selection"]["module"]["name"],
+            "dump_diskdump.sys"
+        );
+        let issues = r["known_issues"].as_array().expect("known_issues");
+        assert_eq!(issues.len(), 1, "{name}: {issues:?}");
+        let v = &issues[0];
+        assert_eq!(v["id"], "dump-path-virtual-miniport");
+        assert_eq!(v["verdict"], verdict, "{name}");
+        let reason = v["reason"].as_str().unwrap_or_default();
+        assert!(
+            reason.contains(version) && reason.contains("dump_diskdump.sys"),
+            "{name}: {reason}"
+        );
+        let context: Vec<&str> = v["context"]
+            .as_array()
+            .expect("context")
+            .iter()
+            .filter_map(Value::as_str)
+            .collect();
+        assert!(
+            context.iter().any(|c| c.contains("HiberCrash")),
+            "{name}: {context:?}"
+        );
+        // The hash follows the bucket.
+        let hash = signatures::failure_id_hash(
+            signatures::HashKind::Kernel,
+            "0xD1_IMAGE_dump_diskdump.sys",
+        );
+        assert_eq!(r["failure_id_hash"], hash.as_str());
+    }
+}
+
+/// Stop 0x124: the record at P2 is read through dump memory and decoded.
+#[test]
+fn whea_record_is_decoded_and_bucketed() {
+    let r = analyze_sample("x64-whea-124.dmp");
+    let whea = &r["kernel_signature"]["whea"];
+    let sections = whea["sections"].as_array().expect("sections");
+    assert_eq!(sections.len(), 3);
+    assert_eq!(sections[0]["section_type"]["name"], "processor generic");
+    assert_eq!(sections[2]["section_type"]["name"], "Windows x86/x64 MCA");
+    assert!(sections.iter().all(|s| s["severity"]["name"] == "fatal"));
+    assert_eq!(
+        r["failure_bucket"],
+        "0x124_0_GenuineIntel_PROCESSOR_CACHE_IMAGE_GenuineIntel.sys"
+    );
+    assert_eq!(
+        r["kernel_signature"]["bucket"]["whea"]["vendor"],
+        "GenuineIntel"
+    );
+}
+
+/// The real triage dump buckets to amdppm.sys with a stated reason.
+#[test]
+fn triage_x64_buckets_to_amdppm_with_a_reason() {
+    let path = real_dump("kernel/triage_x64.dmp");
+    let r = run(BIN, &["analyze", "--json", path.to_str().expect("utf-8")]);
+    let rec = r.json_lines().remove(0);
+    assert_eq!(rec["failure_bucket"], "0x7E_c0000005_IMAGE_amdppm.sys");
+    let selection = &rec["kernel_signature"]["bucket"]["selection"];
+    assert_eq!(selection["module"]["name"], "amdppm.sys");
+    assert_eq!(selection["offset"], 0x334c);
+    assert!(
+        selection["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("amdppm")),
+        "{selection}"
+    );
+}
