@@ -309,3 +309,48 @@ fn triage_x64_buckets_to_amdppm_with_a_reason() {
         "{selection}"
     );
 }
+
+/// One culprit: the report's "Caused by driver" (BlueScreenView's column) is the module the
+/// failure bucket's selection chose, with the same address, on every generated and real
+/// kernel dump, with and without symbols.
+#[test]
+fn caused_by_is_the_bucket_module_on_every_kernel_dump() {
+    let kernel_dir = workspace_root().join("sample-dumps/kernel");
+    let real_dir = real_dump("kernel");
+    let symbols = workspace_root().join("sample-dumps/symbols");
+    for extra in [vec![], vec!["--symbols", symbols.to_str().expect("utf-8")]] {
+        let mut args = vec!["analyze", "--json", "--jobs", "1"];
+        args.extend(extra.iter().copied());
+        args.push(kernel_dir.to_str().expect("utf-8"));
+        args.push(real_dir.to_str().expect("utf-8"));
+        let r = run(BIN, &args);
+        let records = r.json_lines();
+        assert!(records.len() >= 13, "{}", r.stderr);
+        let mut checked = 0;
+        for rec in &records {
+            let path = rec["path"].as_str().unwrap_or("?");
+            if rec["kernel"].is_null() {
+                continue;
+            }
+            let selection = &rec["kernel_signature"]["bucket"]["selection"];
+            let caused_by = &rec["kernel"]["caused_by"];
+            match selection["module"]["name"].as_str() {
+                Some(module) => {
+                    assert_eq!(caused_by["driver"], module, "{path}");
+                    assert_eq!(
+                        hex(&caused_by["address"]),
+                        selection["address"].as_u64().expect("address"),
+                        "{path}"
+                    );
+                }
+                None => assert!(caused_by.is_null(), "{path}: {caused_by}"),
+            }
+            assert_eq!(
+                rec["kernel"]["attribution_rule"], selection["reason"],
+                "{path}"
+            );
+            checked += 1;
+        }
+        assert!(checked >= 13, "{checked} kernel dumps checked");
+    }
+}

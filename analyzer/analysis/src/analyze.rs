@@ -9,7 +9,6 @@ use crate::batch::{run_batch, BatchOptions};
 use crate::error::{AnalyzeError, Result};
 use crate::format::DumpFormat;
 use crate::inputs::Input;
-use crate::kernel::symbols::KernelSymbolizer;
 use crate::minidump::{self, stackwalk::Symbols};
 use crate::report::Report;
 use crate::source::DumpSource;
@@ -107,32 +106,18 @@ pub fn analyze_source(source: &DumpSource, options: &AnalyzeOptions) -> Result<R
         }
         DumpFormat::Kernel32 | DumpFormat::Kernel64 => {
             let dump = kernel_dump::KernelDump::parse(bytes)?;
-            let mut details = crate::kernel::report(&dump);
-            // Kernel frames are named whenever symbols are configured, at either depth: the
-            // lookups are per driver (a handful), and the failure bucket uses the names.
-            let symbol_source = options.symbols.source();
-            let mut symbolizer = symbol_source
-                .is_configured()
-                .then(|| KernelSymbolizer::new(symbol_source));
-            if let Some(symbolizer) = symbolizer.as_mut() {
-                symbolizer.symbolize_report(&mut details);
-            }
-            let (mut signature, verdicts) = crate::kernel::signature::kernel_signature(
+            let analysis = crate::kernel::analyze_dump(
                 &dump,
-                &details,
                 &options.rules,
                 options.image_store.as_ref(),
-                symbolizer.as_mut(),
+                Some(options.symbols.source()),
             );
-            if let Some(symbolizer) = symbolizer.as_mut() {
-                signature.notes.extend(symbolizer.take_notes());
-            }
             Ok(Report::kernel(
                 path,
                 source.len(),
-                details,
-                signature,
-                verdicts,
+                analysis.report,
+                analysis.signature,
+                analysis.verdicts,
             ))
         }
         DumpFormat::Cab => crate::cab_report::analyze_cab(source, options),

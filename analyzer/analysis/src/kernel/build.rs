@@ -2,19 +2,20 @@
 //!
 //! Gathers the module list (triage driver list, or the `PsLoadedModuleList` walk), scans the
 //! stack for addresses inside modules (the saved stack of a triage dump, or up to 64 KiB from
-//! the context SP through virtual memory), attributes the crash with the pure rule of
-//! `attribution.rs`, and collects everything that could not be read into `missing`.
+//! the context SP through virtual memory), and collects everything that could not be read into
+//! `missing`. Which driver caused the crash is decided once, by `signatures`
+//! ([`super::signature::name_culprit`]).
 
-use super::attribution::{attribute, CrashFacts, ModuleRange};
 use super::report::{
-    bugcheck_name, filetime_to_rfc3339, nt_version, BugCheck, CausedBy, DriverRow, KernelReport,
-    OsInfo, StackAddress, UnloadedRow,
+    bugcheck_name, filetime_to_rfc3339, nt_version, BugCheck, DriverRow, KernelReport, OsInfo,
+    StackAddress, UnloadedRow,
 };
 use kernel_dump::header::{describe_attributes, dump_type_name, machine_name, Width};
 use kernel_dump::modules::{scan_stack, walk_module_list, LoadedModule, ModuleIndex, StackHit};
 use kernel_dump::physical::PAGE_SIZE;
 use kernel_dump::triage::KdDebuggerData;
 use kernel_dump::KernelDump;
+use signatures::stop_codes::explain;
 
 /// Most stack bytes read through virtual memory.
 const MAX_STACK_BYTES: u64 = 64 * 1024;
@@ -127,35 +128,11 @@ pub(crate) fn build_report(dump: &KernelDump<'_>) -> KernelReport {
             *flag = true;
         }
     }
-    let ranges: Vec<ModuleRange<'_>> = modules
-        .iter()
-        .map(|m| ModuleRange {
-            name: &m.name,
-            base: m.base,
-            size: m.size,
-        })
-        .collect();
-    let stack_values: Vec<u64> = hits.iter().map(|h| h.value).collect();
-    let attribution = attribute(&CrashFacts {
-        bugcheck_code: header.bugcheck_code,
-        parameters: header.bugcheck_parameters,
-        context_pc: dump.context().map(|c| c.pc),
-        modules: &ranges,
-        stack_addresses: &stack_values,
-    });
-    let caused_by = attribution
-        .module_index
-        .and_then(|i| modules.get(i))
-        .zip(attribution.address)
-        .map(|(m, address)| CausedBy {
-            driver: m.name.clone(),
-            address,
-            offset: address.wrapping_sub(m.base),
-            base: m.base,
-            timestamp: m.timestamp,
-            file_version: m.file_version.clone(),
-            symbol: None,
-        });
+    // The culprit is not decided here: `signature::name_culprit` fills it from the one
+    // selection that also names the failure bucket's module.
+    let crash_address = explain(header.bugcheck_code, header.bugcheck_parameters)
+        .named_address
+        .or(dump.context().map(|c| c.pc));
     let stack = hits
         .iter()
         .filter_map(|h| {
@@ -209,9 +186,9 @@ pub(crate) fn build_report(dump: &KernelDump<'_>) -> KernelReport {
             name: bugcheck_name(header.bugcheck_code),
             parameters: header.bugcheck_parameters,
         },
-        caused_by,
-        attribution_rule: attribution.rule,
-        crash_address: attribution.address,
+        caused_by: None,
+        attribution_rule: String::new(),
+        crash_address,
         architecture: machine_name(header.machine_image_type),
         processors: header.number_processors,
         os: OsInfo {

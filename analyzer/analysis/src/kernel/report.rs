@@ -8,10 +8,10 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use super::attribution::base_code;
 use kernel_dump::context::{Context, ExceptionRecord};
 use kernel_dump::header::AttributeNote;
 use kernel_dump::pe::CodeViewId;
+use signatures::stop_codes::base_code;
 
 /// The stop code.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -24,6 +24,35 @@ pub struct BugCheck {
     /// The four parameters.
     #[serde(serialize_with = "le_bytes::hex::hex_array4")]
     pub parameters: [u64; 4],
+}
+
+/// What the symbols say about one address.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FrameSymbol {
+    /// Function (a FUNC record), else the nearest public symbol before the address.
+    pub function: String,
+    /// Offset of the address from the function's start.
+    #[serde(serialize_with = "le_bytes::hex::hex")]
+    pub function_offset: u64,
+    /// Source file, when the symbols have line records for the address.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    /// Source line.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<u32>,
+}
+
+impl FrameSymbol {
+    /// `module!function+0xoffset [file:line]`, the module without its extension as debuggers
+    /// print it.
+    pub fn display(&self, module: &str) -> String {
+        let stem = module.rsplit_once('.').map_or(module, |(stem, _)| stem);
+        let mut text = format!("{stem}!{}+{:#x}", self.function, self.function_offset);
+        if let (Some(file), Some(line)) = (&self.file, self.line) {
+            text.push_str(&format!(" [{file}:{line}]"));
+        }
+        text
+    }
 }
 
 /// The driver the crash is attributed to.
@@ -47,7 +76,7 @@ pub struct CausedBy {
     pub file_version: Option<String>,
     /// Function and source line, when the module's symbols were found.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub symbol: Option<crate::kernel::symbols::FrameSymbol>,
+    pub symbol: Option<FrameSymbol>,
 }
 
 /// A stack value that lies in a module.
@@ -66,7 +95,7 @@ pub struct StackAddress {
     pub offset: u64,
     /// Function and source line, when the module's symbols were found.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub symbol: Option<crate::kernel::symbols::FrameSymbol>,
+    pub symbol: Option<FrameSymbol>,
 }
 
 /// A loaded driver row.

@@ -7,13 +7,15 @@
 use serde::Serialize;
 use signatures::cper::{bytes_to_read, decode_record, WheaFacts, WheaRecord};
 use signatures::known_issues::{evaluate, versions_wanted, IssueFacts, IssueModule, Rule, Verdict};
+use signatures::module_selection::ModuleSelection;
 use signatures::stop_codes::{base_code, explain, StopExplanation};
 use signatures::{KernelBucket, KernelCrashFacts, KernelFrame, ModuleRef};
 
 use kernel_dump::KernelDump;
 use symbols::image_store::ImageStore;
 
-use crate::kernel::symbols::KernelSymbolizer;
+use crate::kernel::report::CausedBy;
+use crate::kernel::symbolize::KernelSymbolizer;
 use crate::kernel::KernelReport;
 
 /// Bytes of the WHEA_ERROR_RECORD_HEADER, read before the record's own length is known.
@@ -179,4 +181,30 @@ fn read_whea(dump: &KernelDump<'_>, address: u64, notes: &mut Vec<String>) -> Op
             Some(decode_record(&header))
         }
     }
+}
+
+/// Sets the report's culprit (`caused_by`, the attribution rule, the crash address) from the
+/// module selection that also names the failure bucket's module: one decision, shown in both
+/// places.
+pub fn name_culprit(report: &mut KernelReport, selection: &ModuleSelection) {
+    report.attribution_rule = selection.reason.clone();
+    if selection.address.is_some() {
+        report.crash_address = selection.address;
+    }
+    report.caused_by = selection
+        .module
+        .as_ref()
+        .zip(selection.address)
+        .map(|(module, address)| {
+            let row = report.drivers.iter().find(|d| d.base == module.base);
+            CausedBy {
+                driver: module.name.clone(),
+                address,
+                offset: address.wrapping_sub(module.base),
+                base: module.base,
+                timestamp: row.and_then(|d| d.timestamp),
+                file_version: row.and_then(|d| d.file_version.clone()),
+                symbol: None,
+            }
+        });
 }

@@ -8,40 +8,10 @@
 use std::collections::HashMap;
 
 use minidump_unwind::SymbolFile;
-use serde::Serialize;
 
-use crate::kernel::report::DriverRow;
+use crate::kernel::report::{DriverRow, FrameSymbol};
 use crate::kernel::KernelReport;
 use symbols::{debug_file_name, SymbolSource};
-
-/// What the symbols say about one address.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct FrameSymbol {
-    /// Function (a FUNC record), else the nearest public symbol before the address.
-    pub function: String,
-    /// Offset of the address from the function's start.
-    #[serde(serialize_with = "le_bytes::hex::hex")]
-    pub function_offset: u64,
-    /// Source file, when the symbols have line records for the address.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub file: Option<String>,
-    /// Source line.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub line: Option<u32>,
-}
-
-impl FrameSymbol {
-    /// `module!function+0xoffset [file:line]`, the module without its extension as debuggers
-    /// print it.
-    pub fn display(&self, module: &str) -> String {
-        let stem = module.rsplit_once('.').map_or(module, |(stem, _)| stem);
-        let mut text = format!("{stem}!{}+{:#x}", self.function, self.function_offset);
-        if let (Some(file), Some(line)) = (&self.file, self.line) {
-            text.push_str(&format!(" [{file}:{line}]"));
-        }
-        text
-    }
-}
 
 /// Resolves addresses of one dump's drivers, loading each driver's symbols at most once.
 pub struct KernelSymbolizer<'s> {
