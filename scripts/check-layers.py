@@ -33,7 +33,7 @@ SIGNATURES, SIGNATURES_ALLOWED = "signatures", {"dumpsig-bytes"}
 # Comments, strings and char literals are blanked (newlines kept) before any parsing.
 NOISE = re.compile(r'//[^\n]*|/\*[\s\S]*?\*/|(?<!\w)b?r(#*)"[\s\S]*?"\1|b?"(?:\\[\s\S]|[^"\\])*"'
                    r"|b?'(?:\\u\{[0-9a-fA-F]+\}|\\.|[^'\\\n])'")
-CFG_TEST = re.compile(r"#\[cfg\(test\)\]")
+TEST_ITEM = re.compile(r"#\[cfg\(test\)\]|\bmod\s+(?:tests|\w+_tests|tests_\w+)\b")
 MOD_DECL = re.compile(r"^[ \t]*(?:pub(?:\([^)]*\))?\s+)?mod\s+(\w+)\s*;", re.M)
 PREFIX = re.compile(r"(?<![\w:])(crate|self|super)((?:\s*::\s*super\b)*)\s*::\s*")
 TOKEN = re.compile(r"\s*(::|[A-Za-z_]\w*|\S)")
@@ -52,25 +52,17 @@ def blank(text):
     return NOISE.sub(lambda m: re.sub(r"[^\n]", " ", m.group()), text)
 
 
-def strip_cfg_test(code):
-    """Blanks every item gated by `#[cfg(test)]` (up to its `;` or matching `}`)."""
+def strip_tests(code):
+    """Blanks `#[cfg(test)]` items and test modules, up to their `;` or matching `}`."""
     out = list(code)
-    for m in CFG_TEST.finditer(code):
+    for m in TEST_ITEM.finditer(code):
         i, depth = m.end(), 0
-        while i < len(code):
-            c = code[i]
-            if c == "{":
-                depth += 1
-            elif c == "}":
-                depth -= 1
-                if depth == 0:
-                    break
-            elif c == ";" and depth == 0:
+        while i < len(code) and not (code[i] == ";" and depth == 0):
+            depth += {"{": 1, "}": -1}.get(code[i], 0)
+            if code[i] == "}" and depth == 0:
                 break
             i += 1
-        for j in range(m.start(), min(i + 1, len(code))):
-            if out[j] != "\n":
-                out[j] = " "
+        out[m.start():i + 1] = re.sub(r"[^\n]", " ", code[m.start():i + 1])
     return "".join(out)
 
 
@@ -102,19 +94,18 @@ def use_paths(code, pos, segs, out):
 
 
 class Crate:
-    def __init__(self, path):
-        self.path, self.name = path, rel(path)
-        self.files = []          # (file, module path, blanked code)
-        self.children = {}       # module path tuple -> names of declared submodules
-        self.warnings = []
+    """The module tree of one crate, from src/lib.rs (or src/main.rs) down."""
 
-    def load(self, src):
+    def __init__(self, path):
+        self.name, src = rel(path), path / "src"
+        self.files = []     # (file, module path tuple, blanked code)
+        self.children = {}  # module path tuple -> names of its declared submodules
         root = src / "lib.rs" if (src / "lib.rs").exists() else src / "main.rs"
         if root.exists():
             self.walk(root, (), src)
 
     def walk(self, file, modpath, child_dir):
-        code = strip_cfg_test(blank(file.read_text(encoding="utf-8")))
+        code = strip_tests(blank(file.read_text(encoding="utf-8")))
         self.files.append((file, modpath, code))
         names = self.children.setdefault(modpath, [])
         for name in MOD_DECL.findall(code):
@@ -123,7 +114,7 @@ class Crate:
             candidates = [child_dir / f"{name}.rs", child_dir / name / "mod.rs"]
             found = next((c for c in candidates if c.exists()), None)
             if found is None:
-                self.warnings.append(f"{rel(file)}: `mod {name};` has no file")
+                print(f"warning: {rel(file)}: `mod {name};` has no file")
                 continue
             names.append(name)
             sub_dir = found.parent if found.name == "mod.rs" else child_dir / name
@@ -157,7 +148,7 @@ class Crate:
 
 
 def sccs(nodes, succ):
-    """Tarjan's strongly connected components (iterative-enough for small graphs)."""
+    """Tarjan's strongly connected components, each a sorted list."""
     index, low, stack, on, out = {}, {}, [], set(), []
 
     def visit(v):
@@ -171,13 +162,9 @@ def sccs(nodes, succ):
             elif w in on:
                 low[v] = min(low[v], index[w])
         if low[v] == index[v]:
-            comp = []
-            while True:
-                w = stack.pop()
-                on.discard(w)
-                comp.append(w)
-                if w == v:
-                    break
+            comp = stack[stack.index(v):]
+            del stack[stack.index(v):]
+            on.difference_update(comp)
             out.append(sorted(comp))
 
     for v in sorted(nodes):
@@ -205,12 +192,11 @@ def witness_cycle(comp, succ):
 
 
 def report_cycles(label, edges):
-    succ = {}
+    """One error per strongly connected component of `edges`, with witness edges."""
+    succ, errors = {}, []
     for a, b in edges:
         succ.setdefault(a, set()).add(b)
-    nodes = {n for e in edges for n in e}
-    errors = []
-    for comp in sccs(nodes, succ):
+    for comp in sccs({n for e in edges for n in e}, succ):
         if len(comp) < 2:
             continue
         msg = f"cycle in {label}: {' -> '.join(witness_cycle(comp, succ))}"
@@ -228,12 +214,10 @@ def dependencies(manifest, workspace_deps):
     tables = [manifest.get("dependencies", {})]
     tables += [t.get("dependencies", {}) for t in manifest.get("target", {}).values()]
     names = set()
-    for table in tables:
-        for key, spec in table.items():
-            spec = spec if isinstance(spec, dict) else {}
-            if spec.get("workspace"):
-                spec = workspace_deps.get(key, {}) if isinstance(workspace_deps.get(key), dict) else {}
-            names.add(spec.get("package", key))
+    for key, spec in (item for table in tables for item in table.items()):
+        if isinstance(spec, dict) and spec.get("workspace"):
+            spec = workspace_deps.get(key)
+        names.add(spec.get("package", key) if isinstance(spec, dict) else key)
     return names
 
 
@@ -248,9 +232,6 @@ def main():
     # Rule 1: module cycles.
     for d in dirs:
         crate = Crate(d)
-        crate.load(d / "src")
-        for w in crate.warnings:
-            print(f"warning: {w}")
         edges = crate.edges()
         if verbose:
             print(f"{crate.name}: {len(crate.files)} module files, {len(edges)} edges")
@@ -276,15 +257,14 @@ def main():
                    for p in used if p.startswith("dumpsig-") and p in packages.values()}
     cycle_errors, succ = report_cycles("the crate graph", crate_edges)
     errors += cycle_errors
-    if not cycle_errors:
-        layer = {}
+    if not cycle_errors:  # layer = length of the longest dependency chain below
+        layer, by_layer = {}, {}
 
         def depth(p):
             if p not in layer:
                 layer[p] = 1 + max((depth(q) for q in succ.get(p, ())), default=-1)
             return layer[p]
 
-        by_layer = {}
         for p in sorted(packages.values()):
             by_layer.setdefault(depth(p), []).append(p)
         print("crate layers (bottom up): " + " | ".join(

@@ -13,7 +13,6 @@
 
 pub mod bucket;
 pub mod guids;
-mod read;
 pub mod sections;
 mod timestamp;
 
@@ -25,7 +24,7 @@ pub use sections::{McaStatus, MemoryError, ProcessorGeneric, WindowsMca};
 pub use timestamp::{TimestampEncoding, WheaTimestamp};
 
 use guids::{name_in, CREATORS, NOTIFY_TYPES, SECTION_TYPES};
-use read::{array, hex_prefix, u16_at, u32_at, u64_at, u8_at};
+use le_bytes::{array, hex_prefix, u16_at, u32_at, u64_at, u8_at};
 
 /// Size of `WHEA_ERROR_RECORD_HEADER`.
 pub const HEADER_LEN: usize = 128;

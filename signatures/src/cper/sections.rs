@@ -4,7 +4,7 @@
 
 use serde::Serialize;
 
-use super::read::{u16_at, u32_at, u64_at, u8_at};
+use le_bytes::{u16_at, u32_at, u64_at, u8_at};
 
 /// The processor generic error section (UEFI N.2.4.1).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

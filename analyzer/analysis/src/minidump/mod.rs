@@ -69,15 +69,8 @@ pub struct MinidumpFacts {
 fn module_version(module: &minidump::MinidumpModule) -> Option<String> {
     const VS_FFI_SIGNATURE: u32 = 0xFEEF_04BD;
     let v = &module.raw.version_info;
-    (v.signature == VS_FFI_SIGNATURE).then(|| {
-        format!(
-            "{}.{}.{}.{}",
-            v.file_version_hi >> 16,
-            v.file_version_hi & 0xFFFF,
-            v.file_version_lo >> 16,
-            v.file_version_lo & 0xFFFF
-        )
-    })
+    (v.signature == VS_FFI_SIGNATURE)
+        .then(|| le_bytes::FileVersion::new(v.file_version_hi, v.file_version_lo).to_string())
 }
 
 fn pointer_bits(system: Option<&MinidumpSystemInfo>, modules: &[ModuleFacts]) -> u32 {

@@ -22,21 +22,8 @@ const MODULE_ENTRY: usize = 108;
 const MAX_NAME_BYTES: usize = 64 * 1024;
 const VS_FFI_SIGNATURE: u32 = 0xFEEF_04BD;
 
-fn u16_at(b: &[u8], at: usize) -> Option<u16> {
-    Some(u16::from_le_bytes(
-        b.get(at..at.checked_add(2)?)?.try_into().ok()?,
-    ))
-}
-fn u32_at(b: &[u8], at: usize) -> Option<u32> {
-    Some(u32::from_le_bytes(
-        b.get(at..at.checked_add(4)?)?.try_into().ok()?,
-    ))
-}
-fn u64_at(b: &[u8], at: usize) -> Option<u64> {
-    Some(u64::from_le_bytes(
-        b.get(at..at.checked_add(8)?)?.try_into().ok()?,
-    ))
-}
+// Reads go through `le_bytes`, the workspace's one bounds-checked layer.
+use le_bytes::{u16_at, u32_at, u64_at};
 
 fn malformed(what: &'static str, offset: usize, reason: &str) -> AnalyzeError {
     AnalyzeError::Malformed {
@@ -99,7 +86,7 @@ impl RawModule<'_> {
         let version = (u32_at(self.entry, 24) == Some(VS_FFI_SIGNATURE)).then(|| {
             let hi = u32_at(self.entry, 32).unwrap_or(0);
             let lo = u32_at(self.entry, 36).unwrap_or(0);
-            format!("{}.{}.{}.{}", hi >> 16, hi & 0xFFFF, lo >> 16, lo & 0xFFFF)
+            le_bytes::FileVersion::new(hi, lo).to_string()
         });
         Ok(ModuleFacts {
             path: read_string(whole, name_rva)?,

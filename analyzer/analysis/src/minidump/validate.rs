@@ -21,17 +21,8 @@ const MEMORY_DESCRIPTOR: u64 = 16;
 /// Size of MINIDUMP_MEMORY_DESCRIPTOR64.
 const MEMORY64_DESCRIPTOR: u64 = 16;
 
-fn u32_at(bytes: &[u8], offset: u64) -> Option<u32> {
-    let start = usize::try_from(offset).ok()?;
-    let raw = bytes.get(start..start.checked_add(4)?)?;
-    Some(u32::from_le_bytes(raw.try_into().ok()?))
-}
-
-fn u64_at(bytes: &[u8], offset: u64) -> Option<u64> {
-    let start = usize::try_from(offset).ok()?;
-    let raw = bytes.get(start..start.checked_add(8)?)?;
-    Some(u64::from_le_bytes(raw.try_into().ok()?))
-}
+// Reads go through `le_bytes`, the workspace's one bounds-checked layer.
+use le_bytes::{u32_at, u64_at};
 
 /// Checks one referenced range.
 fn check(bytes: &[u8], what: impl FnOnce() -> String, offset: u64, size: u64) -> Result<()> {
