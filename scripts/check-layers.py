@@ -1,20 +1,19 @@
 #!/usr/bin/env python3
-"""Check the layering rules of ARCHITECTURE.md that the compiler does not enforce.
+"""Check the layering rules of ARCHITECTURE.md ("No cycles", file length) that rustc does not.
 
-1. No `mod` cycle inside a crate. Edges come from `crate::B` paths between the
-   top-level modules of a crate, and from `super::X` / `crate::A::X` paths between
-   sibling submodules of a top-level module A. Cycles make modules impossible to
-   understand, test or move on their own.
-2. No arrow runs back up between crates: the workspace crate graph ([dependencies]
-   and [target.*.dependencies], never dev-dependencies) is acyclic, the CLI-only
-   packages (clap, indicatif, mimalloc) stay in analyzer/cli, the dump readers
-   (kernel-dump, cab) know nothing of minidump nor of each other, and signatures
-   depends on no dumpsig crate but dumpsig-bytes.
-3. No non-test source file over MAX_LINES lines: big files hide several concerns.
+1. No `mod` cycle inside a crate: edges come from `crate::B` paths between the top-level
+   modules of a crate, and from `super::X` / `crate::A::X` paths between sibling
+   submodules of a top-level module A. Modules that use each other cannot be read,
+   tested or moved on their own.
+2. No arrow runs back up between crates: the graph of workspace crates ([dependencies]
+   and [target.*.dependencies]; dev-dependencies are free) is acyclic, clap/indicatif/
+   mimalloc stay in analyzer/cli, the dump readers (kernel-dump, cab) know nothing of
+   minidump nor of each other, and signatures depends on no dumpsig crate but dumpsig-bytes.
+3. No non-test source file over MAX_LINES lines: a big file hides several concerns.
 
-Test code (`#[cfg(test)]` items, modules named tests / *_tests / tests_*, files under
-tests/) is ignored. Usage: `python3 scripts/check-layers.py [-v]` (-v lists the module
-edges found). Standard library only; needs Python 3.11+ (tomllib). Exit 1 on violation.
+Test code (`#[cfg(test)]` items, modules named tests / *_tests / tests_*, files under a
+tests/ folder) is ignored. Usage: `python3 scripts/check-layers.py [-v]`, -v lists the
+module edges found. Standard library only (Python 3.11+ for tomllib); exits 1 on violation.
 """
 import bisect
 import glob
@@ -25,10 +24,9 @@ from pathlib import Path
 
 MAX_LINES = 600
 ROOT = Path(__file__).resolve().parent.parent
-CLI_ONLY = {"clap", "indicatif", "mimalloc"}
-CLI_CRATE = "analyzer/cli"
+CLI_ONLY, CLI_CRATE = {"clap", "indicatif", "mimalloc"}, "analyzer/cli"
 READERS = {"analyzer/kernel-dump": "dumpsig-cab", "analyzer/cab": "dumpsig-kernel-dump"}
-SIGNATURES, SIGNATURES_ALLOWED = "signatures", {"dumpsig-bytes"}
+SIGNATURES, SIGNATURES_MAY_USE = "signatures", {"dumpsig-bytes"}
 
 # Comments, strings and char literals are blanked (newlines kept) before any parsing.
 NOISE = re.compile(r'//[^\n]*|/\*[\s\S]*?\*/|(?<!\w)b?r(#*)"[\s\S]*?"\1|b?"(?:\\[\s\S]|[^"\\])*"'
@@ -48,8 +46,8 @@ def is_test_name(name):
     return name == "tests" or name.endswith("_tests") or name.startswith("tests_")
 
 
-def blank(text):
-    return NOISE.sub(lambda m: re.sub(r"[^\n]", " ", m.group()), text)
+def spaces(text):
+    return re.sub(r"[^\n]", " ", text)
 
 
 def strip_tests(code):
@@ -62,7 +60,7 @@ def strip_tests(code):
             if code[i] == "}" and depth == 0:
                 break
             i += 1
-        out[m.start():i + 1] = re.sub(r"[^\n]", " ", code[m.start():i + 1])
+        out[m.start():i + 1] = spaces(code[m.start():i + 1])
     return "".join(out)
 
 
@@ -105,14 +103,12 @@ class Crate:
             self.walk(root, (), src)
 
     def walk(self, file, modpath, child_dir):
-        code = strip_tests(blank(file.read_text(encoding="utf-8")))
+        code = strip_tests(NOISE.sub(lambda m: spaces(m.group()), file.read_text(encoding="utf-8")))
         self.files.append((file, modpath, code))
         names = self.children.setdefault(modpath, [])
-        for name in MOD_DECL.findall(code):
-            if is_test_name(name):
-                continue
-            candidates = [child_dir / f"{name}.rs", child_dir / name / "mod.rs"]
-            found = next((c for c in candidates if c.exists()), None)
+        for name in (n for n in MOD_DECL.findall(code) if not is_test_name(n)):
+            found = next((c for c in (child_dir / f"{name}.rs", child_dir / name / "mod.rs")
+                          if c.exists()), None)
             if found is None:
                 print(f"warning: {rel(file)}: `mod {name};` has no file")
                 continue
@@ -122,49 +118,43 @@ class Crate:
 
     def edges(self):
         """{(a, b): 'file:line'} for top-level and sibling-submodule references."""
-        top = set(self.children.get((), []))
-        found = {}
+        top, found = set(self.children.get((), [])), {}
         for file, modpath, code in self.files:
             if not modpath:
                 continue
-            lines = [i for i, c in enumerate(code) if c == "\n"]
+            a, newlines = modpath[0], [i for i, c in enumerate(code) if c == "\n"]
             for m in PREFIX.finditer(code):
                 ups = m.group(2).count("super") + (m.group(1) == "super")
                 if ups > len(modpath):
                     continue
-                base = () if m.group(1) == "crate" else modpath[:len(modpath) - ups]
-                refs = []
+                base, refs = () if m.group(1) == "crate" else modpath[:len(modpath) - ups], []
                 use_paths(code, m.end(), base, refs)
                 for segs, off in refs:
-                    where = f"{rel(file)}:{bisect.bisect_left(lines, off) + 1}"
-                    a, b = modpath[0], segs[0] if segs else None
-                    if b in top and b != a:
-                        found.setdefault((a, b), where)
-                    sibs = self.children.get((a,), [])
+                    where = f"{rel(file)}:{bisect.bisect_left(newlines, off) + 1}"
+                    if segs and segs[0] in top and segs[0] != a:
+                        found.setdefault((a, segs[0]), where)
                     if (len(modpath) > 1 and len(segs) > 1 and segs[0] == a
-                            and segs[1] in sibs and segs[1] != modpath[1]):
+                            and segs[1] != modpath[1] and segs[1] in self.children[(a,)]):
                         found.setdefault((f"{a}::{modpath[1]}", f"{a}::{segs[1]}"), where)
         return found
 
 
 def sccs(nodes, succ):
     """Tarjan's strongly connected components, each a sorted list."""
-    index, low, stack, on, out = {}, {}, [], set(), []
+    index, low, stack, out = {}, {}, [], []
 
     def visit(v):
         index[v] = low[v] = len(index)
         stack.append(v)
-        on.add(v)
         for w in sorted(succ.get(v, ())):
             if w not in index:
                 visit(w)
                 low[v] = min(low[v], low[w])
-            elif w in on:
+            elif w in stack:
                 low[v] = min(low[v], index[w])
         if low[v] == index[v]:
             comp = stack[stack.index(v):]
             del stack[stack.index(v):]
-            on.difference_update(comp)
             out.append(sorted(comp))
 
     for v in sorted(nodes):
@@ -174,31 +164,25 @@ def sccs(nodes, succ):
 
 
 def witness_cycle(comp, succ):
-    """Shortest cycle through comp[0] inside the component, as a node list."""
-    start, members = comp[0], set(comp)
-    prev, queue = {}, [start]
-    while queue:
-        v = queue.pop(0)
+    """A shortest cycle through comp[0] inside the component (breadth-first search)."""
+    paths = {comp[0]: [comp[0]]}
+    queue = [comp[0]]
+    for v in queue:  # grows while iterating
         for w in sorted(succ.get(v, ())):
-            if w == start:
-                path = [v]
-                while path[-1] != start:
-                    path.append(prev[path[-1]])
-                return path[::-1] + [start]
-            if w in members and w not in prev:
-                prev[w] = v
+            if w == comp[0]:
+                return paths[v] + [w]
+            if w in comp and w not in paths:
+                paths[w] = paths[v] + [w]
                 queue.append(w)
     return comp + comp[:1]
 
 
 def report_cycles(label, edges):
-    """One error per strongly connected component of `edges`, with witness edges."""
+    """One error per strongly connected component of `edges`, with a witness per edge."""
     succ, errors = {}, []
     for a, b in edges:
         succ.setdefault(a, set()).add(b)
-    for comp in sccs({n for e in edges for n in e}, succ):
-        if len(comp) < 2:
-            continue
+    for comp in (c for c in sccs({n for e in edges for n in e}, succ) if len(c) > 1):
         msg = f"cycle in {label}: {' -> '.join(witness_cycle(comp, succ))}"
         if len(comp) > 2:
             msg += f" (strongly connected: {', '.join(comp)})"
@@ -221,43 +205,26 @@ def dependencies(manifest, workspace_deps):
     return names
 
 
-def main():
-    verbose = "-v" in sys.argv[1:]
-    root_manifest = tomllib.loads((ROOT / "Cargo.toml").read_text(encoding="utf-8"))
-    workspace = root_manifest.get("workspace", {})
-    dirs = sorted({Path(p) for m in workspace.get("members", []) for p in glob.glob(str(ROOT / m))})
-    dirs = [d for d in dirs if (d / "Cargo.toml").exists() and (d / "src").is_dir()]
+def check_crates(dirs, workspace):
     errors, packages, deps = [], {}, {}
-
-    # Rule 1: module cycles.
-    for d in dirs:
-        crate = Crate(d)
-        edges = crate.edges()
-        if verbose:
-            print(f"{crate.name}: {len(crate.files)} module files, {len(edges)} edges")
-            for (a, b), where in sorted(edges.items()):
-                print(f"    {a} -> {b}  ({where})")
-        errors += report_cycles(crate.name, edges)[0]
-
-    # Rule 2: the crate graph.
     for d in dirs:
         manifest = tomllib.loads((d / "Cargo.toml").read_text(encoding="utf-8"))
         packages[rel(d)] = manifest["package"]["name"]
         deps[rel(d)] = dependencies(manifest, workspace.get("dependencies", {}))
     for name, used in sorted(deps.items()):
+        where = f"{name}/Cargo.toml"
         for pkg in sorted(used & CLI_ONLY if name != CLI_CRATE else ()):
-            errors.append(f"{name}/Cargo.toml: `{pkg}` belongs to {CLI_CRATE} only")
-        if name in READERS:
-            for pkg in sorted(p for p in used if p.startswith("minidump") or p == READERS[name]):
-                errors.append(f"{name}/Cargo.toml: a dump reader must not depend on `{pkg}`")
-        if name == SIGNATURES:
-            for pkg in sorted(p for p in used if p.startswith("dumpsig-") and p not in SIGNATURES_ALLOWED):
-                errors.append(f"{name}/Cargo.toml: signatures must not depend on `{pkg}`")
-    crate_edges = {(packages[n], p): f"{n}/Cargo.toml" for n, used in deps.items()
-                   for p in used if p.startswith("dumpsig-") and p in packages.values()}
-    cycle_errors, succ = report_cycles("the crate graph", crate_edges)
-    errors += cycle_errors
-    if not cycle_errors:  # layer = length of the longest dependency chain below
+            errors.append(f"{where}: `{pkg}` belongs in {CLI_CRATE} only")
+        for pkg in sorted(p for p in used if name in READERS
+                          and (p.startswith("minidump") or p == READERS[name])):
+            errors.append(f"{where}: a dump reader must not depend on `{pkg}`")
+        for pkg in sorted(p for p in used if name == SIGNATURES
+                          and p.startswith("dumpsig-") and p not in SIGNATURES_MAY_USE):
+            errors.append(f"{where}: signatures must not depend on `{pkg}`")
+    edges = {(packages[n], p): f"{n}/Cargo.toml" for n, used in deps.items()
+             for p in used if p in packages.values()}
+    cycles, succ = report_cycles("the crate graph", edges)
+    if not cycles:  # a crate's layer is the length of the longest dependency chain below it
         layer, by_layer = {}, {}
 
         def depth(p):
@@ -267,26 +234,45 @@ def main():
 
         for p in sorted(packages.values()):
             by_layer.setdefault(depth(p), []).append(p)
-        print("crate layers (bottom up): " + " | ".join(
+        print("crate layers, bottom up: " + " | ".join(
             f"{n}: {', '.join(ps)}" for n, ps in sorted(by_layer.items())))
+    return errors + cycles
 
-    # Rule 3: file sizes.
-    checked = 0
-    for d in dirs:
-        for f in sorted((d / "src").rglob("*.rs")):
-            if is_test_name(f.stem) or "tests" in f.relative_to(d / "src").parts[:-1]:
+
+def check_sizes(dirs):
+    errors, checked = [], 0
+    for src in (d / "src" for d in dirs):
+        for f in sorted(src.rglob("*.rs")):
+            if is_test_name(f.stem) or "tests" in f.relative_to(src).parts[:-1]:
                 continue
             checked += 1
             count = len(f.read_text(encoding="utf-8").splitlines())
             if count > MAX_LINES:
                 errors.append(f"{rel(f)}: {count} lines (limit {MAX_LINES})")
+    return errors, checked
 
-    for e in errors:
+
+def main():
+    verbose = "-v" in sys.argv[1:]
+    workspace = tomllib.loads((ROOT / "Cargo.toml").read_text(encoding="utf-8"))["workspace"]
+    dirs = sorted({Path(p) for m in workspace.get("members", []) for p in glob.glob(str(ROOT / m))})
+    dirs = [d for d in dirs if (d / "Cargo.toml").exists() and (d / "src").is_dir()]
+    errors = []
+    for crate in map(Crate, dirs):
+        edges = crate.edges()
+        if verbose:
+            print(f"{crate.name}: {len(crate.files)} module files, {len(edges)} edges")
+            for (a, b), where in sorted(edges.items()):
+                print(f"    {a} -> {b}  ({where})")
+        errors += report_cycles(crate.name, edges)[0]
+    errors += check_crates(dirs, workspace)
+    size_errors, checked = check_sizes(dirs)
+    for e in errors + size_errors:
         print(f"error: {e}")
-    status = "FAILED" if errors else "OK"
-    print(f"check-layers: {status}: {len(errors)} violation(s) "
-          f"({len(dirs)} crates, {checked} non-test files checked)")
-    return 1 if errors else 0
+    total = len(errors) + len(size_errors)
+    print(f"check-layers: {'FAILED' if total else 'OK'}: {total} violation(s) "
+          f"in {len(dirs)} crates ({checked} non-test source files)")
+    return 1 if total else 0
 
 
 if __name__ == "__main__":

@@ -120,7 +120,16 @@ pub fn analyze_source(source: &DumpSource, options: &AnalyzeOptions) -> Result<R
                 analysis.verdicts,
             ))
         }
-        DumpFormat::Cab => crate::cab_report::analyze_cab(source, options),
+        DumpFormat::Cab => {
+            // The dump inside is analyzed like any input; the CAB adds its members and WER
+            // metadata around the dump's report.
+            let cab = crate::cab_report::open_report_cab(source)?;
+            let report = analyze_source(&cab.inner, options).map_err(|e| AnalyzeError::InCab {
+                member: cab.member.clone(),
+                source: Box::new(e),
+            })?;
+            Ok(cab.into_report(report, source))
+        }
     }
 }
 

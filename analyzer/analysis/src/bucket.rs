@@ -14,6 +14,7 @@ use sha2::{Digest, Sha256};
 
 use crate::analyze::{analyze_input, analyze_path_keeping, AnalyzeOptions};
 use crate::batch::{run_batch, BatchOptions};
+use crate::format::InputKind;
 use crate::inputs::Input;
 use crate::report::{Report, SCHEMA_VERSION};
 use crate::source::DumpSource;
@@ -31,7 +32,7 @@ pub struct BucketRecord {
     /// The input.
     pub path: String,
     /// `minidump`, `kernel`, `cab`.
-    pub kind: Option<&'static str>,
+    pub kind: Option<InputKind>,
     /// Where it was filed.
     pub cer_subpath: Option<String>,
     /// Its failure bucket.
@@ -117,7 +118,7 @@ fn crash_time(report: &Report, bytes: &[u8]) -> Option<TimeParts> {
     if let Some(k) = &report.kernel {
         return parse_rfc3339(k.crash_time.as_deref()?);
     }
-    if report.kind == Some("minidump") {
+    if report.kind == Some(InputKind::Minidump) {
         let raw: [u8; 4] = bytes.get(20..24)?.try_into().ok()?;
         let seconds = i64::from(u32::from_le_bytes(raw));
         if seconds == 0 {
@@ -227,7 +228,7 @@ fn prepare(
         crash,
         member,
         modified,
-        is_cab: report.kind == Some("cab"),
+        is_cab: report.kind == Some(InputKind::Cab),
         mtime: source.modified(),
         machine,
         user,

@@ -3,38 +3,12 @@
 
 use std::path::PathBuf;
 
-use serde::Serialize;
-
-use crate::analyze::{analyze_source, AnalyzeOptions};
 use crate::error::{AnalyzeError, Result};
 use crate::format::DumpFormat;
-use crate::report::Report;
+use crate::report::{CabDetails, CabMember, Report};
 use crate::source::DumpSource;
-use cab::wer::{is_metadata_file, FieldAgreement, WerMetadata};
+use cab::wer::{is_metadata_file, WerMetadata};
 use cab::{Cabinet, ExtractLimits};
-
-/// A member of the CAB.
-#[derive(Debug, Clone, Serialize)]
-pub struct CabMember {
-    /// File name inside the CAB.
-    pub name: String,
-    /// Declared size in bytes.
-    pub size: u64,
-}
-
-/// What a report CAB held and what its WER metadata says.
-#[derive(Debug, Clone, Serialize)]
-pub struct CabDetails {
-    /// Every file of the CAB.
-    pub files: Vec<CabMember>,
-    /// The member that was analyzed.
-    pub dump_file: String,
-    /// The parsed metadata files (`WERInternalMetadata.xml`, `Version.txt`, `sysdata.xml`).
-    pub wer: Option<WerMetadata>,
-    /// Our tuple against WER's problem signature, field by field (empty when the metadata has
-    /// no application problem signature).
-    pub wer_agreement: Vec<FieldAgreement>,
-}
 
 /// Ranks the dump candidates of a CAB: the minidump first, a kernel dump next, a heap dump last.
 fn dump_rank(name: &str) -> Option<u8> {
@@ -50,9 +24,20 @@ fn dump_rank(name: &str) -> Option<u8> {
     }
 }
 
-/// Analyzes the dump inside a report CAB. The report keeps the CAB's path and kind `cab`;
-/// its signature keys are those of the dump inside.
-pub fn analyze_cab(source: &DumpSource, options: &AnalyzeOptions) -> Result<Report> {
+/// A report CAB opened: the dump member to analyze, and what the CAB says beside it.
+pub struct ReportCab {
+    /// The dump member, named `<cab>!<member>`.
+    pub inner: DumpSource,
+    /// The member's name in the CAB.
+    pub member: String,
+    files: Vec<CabMember>,
+    wer: Option<WerMetadata>,
+}
+
+/// Opens a report CAB and extracts its dump (the minidump first, a kernel dump next, a heap
+/// dump last) and its WER metadata. The caller analyzes [`ReportCab::inner`] like any input
+/// and hands the report to [`ReportCab::into_report`].
+pub fn open_report_cab(source: &DumpSource) -> Result<ReportCab> {
     let cab = Cabinet::parse(source.bytes())?;
     let dump = cab
         .files()
@@ -91,21 +76,9 @@ pub fn analyze_cab(source: &DumpSource, options: &AnalyzeOptions) -> Result<Repo
         PathBuf::from(format!("{}!{}", source.path().display(), dump.name)),
         data,
     );
-    let mut report = analyze_source(&inner, options).map_err(|e| AnalyzeError::InCab {
-        member: dump.name.clone(),
-        source: Box::new(e),
-    })?;
-    let wer_agreement = match (&wer, &report.signature) {
-        (Some(w), Some(tuple)) => {
-            let p = tuple.wer_parameters();
-            w.compare_with(p.map(|(_, v)| v))
-        }
-        _ => Vec::new(),
-    };
-    report.path = source.path().display().to_string();
-    report.kind = Some("cab");
-    report.file_size = Some(source.len());
-    report.cab = Some(CabDetails {
+    Ok(ReportCab {
+        inner,
+        member: dump.name,
         files: cab
             .files()
             .iter()
@@ -114,9 +87,30 @@ pub fn analyze_cab(source: &DumpSource, options: &AnalyzeOptions) -> Result<Repo
                 size: u64::from(f.size),
             })
             .collect(),
-        dump_file: dump.name,
         wer,
-        wer_agreement,
-    });
-    Ok(report)
+    })
+}
+
+impl ReportCab {
+    /// The report of the CAB from the report of its dump: the CAB's path, size and kind
+    /// `cab`, the dump's keys, and the CAB's members and WER metadata compared with our tuple.
+    pub fn into_report(self, mut report: Report, source: &DumpSource) -> Report {
+        let wer_agreement = match (&self.wer, &report.signature) {
+            (Some(w), Some(tuple)) => {
+                let p = tuple.wer_parameters();
+                w.compare_with(p.map(|(_, v)| v))
+            }
+            _ => Vec::new(),
+        };
+        report.path = source.path().display().to_string();
+        report.kind = Some(crate::format::InputKind::Cab);
+        report.file_size = Some(source.len());
+        report.cab = Some(CabDetails {
+            files: self.files,
+            dump_file: self.member,
+            wer: self.wer,
+            wer_agreement,
+        });
+        report
+    }
 }

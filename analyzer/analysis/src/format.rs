@@ -32,12 +32,35 @@ impl DumpFormat {
         }
     }
 
-    /// The `kind` value reports carry for this format.
-    pub fn kind(self) -> &'static str {
+    /// The kind of input reports carry for this format.
+    pub fn kind(self) -> InputKind {
         match self {
-            DumpFormat::Minidump => "minidump",
-            DumpFormat::Kernel32 | DumpFormat::Kernel64 => "kernel",
-            DumpFormat::Cab => "cab",
+            DumpFormat::Minidump => InputKind::Minidump,
+            DumpFormat::Kernel32 | DumpFormat::Kernel64 => InputKind::Kernel,
+            DumpFormat::Cab => InputKind::Cab,
+        }
+    }
+}
+
+/// What an input is, as a report's `kind` says it: `minidump`, `kernel` or `cab`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum InputKind {
+    /// A user-mode minidump.
+    Minidump,
+    /// A kernel dump (either width).
+    Kernel,
+    /// A report CAB.
+    Cab,
+}
+
+impl InputKind {
+    /// The word in reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InputKind::Minidump => "minidump",
+            InputKind::Kernel => "kernel",
+            InputKind::Cab => "cab",
         }
     }
 }

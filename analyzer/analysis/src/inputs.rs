@@ -8,8 +8,8 @@ use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use crate::batch::Shard;
 use crate::format::DumpFormat;
+use crate::shard::Shard;
 
 /// File extensions taken from a directory even when their content is not recognized (so a
 /// damaged `.dmp` is reported rather than silently skipped).

@@ -22,6 +22,7 @@ pub mod minidump;
 pub mod regress;
 pub mod report;
 pub mod scan;
+pub mod shard;
 pub mod source;
 
 pub use analyze::{analyze_path, analyze_source, AnalyzeOptions, Depth};

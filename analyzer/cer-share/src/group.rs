@@ -19,6 +19,7 @@ use std::fs;
 use std::path::PathBuf;
 use std::time::SystemTime;
 
+use super::appends::Appends;
 use super::config::{effective, read_config, ConfigKind, Effective};
 use super::index::{self, clean_key};
 use super::index_cache::IndexCache;
@@ -79,43 +80,6 @@ fn list_names(dir: &std::path::Path) -> Option<HashSet<String>> {
     Some(names)
 }
 
-/// Appends to one file, collected over a group: one journal action per file.
-#[derive(Default)]
-struct Appends {
-    order: Vec<Vec<String>>,
-    files: HashMap<Vec<String>, (u64, Vec<u8>)>,
-}
-
-impl Appends {
-    fn push(
-        &mut self,
-        rel: Vec<String>,
-        current_len: impl FnOnce() -> Result<u64, ShareError>,
-        data: &[u8],
-    ) -> Result<(), ShareError> {
-        if let Some((_, pending)) = self.files.get_mut(&rel) {
-            pending.extend_from_slice(data);
-            return Ok(());
-        }
-        let len = current_len()?;
-        self.files.insert(rel.clone(), (len, data.to_vec()));
-        self.order.push(rel);
-        Ok(())
-    }
-
-    fn into_actions(mut self, out: &mut Vec<Action>) {
-        for rel in self.order {
-            if let Some((len_before, data)) = self.files.remove(&rel) {
-                out.push(Action::Append {
-                    path: rel,
-                    len_before,
-                    data,
-                });
-            }
-        }
-    }
-}
-
 /// One report copy the plan needs: which report, and where its temp file goes.
 struct ReportCopy {
     report: usize,
@@ -155,7 +119,7 @@ impl<'s> ShareWriter<'s> {
     /// same rule from the same cache ([`IndexCache`]).
     pub fn bucket_id(&mut self, failure_bucket: &str) -> Result<u64, ShareError> {
         let _lock = ShareLock::acquire(&self.share.root)?;
-        recover(&self.share.root)?;
+        recover(&self.share.root, self.share.durability)?;
         self.cache.begin_group();
         let key = clean_key(failure_bucket);
         let registry = self.cache.registry()?;
@@ -172,7 +136,13 @@ impl<'s> ShareWriter<'s> {
             len_before,
             data,
         };
-        if let Err(e) = commit(&self.share.root, vec![action], &|_| Ok(()), 1) {
+        if let Err(e) = commit(
+            &self.share.root,
+            vec![action],
+            &|_| Ok(()),
+            1,
+            self.share.durability,
+        ) {
             self.cache.forget();
             return Err(e);
         }
@@ -203,7 +173,7 @@ impl<'s> ShareWriter<'s> {
         }
 
         let _lock = ShareLock::acquire(&self.share.root)?;
-        recover(&self.share.root)?;
+        recover(&self.share.root, self.share.durability)?;
         self.cache.begin_group();
         let mut copied: HashSet<usize> = HashSet::new();
         let plan = loop {
@@ -236,7 +206,7 @@ impl<'s> ShareWriter<'s> {
         }
         // The copies must be on disk before a journal that renames them into place.
         let temps: Vec<PathBuf> = plan.copies.iter().map(|c| c.temp.clone()).collect();
-        if let Err(e) = journal::sync_files(&self.share.root, &temps) {
+        if let Err(e) = journal::sync_files(&self.share.root, &temps, self.share.durability) {
             self.cache.forget();
             return Err(e);
         }
@@ -269,7 +239,13 @@ impl<'s> ShareWriter<'s> {
             })
             .collect();
         if !actions.is_empty() {
-            if let Err(e) = commit(&self.share.root, actions, fault, self.copy_threads) {
+            if let Err(e) = commit(
+                &self.share.root,
+                actions,
+                fault,
+                self.copy_threads,
+                self.share.durability,
+            ) {
                 self.cache.forget();
                 return Err(e);
             }

@@ -20,7 +20,6 @@
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use fs4::fs_std::FileExt;
 use serde::{Deserialize, Serialize};
@@ -109,27 +108,30 @@ pub(crate) fn make_parent(path: &Path) -> Result<(), ShareError> {
     }
 }
 
-/// Whether writes are flushed to disk (fsync) before the next step: on by default. Off, the
+/// Whether share writes are flushed to disk (fsync) before the next step. Unflushed, the
 /// share stays consistent against killed writers (every step is still an atomic rename under
-/// the journal), but a power loss can lose the last filings' data; for scratch shares and
+/// the journal), but a power loss can lose the last filings' data: for scratch shares and
 /// benchmarks (`dumpsig bucket --no-sync`).
-static SYNC_WRITES: AtomicBool = AtomicBool::new(true);
-
-/// Turns flushing to disk on or off for this process (see [`SYNC_WRITES`]).
-pub fn set_sync_writes(on: bool) {
-    SYNC_WRITES.store(on, Ordering::Relaxed);
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Durability {
+    /// Flushed before the journal that names them is deleted (the default).
+    #[default]
+    Flushed,
+    /// Never flushed by us.
+    Unflushed,
 }
 
-/// Whether writes are flushed to disk.
-pub(crate) fn sync_writes() -> bool {
-    SYNC_WRITES.load(Ordering::Relaxed)
+impl Durability {
+    fn flushes(self) -> bool {
+        self == Durability::Flushed
+    }
 }
 
 /// Flushes a directory entry change to disk where the platform supports it (best effort:
 /// a rename is already atomic against a killed process; this is for power loss).
 fn sync_dir(path: &Path) {
     #[cfg(unix)]
-    if let Some(dir) = path.parent().filter(|_| sync_writes()) {
+    if let Some(dir) = path.parent() {
         if let Ok(d) = File::open(dir) {
             let _ = d.sync_all();
         }
@@ -139,17 +141,21 @@ fn sync_dir(path: &Path) {
 }
 
 /// Writes `data` to `<path>.dumpsig-tmp`, fsyncs it, and renames it over `path`.
-pub(crate) fn write_atomic(path: &Path, data: &[u8]) -> Result<(), ShareError> {
-    write_replacing(path, data, true)
+pub(crate) fn write_atomic(
+    path: &Path,
+    data: &[u8],
+    durability: Durability,
+) -> Result<(), ShareError> {
+    write_replacing(path, data, durability.flushes())
 }
 
 /// `write_atomic`, flushing to disk only when `each` (otherwise the caller syncs a whole
-/// group of files at once with [`sync_files`]).
+/// group of files at once with [`sync_files`], or nothing is flushed).
 fn write_replacing(path: &Path, data: &[u8], each: bool) -> Result<(), ShareError> {
     let temp = temp_path(path);
     let mut file = create_with_parent(&temp)?;
     file.write_all(data).map_err(io_err(&temp))?;
-    if each && sync_writes() {
+    if each {
         file.sync_all().map_err(io_err(&temp))?;
     }
     drop(file);
@@ -176,8 +182,12 @@ pub(crate) fn create_with_parent(path: &Path) -> Result<File, ShareError> {
 /// disk, when writes are flushed at all. On Linux one `syncfs` of the share's file system
 /// does it in one call, however many files a group touched; elsewhere each file and its
 /// folder are flushed.
-pub(crate) fn sync_files(root: &Path, paths: &[PathBuf]) -> Result<(), ShareError> {
-    if !sync_writes() || paths.is_empty() {
+pub(crate) fn sync_files(
+    root: &Path,
+    paths: &[PathBuf],
+    durability: Durability,
+) -> Result<(), ShareError> {
+    if !durability.flushes() || paths.is_empty() {
         return Ok(());
     }
     sync_each_or_all(root, paths)
@@ -311,6 +321,7 @@ pub(crate) fn commit(
     actions: Vec<Action>,
     fault: &(dyn Fn(usize) -> Result<(), ShareError> + Sync),
     threads: usize,
+    durability: Durability,
 ) -> Result<(), ShareError> {
     let journal_path = root.join(JOURNAL_FILE);
     let journal = Journal {
@@ -321,12 +332,12 @@ pub(crate) fn commit(
         path: journal_path.clone(),
         detail: e.to_string(),
     })?;
-    write_atomic(&journal_path, &bytes)?;
+    write_atomic(&journal_path, &bytes, durability)?;
     fault(1)?;
     let touched = apply_all(root, &journal.actions, fault, threads)?;
     // Redo logging: the actions need not reach the disk one by one, only all of them before
     // the journal that can redo them is gone.
-    sync_files(root, &touched)?;
+    sync_files(root, &touched, durability)?;
     fs::remove_file(&journal_path).map_err(io_err(&journal_path))?;
     Ok(())
 }
@@ -416,7 +427,7 @@ fn apply_all(
 
 /// Completes the filing a killed writer left behind, if any. Call only under the lock.
 /// Returns whether there was one.
-pub(crate) fn recover(root: &Path) -> Result<bool, ShareError> {
+pub(crate) fn recover(root: &Path, durability: Durability) -> Result<bool, ShareError> {
     let journal_path = root.join(JOURNAL_FILE);
     let bytes = match fs::read(&journal_path) {
         Ok(bytes) => bytes,
@@ -438,7 +449,7 @@ pub(crate) fn recover(root: &Path) -> Result<bool, ShareError> {
     for action in &journal.actions {
         touched.push(apply(root, action)?);
     }
-    sync_files(root, &touched)?;
+    sync_files(root, &touched, durability)?;
     fs::remove_file(&journal_path).map_err(io_err(&journal_path))?;
     Ok(true)
 }

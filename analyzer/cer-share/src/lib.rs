@@ -62,6 +62,7 @@
 //! them (SMB byte-range locks on Windows; NFS and CIFS mounts on Linux depending on mount
 //! options), between machines.
 
+mod appends;
 mod config;
 mod error;
 mod group;
@@ -97,7 +98,7 @@ pub use config::{
 pub use error::ShareError;
 pub use group::ShareWriter;
 pub use index::{BlueIndexEntry, RegistryEntry};
-pub use journal::set_sync_writes;
+pub use journal::Durability;
 pub use paths::{check_component, windows_root, BucketPath, MAX_PATH_CHARS};
 pub use scan::{scan, BucketScan, CountRewrite, LogSummary, RepairReport, ShareScan, Stray};
 pub use text::{
@@ -245,6 +246,7 @@ pub struct CerShare {
     policy: Option<ConfigFile>,
     redirects: Vec<PathBuf>,
     passed_policies: Vec<ConfigFile>,
+    durability: Durability,
 }
 
 impl CerShare {
@@ -276,6 +278,7 @@ impl CerShare {
                         policy,
                         redirects,
                         passed_policies,
+                        durability: Durability::Flushed,
                     })
                 }
                 Some(target) => {
@@ -294,6 +297,17 @@ impl CerShare {
     /// The root in use (after redirects).
     pub fn root(&self) -> &Path {
         &self.root
+    }
+
+    /// The share with writes flushed (the default) or not ([`Durability`]).
+    pub fn with_durability(mut self, durability: Durability) -> CerShare {
+        self.durability = durability;
+        self
+    }
+
+    /// Whether writes to this share are flushed to disk.
+    pub fn durability(&self) -> Durability {
+        self.durability
     }
 
     /// The policy.txt of the root in use, if any.
@@ -369,12 +383,12 @@ impl CerShare {
             });
         }
         let _lock = ShareLock::acquire(&self.root)?;
-        recover(&self.root)?;
+        recover(&self.root, self.durability)?;
         if files.status_txt.exists() {
             return Ok(StatusOutcome::AlreadyExists);
         }
         let text = format!("Bucket={bucket_id}\r\nResponse={response}\r\n");
-        write_atomic(&files.status_txt, &encode_ansi(&text))?;
+        write_atomic(&files.status_txt, &encode_ansi(&text), self.durability)?;
         Ok(StatusOutcome::Created)
     }
 

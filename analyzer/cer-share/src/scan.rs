@@ -363,7 +363,7 @@ pub(crate) fn scan_share(share: &CerShare) -> Result<ShareScan, ShareError> {
 /// The repair itself; the caller holds the share lock.
 pub(crate) fn repair_locked(share: &CerShare) -> Result<RepairReport, ShareError> {
     let root = share.root();
-    let journal_completed = recover(root)?;
+    let journal_completed = recover(root, share.durability())?;
     let scanned = scan_share(share)?;
     let mut report = RepairReport {
         journal_completed,
@@ -396,7 +396,7 @@ pub(crate) fn repair_locked(share: &CerShare) -> Result<RepairReport, ShareError
         let mut path = root.join("counts");
         path.extend(parts);
         path.push("count.txt");
-        write_atomic(&path, &after.to_file_bytes())?;
+        write_atomic(&path, &after.to_file_bytes(), share.durability())?;
         report.counts_rewritten.push(CountRewrite {
             path,
             before,

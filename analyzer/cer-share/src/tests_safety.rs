@@ -185,9 +185,16 @@ fn an_interrupted_append_is_completed_not_duplicated() {
         len_before: 0,
         data: line.clone().into_bytes(),
     };
-    journal::commit(&dir.0, vec![action.clone()], &|_| Ok(()), 1).unwrap();
+    journal::commit(
+        &dir.0,
+        vec![action.clone()],
+        &|_| Ok(()),
+        1,
+        Durability::Flushed,
+    )
+    .unwrap();
     assert_eq!(fs::read_to_string(&path).unwrap(), line);
-    journal::commit(&dir.0, vec![action], &|_| Ok(()), 1).unwrap();
+    journal::commit(&dir.0, vec![action], &|_| Ok(()), 1, Durability::Flushed).unwrap();
     assert_eq!(
         fs::read_to_string(&path).unwrap(),
         line,

@@ -10,7 +10,7 @@ use super::{fatal, output_failed, AnalysisArgs, BatchArgs};
 use analysis::bucket::{bucket_all, FilingOptions};
 use analysis::inputs::Discovery;
 use analysis::Depth;
-use cer_share::{CerShare, FileOutcome};
+use cer_share::{CerShare, Durability, FileOutcome};
 
 #[derive(Args)]
 pub(super) struct BucketArgs {
@@ -56,9 +56,13 @@ pub(super) fn run(args: BucketArgs) -> ExitCode {
             args.share.display()
         ));
     }
-    cer_share::set_sync_writes(!args.no_sync);
+    let durability = if args.no_sync {
+        Durability::Unflushed
+    } else {
+        Durability::Flushed
+    };
     let share = match CerShare::open(&args.share) {
-        Ok(s) => s,
+        Ok(s) => s.with_durability(durability),
         Err(e) => return fatal(format!("{}: {e}", args.share.display())),
     };
     let filing = FilingOptions {

@@ -22,8 +22,9 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
-use analysis::batch::{BatchOptions, Progress, Shard};
+use analysis::batch::{BatchOptions, Progress};
 use analysis::minidump::stackwalk::Symbols;
+use analysis::shard::Shard;
 use analysis::{AnalyzeOptions, Depth};
 use symbols::image_store::ImageStore;
 use symbols::store::SymbolPath;

@@ -24,6 +24,7 @@ mod paging;
 mod pe_image;
 mod phys;
 mod samples;
+mod stores;
 mod symbols;
 mod system;
 #[cfg(test)]
@@ -128,14 +129,14 @@ pub fn write_kernel_samples(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
 /// diskdump.sys builds of the seed scenario, laid out `<name>/<TIMESTAMP><SIZE>/<name>` as
 /// symbol stores keep binaries. The triage samples' versions resolve through it.
 pub fn image_store_files() -> Result<Vec<(String, Vec<u8>)>, GenError> {
-    samples::image_store()
+    stores::image_store()
 }
 
 /// Breakpad symbols for the seed scenario's dump_diskdump.sys builds, `(path relative to the
 /// store root, bytes)`, laid out `diskdump.pdb/<DEBUGID>/diskdump.sym` under the debug id of
 /// the CodeView record in each image: kernel frames in dump_diskdump.sys symbolize from them.
 pub fn symbol_store_files() -> Result<Vec<(String, Vec<u8>)>, GenError> {
-    samples::symbol_store()
+    stores::symbol_store()
 }
 
 /// Writes [`symbol_store_files`] under `dir` and returns the paths written.

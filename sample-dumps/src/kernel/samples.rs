@@ -115,7 +115,7 @@ fn opts(dump_type: u32, attributes: Option<u32>, unix: u64) -> DumpOpts {
 
 /// The seed scenario: Stop 0xD1 in dump_diskdump.sys while hibernating through a virtual
 /// Storport miniport, Windows 7 RTM x64, with dump_diskdump.sys at `diskdump` version.
-fn win7_seed(diskdump: ([u16; 4], &str, u32), ram: &[(u64, u64)]) -> SystemSpec {
+pub(super) fn win7_seed(diskdump: ([u16; 4], &str, u32), ram: &[(u64, u64)]) -> SystemSpec {
     let nt = |o| at("ntoskrnl.exe", o);
     system(
         Paging::X64,
@@ -142,9 +142,9 @@ fn win7_seed(diskdump: ([u16; 4], &str, u32), ram: &[(u64, u64)]) -> SystemSpec 
     )
 }
 
-const DISKDUMP_16385: ([u16; 4], &str, u32) =
+pub(super) const DISKDUMP_16385: ([u16; 4], &str, u32) =
     ([6, 1, 7600, 16385], "win7_rtm.090713-1255", 0x4A5B_C5F8);
-const DISKDUMP_20882: ([u16; 4], &str, u32) =
+pub(super) const DISKDUMP_20882: ([u16; 4], &str, u32) =
     ([6, 1, 7600, 20882], "win7_ldr.110116-1503", 0x4D33_E008);
 /// Crash time (Unix seconds) of the seed scenario's dumps, by diskdump.sys revision: shortly
 /// after each build's release, the same for the full and the triage variant.
@@ -156,7 +156,7 @@ fn seed_crash_time(revision: u16) -> u64 {
     }
 }
 
-const WIN7_RAM: [(u64, u64); 3] = [(0x1, 0x5E), (0x100, 0x30), (0x3F0, 0x10)];
+pub(super) const WIN7_RAM: [(u64, u64); 3] = [(0x1, 0x5E), (0x100, 0x30), (0x3F0, 0x10)];
 
 fn win10_frames(os: &Os, extra: ModuleDef) -> Vec<ModuleDef> {
     let mut v = win10_set(os, W10_NT, W10_DRV);
@@ -592,42 +592,4 @@ pub(crate) fn sparse(path: &Path, total: u64) -> std::io::Result<()> {
     let sys = build(&s)?;
     let o = opts(1, Some(0x1), seed_crash_time(16385));
     write_sparse(&sys, &o, path)
-}
-
-/// The binaries of the generated image store: each diskdump.sys build of the seed samples as a
-/// PE file, under `diskdump.sys/<TIMESTAMP %08X><SizeOfImage %x>/diskdump.sys`.
-/// The dump_diskdump.sys images of the seed scenario's two builds (16385, then 20882).
-fn seed_diskdump_images() -> Result<Vec<super::pe_image::ImageSpec>, GenError> {
-    let mut out = Vec::new();
-    for dd in [DISKDUMP_16385, DISKDUMP_20882] {
-        let spec = win7_seed(dd, &WIN7_RAM);
-        let module = spec
-            .modules
-            .iter()
-            .find(|m| m.name == "dump_diskdump.sys")
-            .ok_or_else(|| GenError::new("the seed system has no dump_diskdump.sys"))?;
-        out.push(module.image.clone());
-    }
-    Ok(out)
-}
-
-pub(crate) fn image_store() -> Result<Vec<(String, Vec<u8>)>, GenError> {
-    Ok(seed_diskdump_images()?
-        .iter()
-        .map(|image| {
-            let key = format!("{:08X}{:x}", image.timestamp, image.size);
-            (
-                format!("diskdump.sys/{key}/diskdump.sys"),
-                image.file_image(),
-            )
-        })
-        .collect())
-}
-
-/// Breakpad symbols of the seed scenario's dump_diskdump.sys builds, as a symbol store.
-pub(crate) fn symbol_store() -> Result<Vec<(String, Vec<u8>)>, GenError> {
-    Ok(seed_diskdump_images()?
-        .iter()
-        .map(super::symbols::store_entry)
-        .collect())
 }

@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::inputs::Discovery;
+use crate::shard::Shard;
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -14,6 +14,9 @@ use crate::kernel::KernelReport;
 use crate::minidump::details::MinidumpDetails;
 use signatures::known_issues::Verdict;
 
+use crate::format::InputKind;
+use cab::wer::{FieldAgreement, WerMetadata};
+
 /// Version of the JSON schema in `docs/json.md`; bumped on any incompatible change.
 pub const SCHEMA_VERSION: u32 = 1;
 
@@ -25,7 +28,7 @@ pub struct Report {
     /// The input as given (or as found under a given directory).
     pub path: String,
     /// `minidump`, `kernel`, `cab`, or `null` when the format was not recognized.
-    pub kind: Option<&'static str>,
+    pub kind: Option<InputKind>,
     /// File size in bytes, when the file could be opened.
     pub file_size: Option<u64>,
     /// `null`, or why the input could not be analyzed.
@@ -49,7 +52,7 @@ pub struct Report {
     pub kernel_signature: Option<KernelSignature>,
     /// For a report CAB: its members, the analyzed dump's name, the WER metadata and its
     /// agreement with our tuple.
-    pub cab: Option<crate::cab_report::CabDetails>,
+    pub cab: Option<CabDetails>,
     /// Known-issue verdicts: `[{id, title, references, verdict, reason, context}]`.
     pub known_issues: Vec<Verdict>,
 }
@@ -58,7 +61,7 @@ impl Report {
     /// A report for an input that could not be analyzed.
     pub fn failed(
         path: String,
-        kind: Option<&'static str>,
+        kind: Option<InputKind>,
         file_size: Option<u64>,
         error: String,
     ) -> Report {
@@ -93,7 +96,7 @@ impl Report {
         Report {
             schema_version: SCHEMA_VERSION,
             path,
-            kind: Some("minidump"),
+            kind: Some(InputKind::Minidump),
             file_size: Some(file_size),
             error: None,
             cer_subpath: Some(tuple.subpath()),
@@ -120,7 +123,7 @@ impl Report {
         Report {
             schema_version: SCHEMA_VERSION,
             path,
-            kind: Some("kernel"),
+            kind: Some(InputKind::Kernel),
             file_size: Some(file_size),
             error: None,
             cer_subpath: Some("blue".to_owned()),
@@ -153,4 +156,27 @@ impl Report {
         text::render(self, &mut out);
         out
     }
+}
+
+/// A member of the CAB.
+#[derive(Debug, Clone, Serialize)]
+pub struct CabMember {
+    /// File name inside the CAB.
+    pub name: String,
+    /// Declared size in bytes.
+    pub size: u64,
+}
+
+/// What a report CAB held and what its WER metadata says.
+#[derive(Debug, Clone, Serialize)]
+pub struct CabDetails {
+    /// Every file of the CAB.
+    pub files: Vec<CabMember>,
+    /// The member that was analyzed.
+    pub dump_file: String,
+    /// The parsed metadata files (`WERInternalMetadata.xml`, `Version.txt`, `sysdata.xml`).
+    pub wer: Option<WerMetadata>,
+    /// Our tuple against WER's problem signature, field by field (empty when the metadata has
+    /// no application problem signature).
+    pub wer_agreement: Vec<FieldAgreement>,
 }

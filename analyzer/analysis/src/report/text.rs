@@ -3,6 +3,7 @@
 use std::fmt::Write;
 
 use super::Report;
+use crate::format::InputKind;
 use crate::minidump::details::MinidumpDetails;
 
 /// Width of the label column.
@@ -14,7 +15,7 @@ fn line(out: &mut String, label: &str, value: impl std::fmt::Display) {
 
 /// Renders `report` into `out`.
 pub(super) fn render(report: &Report, out: &mut String) {
-    let kind = report.kind.unwrap_or("unrecognized");
+    let kind = report.kind.map_or("unrecognized", InputKind::as_str);
     let size = report
         .file_size
         .map(|s| format!(", {s} bytes"))
@@ -233,7 +234,7 @@ fn render_modules(md: &MinidumpDetails, out: &mut String) {
     }
 }
 
-fn render_wer(cab: &crate::cab_report::CabDetails, out: &mut String) {
+fn render_wer(cab: &crate::report::CabDetails, out: &mut String) {
     let event = cab
         .wer
         .as_ref()
