@@ -23,6 +23,7 @@ use cer_share::{
     BucketPath, CerShare, CrashTime, FileOutcome, ReportSource, ReportToFile, ShareWriter,
     StatusOutcome,
 };
+use signatures::time::UtcTime;
 
 /// What happened to one input.
 #[derive(Debug, Clone, Serialize)]
@@ -96,37 +97,32 @@ fn wer_identity(report: &Report, names: &[&str]) -> Option<String> {
     })
 }
 
-/// Calendar parts `(year, month, day, hour, minute, second)` of a crash time, UTC.
-type TimeParts = (u16, u8, u8, u8, u8, u8);
-
-/// `YYYY-MM-DDTHH:MM:SS…` to its parts.
-fn parse_rfc3339(text: &str) -> Option<TimeParts> {
-    let num = |range: std::ops::Range<usize>| text.get(range).and_then(|s| s.parse::<u16>().ok());
-    Some((
-        num(0..4)?,
-        u8::try_from(num(5..7)?).ok()?,
-        u8::try_from(num(8..10)?).ok()?,
-        u8::try_from(num(11..13)?).ok()?,
-        u8::try_from(num(14..16)?).ok()?,
-        u8::try_from(num(17..19)?).ok()?,
-    ))
-}
-
 /// The crash time a report records, when it records one: the kernel header's SystemTime, or
-/// a raw minidump's header TimeDateStamp (Unix seconds at offset 20).
-fn crash_time(report: &Report, bytes: &[u8]) -> Option<TimeParts> {
+/// a raw minidump's header TimeDateStamp (Unix seconds at offset 20; read from the bytes
+/// because the signature path keeps no minidump details).
+fn crash_time(report: &Report, bytes: &[u8]) -> Option<UtcTime> {
     if let Some(k) = &report.kernel {
-        return parse_rfc3339(k.crash_time.as_deref()?);
+        return k.crash_time;
     }
     if report.kind == Some(InputKind::Minidump) {
-        let raw: [u8; 4] = bytes.get(20..24)?.try_into().ok()?;
-        let seconds = i64::from(u32::from_le_bytes(raw));
-        if seconds == 0 {
-            return None;
-        }
-        return parse_rfc3339(&signatures::time::rfc3339_from_unix(seconds));
+        let seconds = i64::from(le_bytes::u32_at(bytes, 20)?);
+        return (seconds != 0).then(|| UtcTime::from_unix(seconds));
     }
     None
+}
+
+/// `(year, month, day, hour, minute, second)` in the widths the share and CAB formats take;
+/// `None` for years they cannot hold.
+fn calendar(time: UtcTime) -> Option<(u16, u8, u8, u8, u8, u8)> {
+    let (y, mo, d, h, mi, s) = time.parts();
+    Some((
+        u16::try_from(y).ok()?,
+        u8::try_from(mo).ok()?,
+        u8::try_from(d).ok()?,
+        u8::try_from(h).ok()?,
+        u8::try_from(mi).ok()?,
+        u8::try_from(s).ok()?,
+    ))
 }
 
 /// Reports filed together under one lock and journal (see [`ShareWriter`]).
@@ -200,7 +196,7 @@ fn prepare(
         (None, Some("blue")) => BucketPath::Blue,
         _ => return Err("no CER subpath to file under".to_owned()),
     };
-    let time = crash_time(report, bytes);
+    let time = crash_time(report, bytes).and_then(calendar);
     let crash = time.and_then(|(y, mo, d, h, mi, sec)| CrashTime::new(y, mo, d, h, mi, sec));
     // The packed member carries the crash time; 1980-01-01 (the DOS epoch) when unknown.
     let (year, month, day, hour, minute, second) = time.unwrap_or((1980, 1, 1, 0, 0, 0));

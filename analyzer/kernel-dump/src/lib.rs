@@ -16,6 +16,7 @@ pub use bytes::{set32, UNSET32, UNSET64};
 pub mod context;
 pub mod error;
 pub mod header;
+pub mod missing;
 pub mod modules;
 pub mod pe;
 pub mod pe_file;
@@ -26,6 +27,7 @@ pub mod virtual_memory;
 pub use context::{Context, ExceptionRecord};
 pub use error::KernelError;
 pub use header::{DumpHeader, Width};
+pub use missing::Missing;
 pub use modules::LoadedModule;
 pub use physical::PhysicalMemory;
 pub use triage::TriageDump;
@@ -45,7 +47,7 @@ pub struct KernelDump<'a> {
     physical: PhysicalMemory<'a>,
     triage: Option<TriageDump<'a>>,
     paging: Paging,
-    missing: Vec<String>,
+    missing: Vec<Missing>,
 }
 
 /// Virtual memory of a dump: page tables, saved triage regions, or nothing.
@@ -84,9 +86,9 @@ impl<'a> KernelDump<'a> {
             .is_some_and(|a| a & ATTRIBUTE_ENCRYPTED != 0);
         let attr_offset = if ptr64 { 0x1050 } else { 0x8A0 };
         let (physical, triage) = if encrypted {
-            missing.push(format!(
-                "all page data: the dump is encrypted (Attributes at {attr_offset:#x} has EncryptedDumpData); only the header was analyzed"
-            ));
+            missing.push(Missing::Encrypted {
+                attributes_offset: attr_offset,
+            });
             let pm = PhysicalMemory::none(data, attr_offset, "the dump's page data is encrypted");
             (pm, None)
         } else if header.dump_type == 4 {
@@ -94,7 +96,7 @@ impl<'a> KernelDump<'a> {
             match TriageDump::parse(data, &header) {
                 Ok(t) => (pm, Some(t)),
                 Err(e) => {
-                    missing.push(format!("triage data: {e}"));
+                    missing.push(Missing::TriageData(e));
                     (pm, None)
                 }
             }
@@ -108,10 +110,10 @@ impl<'a> KernelDump<'a> {
             .unwrap_or(header.context_offset);
         let context = Context::parse(data, context_offset, header.machine_image_type);
         if context.is_none() {
-            missing.push(format!(
-                "context record at {context_offset:#x}: unreadable for machine {:#x}",
-                header.machine_image_type
-            ));
+            missing.push(Missing::Context {
+                offset: context_offset,
+                machine: header.machine_image_type,
+            });
         }
         let exception = ExceptionRecord::parse(data, header.exception_offset, ptr64)
             .filter(|e| e.code != bytes::UNSET32);
@@ -187,7 +189,7 @@ impl<'a> KernelDump<'a> {
     }
 
     /// Everything the parse found missing (page data, triage parts, context).
-    pub fn missing(&self) -> Vec<String> {
+    pub fn missing(&self) -> Vec<Missing> {
         let mut all = self.missing.clone();
         all.extend(self.physical.missing().iter().cloned());
         if let Some(t) = &self.triage {

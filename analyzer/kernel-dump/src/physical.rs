@@ -10,6 +10,7 @@
 use super::bytes::{slice, u32_at, u64_at};
 use super::error::KernelError;
 use super::header::{DumpHeader, Width};
+use super::missing::Missing;
 
 /// Page size of every supported architecture.
 pub const PAGE_SIZE: u64 = 0x1000;
@@ -50,7 +51,7 @@ enum Layout<'a> {
 pub struct PhysicalMemory<'a> {
     data: &'a [u8],
     layout: Layout<'a>,
-    missing: Vec<String>,
+    missing: Vec<Missing>,
     /// File offset to blame when there is no page data.
     none_reason: (u64, &'static str),
 }
@@ -84,7 +85,7 @@ impl<'a> PhysicalMemory<'a> {
             next = match next.checked_add(page_count) {
                 Some(n) => n,
                 None => {
-                    missing.push("run list page counts overflow: later runs ignored".to_string());
+                    missing.push(Missing::RunCountsOverflow);
                     break;
                 }
             };
@@ -97,29 +98,24 @@ impl<'a> PhysicalMemory<'a> {
             .filter(|(_, r)| r.first_index.saturating_add(r.page_count) > available)
             .collect();
         if !cut.is_empty() {
-            missing.push(format!(
-                "page data truncated: {:#x} of {next:#x} pages present, {:#x} pages ({} runs) beyond end of file at {:#x}",
-                available.min(next),
-                next.saturating_sub(available),
-                cut.len(),
-                data.len()
-            ));
+            missing.push(Missing::RunPagesTruncated {
+                present: available,
+                total: next,
+                runs_cut: cut.len(),
+                file_len: data.len() as u64,
+            });
             for (i, run) in cut.iter().take(MAX_LISTED_RUNS) {
                 let end = run.first_index.saturating_add(run.page_count);
                 let lost = end - available.max(run.first_index);
-                let first_lost_pfn = run.base_page.saturating_add(run.page_count - lost);
-                missing.push(format!(
-                    "run {i} (PFN {:#x}..{:#x}): {lost:#x} of {:#x} pages beyond end of file (from PFN {first_lost_pfn:#x})",
-                    run.base_page,
-                    run.base_page.saturating_add(run.page_count),
-                    run.page_count
-                ));
+                missing.push(Missing::RunTruncated {
+                    index: *i,
+                    base_page: run.base_page,
+                    page_count: run.page_count,
+                    lost,
+                });
             }
             if cut.len() > MAX_LISTED_RUNS {
-                missing.push(format!(
-                    "... and {} more runs beyond end of file",
-                    cut.len() - MAX_LISTED_RUNS
-                ));
+                missing.push(Missing::MoreRunsTruncated(cut.len() - MAX_LISTED_RUNS));
             }
         }
         stored.sort_by_key(|r| r.base_page);
@@ -155,10 +151,11 @@ impl<'a> PhysicalMemory<'a> {
         let mut missing = Vec::new();
         let available = stored_pages_in_file(data, data_start);
         if total > available {
-            missing.push(format!(
-                "page data truncated: {available:#x} of {total:#x} pages present, {:#x} pages beyond end of file at {file_len:#x}",
-                total - available
-            ));
+            missing.push(Missing::BitmapPagesTruncated {
+                present: available,
+                total,
+                file_len,
+            });
         }
         Ok(PhysicalMemory {
             data,
@@ -189,18 +186,17 @@ impl<'a> PhysicalMemory<'a> {
                         .collect();
                     let mut pm = Self::from_runs(data, hs, &runs);
                     if u64::from(desc.number_of_runs) > desc.runs.len() as u64 {
-                        pm.missing.push(format!(
-                            "NumberOfRuns {} exceeds the {} runs the header can hold: the rest are unknown",
-                            desc.number_of_runs,
-                            desc.runs.len()
-                        ));
+                        pm.missing.push(Missing::TooManyRuns {
+                            declared: desc.number_of_runs,
+                            held: desc.runs.len(),
+                        });
                     }
                     let sum = runs.iter().fold(0u64, |a, r| a.saturating_add(r.1));
                     if sum != desc.number_of_pages {
-                        pm.missing.push(format!(
-                            "NumberOfPages {:#x} differs from the run total {sum:#x}",
-                            desc.number_of_pages
-                        ));
+                        pm.missing.push(Missing::PageCountMismatch {
+                            declared: desc.number_of_pages,
+                            runs: sum,
+                        });
                     }
                     pm
                 }
@@ -230,9 +226,7 @@ impl<'a> PhysicalMemory<'a> {
                     let mut pm = Self::bitmap_or_none(data, hs + 0x38, bits, first);
                     let sig = slice(data, hs, 8);
                     if sig != Some(b"SDMPDUMP".as_slice()) && sig != Some(b"FDMPDUMP".as_slice()) {
-                        pm.missing.push(format!(
-                            "bitmap dump header at {hs:#x} lacks the SDMP/FDMP DUMP signature: page data may be wrong"
-                        ));
+                        pm.missing.push(Missing::BitmapSignature { offset: hs });
                     }
                     pm
                 }
@@ -247,10 +241,7 @@ impl<'a> PhysicalMemory<'a> {
             ),
             _ => {
                 let mut pm = Self::none(data, 0xF98, "unknown dump type: page data layout unknown");
-                pm.missing.push(format!(
-                    "page data: unknown DumpType {:#x}",
-                    header.dump_type
-                ));
+                pm.missing.push(Missing::UnknownDumpType(header.dump_type));
                 pm
             }
         }
@@ -259,16 +250,15 @@ impl<'a> PhysicalMemory<'a> {
     fn bitmap_or_none(data: &'a [u8], at: u64, bits: u64, first: u64) -> Self {
         Self::from_bitmap(data, at, bits, first).unwrap_or_else(|e| {
             let mut pm = Self::none(data, at, "page bitmap unreadable");
-            pm.missing.push(format!("all page data: {e}"));
+            pm.missing.push(Missing::PageBitmap(e));
             pm
         })
     }
 
     fn truncated_sub_header(data: &'a [u8], at: u64, what: &'static str) -> Self {
         let mut pm = Self::none(data, at, "page data sub-header beyond end of file");
-        pm.missing.push(format!(
-            "all page data: the {what} at {at:#x} is beyond end of file"
-        ));
+        pm.missing
+            .push(Missing::SubHeaderBeyondEnd { what, offset: at });
         pm
     }
 
@@ -285,7 +275,7 @@ impl<'a> PhysicalMemory<'a> {
         let mut off = at + 0x30;
         while off.saturating_add(16) <= end {
             let (Some(pfn), Some(count)) = (u64_at(data, off), u64_at(data, off + 8)) else {
-                missing = Some(format!("RDMP range list beyond end of file at {off:#x}"));
+                missing = Some(Missing::RangeListBeyondEnd { offset: off });
                 break;
             };
             if pfn == 0 {
@@ -300,7 +290,7 @@ impl<'a> PhysicalMemory<'a> {
     }
 
     /// What is missing from the page data, in words.
-    pub fn missing(&self) -> &[String] {
+    pub fn missing(&self) -> &[Missing] {
         &self.missing
     }
 
@@ -464,8 +454,19 @@ mod tests {
         assert_eq!(pm.page(0x40 * 0x1000).unwrap()[0], 1);
         assert_eq!(pm.page(0x11 * 0x1000).unwrap()[0], 3);
         let cut = PhysicalMemory::from_rdmp(&file[..file.len() - 0x1000], 0x100);
+        assert_eq!(
+            cut.missing()[1],
+            Missing::RunTruncated {
+                index: 1,
+                base_page: 0x10,
+                page_count: 2,
+                lost: 1
+            }
+        );
         assert!(
-            cut.missing()[1].starts_with("run 1 (PFN 0x10..0x12): 0x1 of 0x2"),
+            cut.missing()[1].to_string().starts_with(
+                "run 1 (PFN 0x10..0x12): 0x1 of 0x2 pages beyond end of file (from PFN 0x11)"
+            ),
             "{:?}",
             cut.missing()
         );

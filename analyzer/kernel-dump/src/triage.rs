@@ -11,6 +11,7 @@ use serde::Serialize;
 use super::bytes::{ptr_at, slice, u32_at, u64_at, utf16_lossy};
 use super::error::KernelError;
 use super::header::{DumpHeader, Width};
+use super::missing::Missing;
 use super::virtual_memory::VirtualRead;
 
 /// The offsets and sizes of the triage header.
@@ -190,7 +191,7 @@ pub struct TriageDump<'a> {
     /// The saved stack as (VA, bytes), clipped to the file.
     pub stack: Option<(u64, &'a [u8])>,
     /// What is missing.
-    pub missing: Vec<String>,
+    pub missing: Vec<Missing>,
 }
 
 const FIELD_STACK: u32 = 0x20;
@@ -247,16 +248,15 @@ impl<'a> TriageDump<'a> {
         let wanted = |flag: u32, offset: u32| offset != 0 && fields.is_none_or_has(flag);
         let mut missing = Vec::new();
         if u64::from(th.size_of_dump) > file_len {
-            missing.push(format!(
-                "triage dump truncated: SizeOfDump is {:#x} but the file ends at {file_len:#x}",
-                th.size_of_dump
-            ));
+            missing.push(Missing::TriageTruncated {
+                size_of_dump: th.size_of_dump,
+                file_len,
+            });
         }
         if slice(data, u64::from(th.valid_offset), 4) != Some(b"TRGD".as_slice()) {
-            missing.push(format!(
-                "triage end marker TRGD not found at ValidOffset {:#x}",
-                th.valid_offset
-            ));
+            missing.push(Missing::TriageEndMarker {
+                valid_offset: th.valid_offset,
+            });
         }
         let drivers = if wanted(FIELD_DRIVER_LIST, th.driver_list_offset) {
             parse_drivers(data, &th, b64, &mut missing)
@@ -334,9 +334,10 @@ impl<'a> TriageDump<'a> {
                 }
             }
             if cut > 0 {
-                blocks_missing.push(format!(
-                    "{cut} data blocks ({lost_bytes:#x} bytes) beyond end of file"
-                ));
+                blocks_missing.push(Missing::DataBlocks {
+                    count: cut,
+                    bytes: lost_bytes,
+                });
             }
             missing.extend(blocks_missing);
         }
@@ -355,11 +356,22 @@ impl<'a> TriageDump<'a> {
 }
 
 /// Records a saved range of which `lost` bytes are beyond the end of the file.
-fn note(missing: &mut Vec<String>, what: &str, va: u64, offset: u64, size: u64, lost: u64) {
+fn note(
+    missing: &mut Vec<Missing>,
+    what: &'static str,
+    va: u64,
+    offset: u64,
+    size: u64,
+    lost: u64,
+) {
     if lost > 0 {
-        missing.push(format!(
-            "{what} at VA {va:#x}: {lost:#x} of {size:#x} bytes beyond end of file (file offset {offset:#x})"
-        ));
+        missing.push(Missing::TriageRegion {
+            what,
+            va,
+            lost,
+            size,
+            offset,
+        });
     }
 }
 
@@ -385,7 +397,7 @@ fn parse_drivers(
     data: &[u8],
     th: &TriageHeader,
     b64: bool,
-    missing: &mut Vec<String>,
+    missing: &mut Vec<Missing>,
 ) -> Vec<TriageDriver> {
     let (stride, dll_base, size_of_image, checksum, timestamp) = if b64 {
         (0x90u64, 0x38u64, 0x48u64, 0x80u64, 0x88u64)
@@ -396,10 +408,11 @@ fn parse_drivers(
     let fit = (data.len() as u64).saturating_sub(start) / stride;
     let count = u64::from(th.driver_count);
     if count > fit {
-        missing.push(format!(
-            "driver list at {start:#x}: {} of {count} entries beyond end of file",
-            count - fit
-        ));
+        missing.push(Missing::DriverList {
+            start,
+            lost: count - fit,
+            count,
+        });
     }
     let mut drivers = Vec::new();
     let mut unnamed = 0u64;
@@ -419,10 +432,10 @@ fn parse_drivers(
         });
     }
     if unnamed > 0 {
-        missing.push(format!(
-            "names of {unnamed} drivers: beyond end of file (string pool at {:#x})",
-            th.string_pool_offset
-        ));
+        missing.push(Missing::DriverNames {
+            unnamed,
+            pool: th.string_pool_offset,
+        });
     }
     drivers
 }
@@ -431,7 +444,7 @@ fn parse_unloaded(
     data: &[u8],
     start: u64,
     b64: bool,
-    missing: &mut Vec<String>,
+    missing: &mut Vec<Missing>,
 ) -> Vec<UnloadedDriver> {
     // 64-bit: u64 count, 0x38-byte entries; 32-bit: u32 count, 0x28-byte entries.
     let (count, first, stride, name_at, start_at, end_at) = if b64 {
@@ -454,17 +467,16 @@ fn parse_unloaded(
         )
     };
     let Some(count) = count else {
-        missing.push(format!(
-            "unloaded driver list at {start:#x}: beyond end of file"
-        ));
+        missing.push(Missing::UnloadedList { start });
         return Vec::new();
     };
     let fit = (data.len() as u64).saturating_sub(first) / stride;
     if count > fit.min(MAX_UNLOADED) {
-        missing.push(format!(
-            "unloaded driver list at {start:#x}: count {count} but only {} entries readable",
-            fit.min(MAX_UNLOADED)
-        ));
+        missing.push(Missing::UnloadedListShort {
+            start,
+            count,
+            readable: fit.min(MAX_UNLOADED),
+        });
     }
     let mut out = Vec::new();
     for i in 0..count.min(fit).min(MAX_UNLOADED) {
@@ -486,7 +498,7 @@ fn data_blocks(
     data: &[u8],
     th: &TriageHeader,
     b64: bool,
-    missing: &mut Vec<String>,
+    missing: &mut Vec<Missing>,
 ) -> Vec<(u64, u64, u64)> {
     let start = u64::from(th.data_blocks_offset);
     let count = u64::from(th.data_blocks_count);
@@ -517,10 +529,11 @@ fn data_blocks(
         }
     };
     if (blocks.len() as u64) < count {
-        missing.push(format!(
-            "data block table at {start:#x}: {} of {count} entries beyond end of file",
-            count - blocks.len() as u64
-        ));
+        missing.push(Missing::DataBlockTable {
+            start,
+            lost: count - blocks.len() as u64,
+            count,
+        });
     }
     blocks
 }

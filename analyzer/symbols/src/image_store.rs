@@ -9,6 +9,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
+use crate::note::StoreNote;
 use crate::store::{StoreClient, SymbolPath};
 use kernel_dump::pe_file::PeFile;
 
@@ -34,7 +35,7 @@ pub struct ImageStore {
 type ImageKey = (String, u32, u64);
 
 /// A lookup's outcome: the version (if found) and the notes of the search.
-type Answer = (Option<StoredVersion>, Vec<String>);
+type Answer = (Option<StoredVersion>, Vec<StoreNote>);
 
 /// The store key's id part: timestamp `%08X` then SizeOfImage `%x`.
 pub fn image_id(timestamp: u32, size: u64) -> String {
@@ -85,7 +86,7 @@ impl ImageStore {
         loaded: &str,
         timestamp: u32,
         size: u64,
-    ) -> (Option<StoredVersion>, Vec<String>) {
+    ) -> (Option<StoredVersion>, Vec<StoreNote>) {
         let key = (file.to_ascii_lowercase(), timestamp, size);
         let slot = match self.answers.lock() {
             Ok(mut a) => Arc::clone(a.entry(key).or_default()),
@@ -130,10 +131,11 @@ impl ImageStore {
             }
         }
         if answer.is_none() {
-            notes.push(format!(
-                "{loaded}: no image store ({}) has {file}/{id}/{file}",
-                self.client.path()
-            ));
+            notes.push(StoreNote::ImageNotFound {
+                loaded: loaded.to_owned(),
+                stores: self.client.path().to_string(),
+                key: format!("{file}/{id}/{file}"),
+            });
         }
         (answer, notes)
     }

@@ -9,10 +9,12 @@
 //!   versions and images a small dump lacks.
 
 pub mod image_store;
+pub mod note;
 pub mod pdb_breakpad;
 pub mod source;
 pub mod store;
 
 pub use image_store::{ImageStore, StoredVersion};
+pub use note::StoreNote;
 pub use source::{debug_file_name, SharedSupplier, SymbolSource};
 pub use store::{StoreClient, SymbolPath};

@@ -15,6 +15,7 @@ use minidump_unwind::{
     FileError, FileKind, LocateSymbolsResult, SymbolError, SymbolFile, SymbolSupplier,
 };
 
+use crate::note::StoreNote;
 use crate::pdb_breakpad;
 use crate::store::{StoreClient, SymbolPath};
 
@@ -34,7 +35,7 @@ pub struct SymbolSource {
     breakpad_dirs: Vec<PathBuf>,
     store: Option<StoreClient>,
     converted: Mutex<HashMap<String, Converted>>,
-    notes: Mutex<Vec<String>>,
+    notes: Mutex<Vec<StoreNote>>,
 }
 
 impl std::fmt::Debug for SymbolSource {
@@ -68,14 +69,14 @@ impl SymbolSource {
     }
 
     /// Problems met so far (unreachable servers, corrupt PDBs), for reports.
-    pub fn take_notes(&self) -> Vec<String> {
+    pub fn take_notes(&self) -> Vec<StoreNote> {
         self.notes
             .lock()
             .map(|mut n| std::mem::take(&mut *n))
             .unwrap_or_default()
     }
 
-    fn note(&self, text: String) {
+    fn note(&self, text: StoreNote) {
         if let Ok(mut n) = self.notes.lock() {
             if !n.contains(&text) {
                 n.push(text);
@@ -124,7 +125,10 @@ impl SymbolSource {
             match pdb_breakpad::pdb_to_breakpad(&found.bytes, &name, "unknown") {
                 Ok(text) => Some(text),
                 Err(e) => {
-                    self.note(format!("{}: {e}", found.source));
+                    self.note(StoreNote::NotConverted {
+                        location: found.source.clone(),
+                        error: e.to_string(),
+                    });
                     None
                 }
             }
@@ -150,7 +154,10 @@ impl SymbolSource {
         if let Some(path) = self.breakpad_file(debug_file, debug_id) {
             match SymbolFile::from_file(&path) {
                 Ok(f) => return Some(f),
-                Err(e) => self.note(format!("{}: {e}", path.display())),
+                Err(e) => self.note(StoreNote::Unreadable {
+                    location: path.display().to_string(),
+                    error: e.to_string(),
+                }),
             }
         }
         let text = self.pdb_symbols(debug_file, debug_id)?;

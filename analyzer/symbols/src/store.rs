@@ -22,6 +22,8 @@ use std::time::{Duration, SystemTime};
 
 use cab::{Cabinet, ExtractLimits};
 
+use crate::note::StoreNote;
+
 /// How long a recorded miss keeps a server from being asked again.
 pub const NEGATIVE_TTL: Duration = Duration::from_secs(24 * 60 * 60);
 /// Largest file accepted from a store (a PDB of a big module is a few hundred MiB).
@@ -48,7 +50,7 @@ pub struct Lookup {
     /// The file, or `None` when no store has it.
     pub found: Option<Fetched>,
     /// Problems met, each naming the store.
-    pub notes: Vec<String>,
+    pub notes: Vec<StoreNote>,
 }
 
 /// Fetches files from the elements of a symbol path. One instance serves a whole batch
@@ -118,9 +120,10 @@ impl StoreClient {
     ) -> Lookup {
         let mut lookup = Lookup::default();
         if !safe_component(name) || !safe_component(id) {
-            lookup.notes.push(format!(
-                "`{name}/{id}` is not a valid store key; not looked up"
-            ));
+            lookup.notes.push(StoreNote::InvalidKey {
+                name: name.to_owned(),
+                id: id.to_owned(),
+            });
             return lookup;
         }
         for entry in self.path.entries() {
@@ -146,7 +149,7 @@ impl StoreClient {
         name: &str,
         id: &str,
         accept: &dyn Fn(&[u8]) -> Result<(), String>,
-        notes: &mut Vec<String>,
+        notes: &mut Vec<StoreNote>,
     ) -> Option<Fetched> {
         let candidates = [
             (dir.join(name).join(id).join(name), false),
@@ -160,7 +163,10 @@ impl StoreClient {
             let bytes = match maybe_unpack(bytes, name, compressed) {
                 Ok(b) => b,
                 Err(e) => {
-                    notes.push(format!("{}: {e}", file.display()));
+                    notes.push(StoreNote::Unreadable {
+                        location: file.display().to_string(),
+                        error: e.to_string(),
+                    });
                     continue;
                 }
             };
@@ -172,7 +178,10 @@ impl StoreClient {
                     })
                 }
                 // A flat folder holds whatever version was copied there last: not an error.
-                Err(why) => notes.push(format!("{}: not the wanted file: {why}", file.display())),
+                Err(why) => notes.push(StoreNote::WrongFile {
+                    location: file.display().to_string(),
+                    why,
+                }),
             }
         }
         None
@@ -185,7 +194,7 @@ impl StoreClient {
         name: &str,
         id: &str,
         accept: &dyn Fn(&[u8]) -> Result<(), String>,
-        notes: &mut Vec<String>,
+        notes: &mut Vec<StoreNote>,
     ) -> Option<Fetched> {
         for cache in caches {
             let file = cache.join(name).join(id).join(name);
@@ -197,9 +206,10 @@ impl StoreClient {
                             source: format!("{} (cached from {url})", file.display()),
                         })
                     }
-                    Err(why) => {
-                        notes.push(format!("{}: cached file rejected: {why}", file.display()))
-                    }
+                    Err(why) => notes.push(StoreNote::CachedRejected {
+                        location: file.display().to_string(),
+                        why,
+                    }),
                 }
             }
         }
@@ -226,12 +236,18 @@ impl StoreClient {
                     let bytes = match maybe_unpack(body, name, compressed) {
                         Ok(b) => b,
                         Err(e) => {
-                            notes.push(format!("{target}: {e}"));
+                            notes.push(StoreNote::Unreadable {
+                                location: target.clone(),
+                                error: e.to_string(),
+                            });
                             continue;
                         }
                     };
                     if let Err(why) = accept(&bytes) {
-                        notes.push(format!("{target}: served file rejected: {why}"));
+                        notes.push(StoreNote::ServedRejected {
+                            location: target.clone(),
+                            why,
+                        });
                         continue;
                     }
                     let mut source = target.clone();
@@ -239,14 +255,20 @@ impl StoreClient {
                         let file = cache.join(name).join(id).join(name);
                         match write_atomically(&file, &bytes) {
                             Ok(()) => source = format!("{target} (cached in {})", file.display()),
-                            Err(e) => notes.push(format!("{}: cannot cache: {e}", file.display())),
+                            Err(e) => notes.push(StoreNote::CannotCache {
+                                location: file.display().to_string(),
+                                error: e.to_string(),
+                            }),
                         }
                     }
                     return Some(Fetched { bytes, source });
                 }
                 Ok(None) => {}
                 Err(e) => {
-                    notes.push(format!("{target}: {e}"));
+                    notes.push(StoreNote::Unreadable {
+                        location: target.clone(),
+                        error: e.to_string(),
+                    });
                     reachable = false;
                     break;
                 }
@@ -260,7 +282,10 @@ impl StoreClient {
             if let Some(first) = caches.first() {
                 let marker = first.join(name).join(id).join(MISS_MARKER);
                 if let Err(e) = write_atomically(&marker, b"not on the server\n") {
-                    notes.push(format!("{}: cannot record the miss: {e}", marker.display()));
+                    notes.push(StoreNote::CannotRecordMiss {
+                        location: marker.display().to_string(),
+                        error: e.to_string(),
+                    });
                 }
             }
         }
@@ -297,23 +322,26 @@ impl StoreClient {
 }
 
 /// Reads a file if it exists and is not over [`MAX_FILE_BYTES`]; other problems are noted.
-fn read_limited(file: &Path, notes: &mut Vec<String>) -> Option<Vec<u8>> {
+fn read_limited(file: &Path, notes: &mut Vec<StoreNote>) -> Option<Vec<u8>> {
     let meta = std::fs::metadata(file).ok()?;
     if !meta.is_file() {
         return None;
     }
     if meta.len() > MAX_FILE_BYTES {
-        notes.push(format!(
-            "{}: {} bytes, over the {MAX_FILE_BYTES}-byte limit",
-            file.display(),
-            meta.len()
-        ));
+        notes.push(StoreNote::TooLarge {
+            location: file.display().to_string(),
+            len: meta.len(),
+            limit: MAX_FILE_BYTES,
+        });
         return None;
     }
     match std::fs::read(file) {
         Ok(b) => Some(b),
         Err(e) => {
-            notes.push(format!("{}: {e}", file.display()));
+            notes.push(StoreNote::Unreadable {
+                location: file.display().to_string(),
+                error: e.to_string(),
+            });
             None
         }
     }

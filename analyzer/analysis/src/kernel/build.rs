@@ -7,14 +7,14 @@
 //! ([`super::signature::name_culprit`]).
 
 use super::report::{
-    bugcheck_name, filetime_to_rfc3339, nt_version, BugCheck, DriverRow, KernelReport, OsInfo,
-    StackAddress, UnloadedRow,
+    bugcheck_name, crash_time, nt_version, BugCheck, DriverRow, KernelReport, OsInfo, StackAddress,
+    UnloadedRow,
 };
 use kernel_dump::header::{describe_attributes, dump_type_name, machine_name, Width};
 use kernel_dump::modules::{scan_stack, walk_module_list, LoadedModule, ModuleIndex, StackHit};
 use kernel_dump::physical::PAGE_SIZE;
 use kernel_dump::triage::KdDebuggerData;
-use kernel_dump::KernelDump;
+use kernel_dump::{KernelDump, Missing};
 use signatures::stop_codes::explain;
 
 /// Most stack bytes read through virtual memory.
@@ -27,7 +27,7 @@ const KDBG_BYTES: usize = 0x340;
 /// The module list and the kernel's KDBG facts.
 fn gather_modules(
     dump: &KernelDump<'_>,
-    missing: &mut Vec<String>,
+    missing: &mut Vec<Missing>,
 ) -> (Vec<LoadedModule>, Option<KdDebuggerData>) {
     let mem = dump.memory();
     let header = dump.header();
@@ -54,17 +54,16 @@ fn gather_modules(
         h => h,
     };
     if head == 0 {
-        missing.push(
-            "loaded modules: no PsLoadedModuleList in the header or a readable KDBG block".into(),
-        );
+        missing.push(Missing::ModuleListHead);
         return (Vec::new(), kdbg);
     }
     let (mut modules, err) = walk_module_list(&mem, head, header.width);
     if let Some(e) = err {
-        missing.push(format!(
-            "loaded modules: walk of PsLoadedModuleList {head:#x} stopped after {} entries: {e}",
-            modules.len()
-        ));
+        missing.push(Missing::ModuleListWalk {
+            head,
+            entries: modules.len(),
+            error: e,
+        });
     }
     for m in &mut modules {
         m.enrich(&mem);
@@ -73,7 +72,7 @@ fn gather_modules(
 }
 
 /// The stack to scan: (VA of its first byte, bytes, where to start scanning).
-fn stack_bytes(dump: &KernelDump<'_>, missing: &mut Vec<String>) -> Option<(u64, Vec<u8>, u64)> {
+fn stack_bytes(dump: &KernelDump<'_>, missing: &mut Vec<Missing>) -> Option<(u64, Vec<u8>, u64)> {
     let sp = dump.context().map(|c| c.sp);
     if let Some(t) = dump.triage() {
         // Scan the saved stack from SP (when SP is inside it), at most 64 KiB.
@@ -99,7 +98,7 @@ fn stack_bytes(dump: &KernelDump<'_>, missing: &mut Vec<String>) -> Option<(u64,
             Ok(()) => out.extend_from_slice(&buf),
             Err(e) => {
                 if out.is_empty() {
-                    missing.push(format!("stack at SP {sp:#x}: {e}"));
+                    missing.push(Missing::Stack { sp, error: e });
                 }
                 break;
             }
@@ -179,7 +178,7 @@ pub(crate) fn build_report(dump: &KernelDump<'_>) -> KernelReport {
         dump_type_name: dump_type_name(header.dump_type),
         header_width: if ptr64 { "64-bit" } else { "32-bit" },
         partial: !missing.is_empty(),
-        crash_time: filetime_to_rfc3339(header.system_time),
+        crash_time: crash_time(header.system_time),
         uptime_seconds: header.system_up_time / 10_000_000,
         bugcheck: BugCheck {
             code: header.bugcheck_code,

@@ -11,7 +11,9 @@ use serde::Serialize;
 use kernel_dump::context::{Context, ExceptionRecord};
 use kernel_dump::header::AttributeNote;
 use kernel_dump::pe::CodeViewId;
+use kernel_dump::Missing;
 use signatures::stop_codes::base_code;
+use signatures::time::UtcTime;
 
 /// The stop code.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -164,7 +166,7 @@ pub struct KernelReport {
     /// Whether something could not be read (see `missing`).
     pub partial: bool,
     /// Crash time (RFC 3339 UTC).
-    pub crash_time: Option<String>,
+    pub crash_time: Option<UtcTime>,
     /// Uptime in seconds.
     pub uptime_seconds: u64,
     /// The stop code.
@@ -200,7 +202,7 @@ pub struct KernelReport {
     /// Attribute bits in words.
     pub attributes: Vec<AttributeNote>,
     /// What could not be read.
-    pub missing: Vec<String>,
+    pub missing: Vec<Missing>,
 }
 
 /// Names of common stop codes (the full table is elsewhere).
@@ -271,21 +273,12 @@ pub fn nt_version(build: u32) -> Option<&'static str> {
     })
 }
 
-/// FILETIME (100 ns since 1601-01-01 UTC) as RFC 3339 UTC; `None` for 0 or the `PAGE` pattern.
-pub fn filetime_to_rfc3339(filetime: u64) -> Option<String> {
-    if filetime == 0 || filetime == kernel_dump::UNSET64 {
+/// The crash time of a header's SystemTime: `None` when it is 0 or still the `PAGE` filler.
+pub fn crash_time(filetime: u64) -> Option<UtcTime> {
+    if filetime == kernel_dump::UNSET64 {
         return None;
     }
-    let secs = i64::try_from(filetime / 10_000_000).ok()? - 11_644_473_600;
-    let frac = filetime % 10_000_000;
-    let rem = secs.rem_euclid(86_400);
-    let (year, month, day) = signatures::time::civil_from_days(secs.div_euclid(86_400));
-    Some(format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{frac:07}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    ))
+    UtcTime::from_filetime(filetime)
 }
 
 fn opt_hex32(v: Option<u32>) -> String {
@@ -307,7 +300,8 @@ impl KernelReport {
         );
         kv(
             "Crash time",
-            self.crash_time.clone().unwrap_or_else(|| "unknown".into()),
+            self.crash_time
+                .map_or_else(|| "unknown".into(), |t| t.to_string()),
         );
         kv("Up time", format!("{}s", self.uptime_seconds));
         kv(
@@ -382,7 +376,7 @@ impl KernelReport {
             );
         }
         for m in &self.missing {
-            kv("Missing", m.clone());
+            kv("Missing", m.to_string());
         }
         let _ = writeln!(out, "\nStack addresses in modules:");
         for s in &self.stack {
@@ -430,15 +424,19 @@ mod tests {
     #[test]
     fn filetime_conversion() {
         assert_eq!(
-            filetime_to_rfc3339(116_444_736_000_000_000).as_deref(),
+            crash_time(116_444_736_000_000_000)
+                .map(|t| t.to_string())
+                .as_deref(),
             Some("1970-01-01T00:00:00.0000000Z")
         );
         // 2000-03-01T12:34:56.5Z: a leap-year boundary.
         assert_eq!(
-            filetime_to_rfc3339(125_963_876_965_000_000).as_deref(),
+            crash_time(125_963_876_965_000_000)
+                .map(|t| t.to_string())
+                .as_deref(),
             Some("2000-03-01T12:34:56.5000000Z")
         );
-        assert_eq!(filetime_to_rfc3339(0), None);
+        assert_eq!(crash_time(0), None);
     }
 
     #[test]

@@ -14,6 +14,7 @@ use signatures::{KernelBucket, KernelCrashFacts, KernelFrame, ModuleRef};
 use kernel_dump::KernelDump;
 use symbols::image_store::ImageStore;
 
+use crate::kernel::note::KernelNote;
 use crate::kernel::report::CausedBy;
 use crate::kernel::symbolize::KernelSymbolizer;
 use crate::kernel::KernelReport;
@@ -31,7 +32,7 @@ pub struct KernelSignature {
     /// The decoded WHEA record of a Stop 0x124, when present.
     pub whea: Option<WheaRecord>,
     /// Problems reading inputs of the signature (an unreadable WHEA record, ...).
-    pub notes: Vec<String>,
+    pub notes: Vec<KernelNote>,
 }
 
 /// Computes the kernel signature and the known-issue verdicts of a parsed dump. Versions the
@@ -141,7 +142,7 @@ fn fill_versions_from_store(
     store: &ImageStore,
     rules: &[Rule],
     facts: &mut IssueFacts,
-    notes: &mut Vec<String>,
+    notes: &mut Vec<KernelNote>,
 ) {
     for wanted in versions_wanted(rules, facts) {
         let Some(module) = facts.modules.get_mut(wanted.module) else {
@@ -150,12 +151,13 @@ fn fill_versions_from_store(
         let loaded = signatures::facts::file_name_of(&module.name).to_owned();
         let (found, search_notes) =
             store.version_of(&wanted.file, &loaded, module.timestamp, module.size);
-        notes.extend(search_notes);
+        notes.extend(search_notes.into_iter().map(KernelNote::Store));
         if let Some(found) = found {
-            notes.push(format!(
-                "{loaded}: version {} from {}",
-                found.version, found.source
-            ));
+            notes.push(KernelNote::VersionFromStore {
+                module: loaded.clone(),
+                version: found.version.clone(),
+                source: found.source.clone(),
+            });
             module.version = Some(found.version);
             module.version_source = Some(found.source);
         }
@@ -164,12 +166,14 @@ fn fill_versions_from_store(
 
 /// Reads the WHEA_ERROR_RECORD at `address` through dump memory: the header first, then as
 /// many bytes as the record says (capped by the decoder's limit).
-fn read_whea(dump: &KernelDump<'_>, address: u64, notes: &mut Vec<String>) -> Option<WheaRecord> {
+fn read_whea(
+    dump: &KernelDump<'_>,
+    address: u64,
+    notes: &mut Vec<KernelNote>,
+) -> Option<WheaRecord> {
     let mut header = vec![0u8; WHEA_HEADER_LEN];
     if let Err(e) = dump.read_virtual(address, &mut header) {
-        notes.push(format!(
-            "the WHEA error record at P2 {address:#x} is not readable: {e}"
-        ));
+        notes.push(KernelNote::WheaUnreadable { address, error: e });
         return None;
     }
     let len = bytes_to_read(&header).max(WHEA_HEADER_LEN);
@@ -177,7 +181,11 @@ fn read_whea(dump: &KernelDump<'_>, address: u64, notes: &mut Vec<String>) -> Op
     match dump.read_virtual(address, &mut record) {
         Ok(()) => Some(decode_record(&record)),
         Err(e) => {
-            notes.push(format!("only the header of the WHEA record at {address:#x} is readable ({len} bytes wanted): {e}"));
+            notes.push(KernelNote::WheaHeaderOnly {
+                address,
+                wanted: len,
+                error: e,
+            });
             Some(decode_record(&header))
         }
     }

@@ -9,6 +9,7 @@ use std::collections::HashMap;
 
 use minidump_unwind::SymbolFile;
 
+use crate::kernel::note::KernelNote;
 use crate::kernel::report::{DriverRow, FrameSymbol};
 use crate::kernel::KernelReport;
 use symbols::{debug_file_name, SymbolSource};
@@ -18,7 +19,7 @@ pub struct KernelSymbolizer<'s> {
     source: &'s SymbolSource,
     /// By `<pdb name>/<debug id>`; `None` once a lookup failed.
     files: HashMap<String, Option<SymbolFile>>,
-    notes: Vec<String>,
+    notes: Vec<KernelNote>,
 }
 
 impl<'s> KernelSymbolizer<'s> {
@@ -37,9 +38,9 @@ impl<'s> KernelSymbolizer<'s> {
     }
 
     /// Drivers whose symbols were not found, and the symbol source's own notes.
-    pub fn take_notes(&mut self) -> Vec<String> {
+    pub fn take_notes(&mut self) -> Vec<KernelNote> {
         let mut notes = std::mem::take(&mut self.notes);
-        notes.extend(self.source.take_notes());
+        notes.extend(self.source.take_notes().into_iter().map(KernelNote::Store));
         notes
     }
 
@@ -61,10 +62,11 @@ impl<'s> KernelSymbolizer<'s> {
             .or_insert_with(|| {
                 let found = source.symbol_file(debug_file, &codeview.debug_id);
                 if found.is_none() {
-                    notes.push(format!(
-                        "no symbols for {} ({debug_file} {})",
-                        driver.name, codeview.debug_id
-                    ));
+                    notes.push(KernelNote::NoSymbols {
+                        driver: driver.name.clone(),
+                        debug_file: debug_file.to_owned(),
+                        debug_id: codeview.debug_id.clone(),
+                    });
                 }
                 found
             })

@@ -314,7 +314,10 @@ fn synthetic_full_dumps_end_to_end() {
         let report = analyze(&data[..data.len() - 0x1800]).unwrap();
         assert!(report.partial);
         assert!(
-            report.missing.iter().any(|m| m.contains("run 1")),
+            report
+                .missing
+                .iter()
+                .any(|m| m.to_string().contains("run 1")),
             "{:?}",
             report.missing
         );
@@ -375,7 +378,12 @@ fn synthetic_summary_and_bitmap_dumps() {
         assert_eq!(c.file_version.as_deref(), Some("1.2.3.4"));
         let report = analyze(&data[..data.len() - 0x2800]).unwrap();
         assert!(report.partial);
-        let missing = report.missing.join("\n");
+        let missing = report
+            .missing
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("\n");
         assert!(
             missing.contains("0x3 pages beyond end of file"),
             "{missing}"
@@ -399,7 +407,7 @@ fn encrypted_and_bad_headers() {
     let report = analyze(&data).unwrap();
     assert!(report.partial);
     assert!(
-        report.missing[0].contains("encrypted"),
+        matches!(report.missing[0], Missing::Encrypted { .. }),
         "{:?}",
         report.missing
     );

@@ -105,7 +105,7 @@ fn triage_x64_golden_values() {
         report.attribution_rule
     );
     assert_eq!(
-        report.crash_time.as_deref(),
+        report.crash_time.map(|t| t.to_string()).as_deref(),
         Some("2021-02-21T01:38:22.9877657Z")
     );
     assert_eq!((report.architecture, report.processors), ("x64", 16));
@@ -127,7 +127,12 @@ fn triage_x64_golden_values() {
     // Cut inside the driver list: a partial report that says what is missing.
     let report = analyze(&data[..0x12000]).unwrap();
     assert!(report.partial);
-    let missing = report.missing.join("\n");
+    let missing = report
+        .missing
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("\n");
     assert!(
         missing.contains("driver list at 0x10828: 109 of 151 entries beyond end of file"),
         "{missing}"
@@ -172,7 +177,12 @@ fn full_dump_head_is_partial_not_an_error() {
     ));
     let report = analyze(&data).unwrap();
     assert!(report.partial);
-    let missing = report.missing.join("\n");
+    let missing = report
+        .missing
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("\n");
     assert!(missing.contains("page data truncated"), "{missing}");
     assert!(missing.contains("0x7fe84 pages"), "{missing}");
     assert!(missing.contains("run 4"), "{missing}");

@@ -4,6 +4,7 @@
 //! number in most consumers.
 
 use serde::Serialize;
+use signatures::time::UtcTime;
 use signatures::{AccessKind, FaultLocation};
 
 /// Operating system and CPU.
@@ -39,7 +40,7 @@ pub struct ProcessDetails {
     /// Process id, when recorded.
     pub pid: Option<u32>,
     /// Process creation time (RFC 3339 UTC), when recorded.
-    pub create_time: Option<String>,
+    pub create_time: Option<UtcTime>,
 }
 
 /// How an access violation touched memory.
@@ -163,7 +164,7 @@ pub struct WerParameter {
 #[derive(Debug, Clone, Serialize)]
 pub struct MinidumpDetails {
     /// When the dump was written (RFC 3339 UTC), from the header.
-    pub dump_time: Option<String>,
+    pub dump_time: Option<UtcTime>,
     /// OS and CPU; `None` when the dump has no system info stream.
     pub system: Option<SystemDetails>,
     /// The process.
@@ -179,7 +180,7 @@ pub struct MinidumpDetails {
     /// WER problem-signature parameters P1..P8.
     pub wer_parameters: Vec<WerParameter>,
     /// Problems that did not stop the analysis (an unreadable optional stream, ...).
-    pub warnings: Vec<String>,
+    pub warnings: Vec<super::warning::MinidumpWarning>,
 }
 
 /// `0x` + hex, padded to the pointer width.

@@ -11,6 +11,9 @@ pub mod details;
 pub mod quick;
 pub mod stackwalk;
 mod validate;
+pub mod warning;
+
+pub use warning::MinidumpWarning;
 
 use minidump::{
     Minidump, MinidumpException, MinidumpMiscInfo, MinidumpModuleList, MinidumpSystemInfo,
@@ -25,7 +28,7 @@ use details::{
     hex_address, AccessDetails, ExceptionDetails, MinidumpDetails, ModuleDetails, ProcessDetails,
     SystemDetails, UnloadedModuleDetails, WerParameter,
 };
-use signatures::time::rfc3339_from_unix;
+use signatures::time::UtcTime;
 
 /// A minidump opened over borrowed bytes.
 pub type OpenMinidump<'a> = Minidump<'a, &'a [u8]>;
@@ -53,6 +56,20 @@ where
         Ok(stream) => Ok(Some(stream)),
         Err(minidump::Error::StreamNotFound) => Ok(None),
         Err(source) => Err(AnalyzeError::Minidump { context, source }),
+    }
+}
+
+/// A stream error as a warning.
+fn unreadable(e: AnalyzeError) -> MinidumpWarning {
+    match e {
+        AnalyzeError::Minidump { context, source } => MinidumpWarning::UnreadableStream {
+            stream: context,
+            error: source.to_string(),
+        },
+        other => MinidumpWarning::UnreadableStream {
+            stream: "stream",
+            error: other.to_string(),
+        },
     }
 }
 
@@ -96,7 +113,7 @@ pub fn read_facts(dump: &OpenMinidump<'_>) -> Result<MinidumpFacts> {
     let misc = match optional_stream::<MinidumpMiscInfo>(dump, "misc info stream") {
         Ok(m) => m,
         Err(e) => {
-            warnings.push(e.to_string());
+            warnings.push(unreadable(e));
             None
         }
     };
@@ -105,7 +122,7 @@ pub fn read_facts(dump: &OpenMinidump<'_>) -> Result<MinidumpFacts> {
         match optional_stream::<MinidumpUnloadedModuleList>(dump, "unloaded module list stream") {
             Ok(u) => u,
             Err(e) => {
-                warnings.push(e.to_string());
+                warnings.push(unreadable(e));
                 None
             }
         };
@@ -114,7 +131,7 @@ pub fn read_facts(dump: &OpenMinidump<'_>) -> Result<MinidumpFacts> {
         return Err(quick::nothing_to_bucket());
     }
     if module_list.is_none() {
-        warnings.push("the dump has no module list: AppName and ModName are unknown".to_owned());
+        warnings.push(MinidumpWarning::NoModuleList);
     }
 
     let loaded: Vec<&minidump::MinidumpModule> = module_list
@@ -152,7 +169,7 @@ pub fn read_facts(dump: &OpenMinidump<'_>) -> Result<MinidumpFacts> {
         _ => None,
     };
     if exception.is_some() && context_instruction.is_none() {
-        warnings.push("the exception stream has no readable thread context".to_owned());
+        warnings.push(MinidumpWarning::NoExceptionContext);
     }
 
     let facts = UserCrashFacts {
@@ -165,7 +182,7 @@ pub fn read_facts(dump: &OpenMinidump<'_>) -> Result<MinidumpFacts> {
     let tuple = CerTuple::from_facts(&facts);
     let details = MinidumpDetails {
         dump_time: (dump.header.time_date_stamp != 0)
-            .then(|| rfc3339_from_unix(i64::from(dump.header.time_date_stamp))),
+            .then(|| UtcTime::from_unix(i64::from(dump.header.time_date_stamp))),
         system: system.as_ref().map(|s| system_details(s, bits)),
         process: process_details(&facts, misc.as_ref()),
         exception: exception
@@ -239,7 +256,7 @@ fn process_details(facts: &UserCrashFacts, misc: Option<&MinidumpMiscInfo>) -> P
         create_time: misc
             .and_then(|m| m.raw.process_create_time().copied())
             .filter(|t| *t != 0)
-            .map(|t| rfc3339_from_unix(i64::from(t))),
+            .map(|t| UtcTime::from_unix(i64::from(t))),
     }
 }
 

@@ -7,7 +7,7 @@ use minidump_unwind::Symbolizer;
 use signatures::FrameFacts;
 
 use super::details::{hex_address, FrameDetails, ThreadDetails};
-use super::{open, read_facts, MinidumpFacts};
+use super::{open, read_facts, MinidumpFacts, MinidumpWarning};
 use crate::error::Result;
 use symbols::store::SymbolPath;
 use symbols::{SharedSupplier, SymbolSource};
@@ -66,16 +66,16 @@ pub fn analyze_full(bytes: &[u8], symbols: &Symbols) -> Result<MinidumpFacts> {
     let state = match walked {
         Ok(state) => state,
         Err(e) => {
-            out.details.warnings.push(format!("stack walk failed: {e}"));
+            out.details.warnings.push(MinidumpWarning::StackWalkFailed {
+                error: e.to_string(),
+            });
             return Ok(out);
         }
     };
     // The exception's thread; for a hang report the first thread, as WER does.
     let index = state.requesting_thread.unwrap_or(0);
     let Some(stack) = state.threads.get(index) else {
-        out.details
-            .warnings
-            .push("the dump has no threads to walk".to_owned());
+        out.details.warnings.push(MinidumpWarning::NoThreads);
         return Ok(out);
     };
     let bits = out

@@ -29,7 +29,10 @@ pub(super) fn render(sig: &KernelSignature, verdicts: &[Verdict], out: &mut Stri
     for s in &sel.skipped {
         let _ = writeln!(out, "  skipped frame {}: {} ({})", s.index, s.module, s.why);
     }
-    for n in sig.bucket.notes.iter().chain(&sig.notes) {
+    for n in &sig.bucket.notes {
+        let _ = writeln!(out, "  note: {n}");
+    }
+    for n in &sig.notes {
         let _ = writeln!(out, "  note: {n}");
     }
 

@@ -48,7 +48,9 @@ fn folder_store_plain_compressed_and_flat() {
     let c = client.fetch("c.sys", "0000000110000", &accept_prefix(b"GOOD"));
     assert!(c.found.is_none());
     assert!(
-        c.notes.iter().any(|n| n.contains("not the wanted file")),
+        c.notes
+            .iter()
+            .any(|n| matches!(n, StoreNote::WrongFile { .. })),
         "{:?}",
         c.notes
     );
@@ -68,7 +70,9 @@ fn hostile_keys_are_not_looked_up() {
         let l = client.fetch(name, id, &|_| Ok(()));
         assert!(l.found.is_none());
         assert!(
-            l.notes.iter().any(|n| n.contains("not a valid store key")),
+            l.notes
+                .iter()
+                .any(|n| matches!(n, StoreNote::InvalidKey { .. })),
             "{name}"
         );
     }
