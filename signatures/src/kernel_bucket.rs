@@ -89,7 +89,72 @@ pub struct KernelBucket {
     /// For Stop 0x124: the record-derived parts.
     pub whea: Option<WheaBucket>,
     /// Remarks for the report (manual crash, process culprit, fallbacks).
-    pub notes: Vec<String>,
+    pub notes: Vec<BucketNote>,
+}
+
+/// A remark on how a kernel bucket was made, shown in the words of `Display`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BucketNote {
+    /// Stop 0x124 raised by a device driver that is on the stack.
+    WheaDriver {
+        /// The reporting driver.
+        driver: String,
+    },
+    /// Stop 0x124 raised by a device driver that is not on the stack.
+    WheaDriverNotOnStack,
+    /// A manually initiated crash.
+    ManualCrash {
+        /// The stop code's name.
+        stop: &'static str,
+    },
+    /// The culprit is a process, not a module.
+    ProcessCulprit {
+        /// The stop code's name.
+        stop: &'static str,
+    },
+    /// Corruption the kernel detected: the module is a hint.
+    KernelDetected {
+        /// The stop code's name.
+        stop: &'static str,
+    },
+    /// A stop code not in the table.
+    UnknownStopCode(u32),
+    /// No frame lies in a module: the selection's sentence.
+    NoModule(String),
+}
+
+impl std::fmt::Display for BucketNote {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            BucketNote::WheaDriver { driver } => write!(
+                f,
+                "Stop 0x124 reported by a device driver (P1 0x10): the reporting driver {driver} names the location"
+            ),
+            BucketNote::WheaDriverNotOnStack => f.write_str("Stop 0x124 from a device driver, but no driver outside the skip list is on the stack: the CPU vendor's pseudo image names the location, as the debugger does"),
+            BucketNote::ManualCrash { stop } => {
+                write!(f, "{stop}: a manually initiated crash, not a bug")
+            }
+            BucketNote::ProcessCulprit { stop } => write!(
+                f,
+                "{stop}: the culprit is a process (see the parameters), not a module"
+            ),
+            BucketNote::KernelDetected { stop } => write!(
+                f,
+                "{stop}: corruption detected by the kernel; the module is only a hint"
+            ),
+            BucketNote::UnknownStopCode(code) => {
+                write!(f, "unknown stop code 0x{code:X}: bucketed by the stack")
+            }
+            BucketNote::NoModule(reason) => f.write_str(reason),
+        }
+    }
+}
+
+/// Written as its words.
+impl Serialize for BucketNote {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
 }
 
 fn token(text: &str) -> String {
@@ -172,13 +237,12 @@ impl KernelBucket {
             let driver_found =
                 p1 == WHEA_DEVICE_DRIVER_SOURCE && selection.rule == SelectionRule::FirstNotSkipped;
             if driver_found {
-                notes.push(format!(
-                    "Stop 0x124 reported by a device driver (P1 0x10): the reporting driver {} names the location",
-                    selection.name
-                ));
+                notes.push(BucketNote::WheaDriver {
+                    driver: selection.name.clone(),
+                });
             } else {
                 if p1 == WHEA_DEVICE_DRIVER_SOURCE {
-                    notes.push("Stop 0x124 from a device driver, but no driver outside the skip list is on the stack: the CPU vendor's pseudo image names the location, as the debugger does".to_owned());
+                    notes.push(BucketNote::WheaDriverNotOnStack);
                 }
                 location = format!("IMAGE_{}", parts.image);
                 form = LocationForm::Image;
@@ -201,31 +265,21 @@ impl KernelBucket {
         if let Some(entry) = StopCode::lookup(code) {
             use crate::stop_codes::AddressRule;
             match entry.address_rule {
-                AddressRule::Manual => notes.push(format!(
-                    "{}: a manually initiated crash, not a bug",
-                    entry.name
-                )),
-                AddressRule::Process => notes.push(format!(
-                    "{}: the culprit is a process (see the parameters), not a module",
-                    entry.name
-                )),
-                AddressRule::NoModule => notes.push(format!(
-                    "{}: corruption detected by the kernel; the module is only a hint",
-                    entry.name
-                )),
+                AddressRule::Manual => notes.push(BucketNote::ManualCrash { stop: entry.name }),
+                AddressRule::Process => notes.push(BucketNote::ProcessCulprit { stop: entry.name }),
+                AddressRule::NoModule => {
+                    notes.push(BucketNote::KernelDetected { stop: entry.name })
+                }
                 _ => {}
             }
         } else {
-            notes.push(format!(
-                "unknown stop code 0x{:X}: bucketed by the stack",
-                facts.code
-            ));
+            notes.push(BucketNote::UnknownStopCode(facts.code));
         }
         if matches!(
             selection.rule,
             SelectionRule::NoModule | SelectionRule::NoFrames
         ) {
-            notes.push(selection.reason.clone());
+            notes.push(BucketNote::NoModule(selection.reason.clone()));
         }
         let attributes = BucketAttributes {
             module_file: selection.module.as_ref().map(|m| m.file_name().to_owned()),
@@ -534,6 +588,9 @@ mod tests {
             [0; 4],
             vec![at(&nt(), 5, Some("KeBugCheckEx"))],
         ));
-        assert!(b.notes.iter().any(|n| n.contains("not a bug")));
+        assert!(b
+            .notes
+            .iter()
+            .any(|n| matches!(n, BucketNote::ManualCrash { .. })));
     }
 }

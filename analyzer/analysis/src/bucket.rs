@@ -191,9 +191,10 @@ fn prepare(
     };
     let bytes = source.bytes();
     let content_id = format!("{:x}", Sha256::digest(bytes));
-    let bucket = match (&report.signature, report.cer_subpath.as_deref()) {
+    // Kernel crashes share the one `blue` bucket; application crashes file by their tuple.
+    let bucket = match (&report.signature, &report.kernel) {
         (Some(tuple), _) => BucketPath::App(tuple.subpath_components()),
-        (None, Some("blue")) => BucketPath::Blue,
+        (None, Some(_)) => BucketPath::Blue,
         _ => return Err("no CER subpath to file under".to_owned()),
     };
     let time = crash_time(report, bytes).and_then(calendar);

@@ -239,7 +239,60 @@ pub struct RegressReport {
     /// Stop and exception codes absent from the baseline.
     pub reappeared_codes: Vec<CodeChange>,
     /// Caveats about the inputs (a baseline without verdicts, an empty baseline).
-    pub notes: Vec<String>,
+    pub notes: Vec<RunNote>,
+}
+
+/// A caveat about one of the two runs compared, shown in the words of `Display`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RunNote {
+    /// The baseline holds no record.
+    EmptyBaseline {
+        /// The run's source.
+        source: String,
+    },
+    /// The baseline carries no verdicts or codes at all.
+    BlindBaseline {
+        /// The run's source.
+        source: String,
+    },
+    /// Some records carry no verdicts or codes (bucket output, signature-only runs).
+    SummaryOnly {
+        /// The run's source.
+        source: String,
+        /// Such records.
+        summary_only: usize,
+        /// All records.
+        reports: usize,
+    },
+}
+
+impl std::fmt::Display for RunNote {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RunNote::EmptyBaseline { source } => {
+                write!(f, "{source}: empty, so every bucket is new")
+            }
+            RunNote::BlindBaseline { source } => write!(
+                f,
+                "{source}: no verdicts or codes at all, so every regression verdict counts and codes are not compared"
+            ),
+            RunNote::SummaryOnly {
+                source,
+                summary_only,
+                reports,
+            } => write!(
+                f,
+                "{source}: {summary_only} of {reports} records carry no verdicts or codes"
+            ),
+        }
+    }
+}
+
+/// Written as its words.
+impl Serialize for RunNote {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
 }
 
 // The per-line view of a record: serde skips every other field without keeping it.
@@ -494,24 +547,20 @@ pub fn compare(baseline: &RunData, current: &RunData, threshold: f64) -> Regress
     grown_buckets.sort_by(|a, b| b.share_delta.total_cmp(&a.share_delta));
 
     let mut notes = Vec::new();
-    let partial = |r: &RunData| {
-        format!(
-            "{}: {} of {} records carry no verdicts or codes",
-            r.source, r.summary_only, r.reports
-        )
+    let partial = |r: &RunData| RunNote::SummaryOnly {
+        source: r.source.clone(),
+        summary_only: r.summary_only,
+        reports: r.reports,
     };
     let baseline_blind = baseline.summary_only == baseline.reports;
     if baseline.reports == 0 {
-        notes.push(format!(
-            "{}: empty, so every bucket is new",
-            baseline.source
-        ));
+        notes.push(RunNote::EmptyBaseline {
+            source: baseline.source.clone(),
+        });
     } else if baseline_blind {
-        let why = "every regression verdict counts and codes are not compared";
-        notes.push(format!(
-            "{}: no verdicts or codes at all, so {why}",
-            baseline.source
-        ));
+        notes.push(RunNote::BlindBaseline {
+            source: baseline.source.clone(),
+        });
     } else if baseline.summary_only > 0 {
         notes.push(partial(baseline));
     }

@@ -95,7 +95,11 @@ impl RegressReport {
         }
         if !self.notes.is_empty() {
             out.push("\nnotes".to_owned());
-            out.extend(self.notes.iter().map(|n| format!("  - {}", clean(n))));
+            out.extend(
+                self.notes
+                    .iter()
+                    .map(|n| format!("  - {}", clean(&n.to_string()))),
+            );
         }
         out.push(String::new());
         out.join("\n")

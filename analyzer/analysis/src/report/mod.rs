@@ -126,7 +126,7 @@ impl Report {
             kind: Some(InputKind::Kernel),
             file_size: Some(file_size),
             error: None,
-            cer_subpath: Some("blue".to_owned()),
+            cer_subpath: Some(cer_share::BucketPath::Blue.windows_subpath()),
             failure_bucket: Some(signature.bucket.failure.bucket.clone()),
             failure_id_hash: Some(signature.bucket.failure.failure_id_hash.clone()),
             crash_state: Some(signature.bucket.crash_state.frames.clone()),
