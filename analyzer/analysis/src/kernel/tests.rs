@@ -121,7 +121,7 @@ fn triage_x64_golden_values() {
     let json = serde_json::to_string(&report).unwrap();
     assert!(json.contains("amdppm.sys"));
     let mut text = String::new();
-    report.render_text(&mut text);
+    crate::report::kernel_text::render_report(&report, &mut text);
     assert!(text.contains("amdppm.sys+334c"), "{text}");
 
     // Cut inside the driver list: a partial report that says what is missing.
@@ -216,7 +216,7 @@ fn survive(bytes: &[u8]) {
     if let Ok(dump) = KernelDump::parse(bytes) {
         let report = crate::kernel::analyze_dump(&dump, &[], None, None).report;
         let mut text = String::new();
-        report.render_text(&mut text);
+        crate::report::kernel_text::render_report(&report, &mut text);
     }
     assert!(
         start.elapsed() < Duration::from_secs(5),

@@ -7,6 +7,7 @@ use signatures::cper::SectionBody;
 use signatures::known_issues::Verdict;
 
 use crate::kernel::signature::KernelSignature;
+use crate::kernel::KernelReport;
 
 /// Renders the kernel signature section into `out`.
 pub(super) fn render(sig: &KernelSignature, verdicts: &[Verdict], out: &mut String) {
@@ -84,6 +85,142 @@ pub(super) fn render(sig: &KernelSignature, verdicts: &[Verdict], out: &mut Stri
         let _ = writeln!(out, "  {}", v.reason);
         for c in &v.context {
             let _ = writeln!(out, "  context: {c}");
+        }
+    }
+}
+
+fn opt_hex32(v: Option<u32>) -> String {
+    v.map_or_else(|| "-".to_string(), |v| format!("{v:08x}"))
+}
+
+/// Renders a kernel report as aligned `key: value` lines followed by a module table.
+pub(crate) fn render_report(report: &KernelReport, out: &mut String) {
+    let mut kv = |k: &str, v: String| {
+        let _ = writeln!(out, "{:<22}: {v}", k);
+    };
+    kv(
+        "Dump type",
+        format!(
+            "{} ({}, {} header)",
+            report.dump_type, report.dump_type_name, report.header_width
+        ),
+    );
+    kv(
+        "Crash time",
+        report
+            .crash_time
+            .map_or_else(|| "unknown".into(), |t| t.to_string()),
+    );
+    kv("Up time", format!("{}s", report.uptime_seconds));
+    kv(
+        "Bug check",
+        format!(
+            "{:#010X} {}",
+            report.bugcheck.code,
+            report.bugcheck.name.unwrap_or("(unknown stop code)")
+        ),
+    );
+    for (i, p) in report.bugcheck.parameters.iter().enumerate() {
+        kv(&format!("Parameter {}", i + 1), format!("{p:#018x}"));
+    }
+    match &report.caused_by {
+        Some(c) => {
+            kv("Caused by driver", c.driver.clone());
+            kv(
+                "Caused by address",
+                format!("{}+{:x} ({:#x})", c.driver, c.offset, c.address),
+            );
+            if let Some(symbol) = &c.symbol {
+                kv("Caused by function", symbol.display(&c.driver));
+            }
+            kv("Driver timestamp", opt_hex32(c.timestamp));
+            kv(
+                "Driver file version",
+                c.file_version.clone().unwrap_or_else(|| "-".into()),
+            );
+        }
+        None => kv("Caused by driver", "unknown".into()),
+    }
+    kv("Attribution rule", report.attribution_rule.clone());
+    kv(
+        "Crash address",
+        report
+            .crash_address
+            .map_or_else(|| "unknown".into(), |a| format!("{a:#x}")),
+    );
+    kv(
+        "Processor",
+        format!("{} x {}", report.architecture, report.processors),
+    );
+    kv(
+        "OS version",
+        format!(
+            "{} build {} ({}, header {}.{})",
+            report.os.nt_version.unwrap_or("?"),
+            report.os.build,
+            report.os.build_kind,
+            report.os.major_version,
+            report.os.minor_version
+        ),
+    );
+    if let Some(kb) = report.kernel_base {
+        kv("Kernel base", format!("{kb:#x}"));
+    }
+    if let Some(c) = &report.context {
+        kv(
+            "Context",
+            format!("{} pc={:#x} sp={:#x} fp={:#x}", c.arch, c.pc, c.sp, c.fp),
+        );
+    }
+    if let Some(e) = &report.exception {
+        kv(
+            "Exception",
+            format!("code {:#010x} at {:#x}", e.code, e.address),
+        );
+    }
+    for a in &report.attributes {
+        kv(
+            "Attribute",
+            format!("{} ({:#x}): {}", a.name, a.flag, a.meaning),
+        );
+    }
+    for m in &report.missing {
+        kv("Missing", m.to_string());
+    }
+    let _ = writeln!(out, "\nStack addresses in modules:");
+    for s in &report.stack {
+        let symbol = s
+            .symbol
+            .as_ref()
+            .map(|f| format!("  {}", f.display(&s.module)))
+            .unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "  {:#018x}  {:#018x}  {}+{:x}{symbol}",
+            s.stack_address, s.address, s.module, s.offset
+        );
+    }
+    let _ = writeln!(
+        out,
+        "\n{:<28} {:>18} {:>10} {:>8} {:<18} Stack",
+        "Driver", "Base", "Size", "Time", "Version"
+    );
+    for d in &report.drivers {
+        let _ = writeln!(
+            out,
+            "{:<28} {:#018x} {:#10x} {:>8} {:<18} {}",
+            d.name,
+            d.base,
+            d.size,
+            opt_hex32(d.timestamp),
+            d.file_version.as_deref().unwrap_or("-"),
+            if d.on_stack { "yes" } else { "" }
+        );
+    }
+    if !report.unloaded_drivers.is_empty() {
+        let _ = writeln!(out, "\nUnloaded drivers:");
+        for u in &report.unloaded_drivers {
+            let _ = writeln!(out, "  {:<28} {:#018x}..{:#018x}", u.name, u.start, u.end);
         }
     }
 }

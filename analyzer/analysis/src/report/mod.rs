@@ -3,7 +3,7 @@
 
 pub mod csv;
 pub mod html;
-mod kernel_text;
+pub(crate) mod kernel_text;
 mod text;
 
 use serde::Serialize;

@@ -38,7 +38,7 @@ pub(super) fn render(report: &Report, out: &mut String) {
         render_minidump(md, out);
     }
     if let Some(k) = &report.kernel {
-        k.render_text(out);
+        super::kernel_text::render_report(k, out);
     }
     if let Some(sig) = &report.kernel_signature {
         super::kernel_text::render(sig, &report.known_issues, out);

@@ -1,0 +1,56 @@
+//! [`RunNote`]: caveats about the runs `regress` compares.
+
+use serde::Serialize;
+
+/// A caveat about one of the two runs compared, shown in the words of `Display`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RunNote {
+    /// The baseline holds no record.
+    EmptyBaseline {
+        /// The run's source.
+        source: String,
+    },
+    /// The baseline carries no verdicts or codes at all.
+    BlindBaseline {
+        /// The run's source.
+        source: String,
+    },
+    /// Some records carry no verdicts or codes (bucket output, signature-only runs).
+    SummaryOnly {
+        /// The run's source.
+        source: String,
+        /// Such records.
+        summary_only: usize,
+        /// All records.
+        reports: usize,
+    },
+}
+
+impl std::fmt::Display for RunNote {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RunNote::EmptyBaseline { source } => {
+                write!(f, "{source}: empty, so every bucket is new")
+            }
+            RunNote::BlindBaseline { source } => write!(
+                f,
+                "{source}: no verdicts or codes at all, so every regression verdict counts and codes are not compared"
+            ),
+            RunNote::SummaryOnly {
+                source,
+                summary_only,
+                reports,
+            } => write!(
+                f,
+                "{source}: {summary_only} of {reports} records carry no verdicts or codes"
+            ),
+        }
+    }
+}
+
+/// Written as its words.
+impl Serialize for RunNote {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
