@@ -198,3 +198,25 @@ impl<'a> KernelDump<'a> {
         all
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A parsed dump can be shared by the threads of a batch.
+    #[test]
+    fn kernel_dump_is_send_and_sync() {
+        fn check<T: Send + Sync>() {}
+        check::<KernelDump<'static>>();
+        check::<PhysicalMemory<'static>>();
+        check::<TriageDump<'static>>();
+    }
+
+    /// Hostile bytes are an error or a partial dump, never a panic.
+    #[test]
+    fn garbage_is_an_error_not_a_panic() {
+        for bytes in [&b""[..], b"PAGE", b"PAGEDU64", b"PAGEDUMP\0\0\0\0"] {
+            assert!(KernelDump::parse(bytes).is_err());
+        }
+    }
+}

@@ -24,9 +24,8 @@ fn real_dump(name: &str) -> Vec<u8> {
 }
 
 #[test]
-fn kernel_dump_is_send_and_sync() {
+fn kernel_report_is_send_and_sync() {
     fn check<T: Send + Sync>() {}
-    check::<KernelDump<'static>>();
     check::<KernelReport>();
 }
 
