@@ -190,3 +190,84 @@ fn wer_metadata_agrees_with_our_tuple() {
         .as_str()
         .is_some_and(|n| n.contains("StackHash")));
 }
+
+/// Breakpad and Crashpad dumps of Linux and macOS record the faulting data address in
+/// ExceptionAddress: the offset comes from the crashing thread's context instead, on both
+/// paths (docs/minidump-platforms.md).
+#[test]
+fn non_windows_offsets_come_from_the_context() {
+    let cases = [
+        (
+            "minidump/linux-mini.dmp",
+            0x401d72u64,
+            r"crash\0.0.0.0\crash\0.0.0.0\0000000000001d72",
+        ),
+        (
+            "minidump/linux_null_dereference.dmp",
+            0x401f26,
+            r"driver\0.0.0.0\driver\0.0.0.0\0000000000001f26",
+        ),
+        (
+            "minidump/simple-crashpad.dmp",
+            0x7fff6f41333a,
+            r"crashy\0.0.0.0\libsystem_kernel.dylib\6153.141.10.0\000000000000733a",
+        ),
+    ];
+    for (file, instruction, subpath) in cases {
+        for mode in [&[][..], &["--signature-only"][..]] {
+            let r = analyze_json(mode, file);
+            assert_eq!(r["cer_subpath"], subpath, "{file} {mode:?}");
+            assert_eq!(
+                r["signature"]["fault_address"], instruction,
+                "{file} {mode:?}"
+            );
+            assert_eq!(
+                r["signature"]["fault_location"], "context_instruction",
+                "{file} {mode:?}"
+            );
+            if mode.is_empty() {
+                // Frame 0 of the walk is the same instruction.
+                assert_eq!(
+                    r["minidump"]["crashing_thread"]["frames"][0]["instruction"],
+                    format!("{instruction:#018x}"),
+                    "{file}"
+                );
+            }
+        }
+    }
+}
+
+/// The text report says how many frames it leaves out; `--frames N` shows N, `--frames 0`
+/// all of them (stack_exhaustion.dmp walks 246 frames, the JSON keeps 32 by default).
+#[test]
+fn text_report_counts_the_frames_it_leaves_out() {
+    let path = real_dump("minidump/stack_exhaustion.dmp");
+    let path = path.to_str().expect("utf-8");
+    let frame_lines =
+        |r: &crate::support::Run| r.stdout.lines().filter(|l| l.starts_with("  #")).count();
+    let default = crate::support::run(BIN, &["analyze", path]);
+    assert_eq!(frame_lines(&default), 10, "{}", default.stdout);
+    assert!(
+        default
+            .stdout
+            .contains("  ... 236 more frames (--frames N or 0 shows more)"),
+        "{}",
+        default.stdout
+    );
+    let forty = crate::support::run(BIN, &["analyze", "--frames", "40", path]);
+    assert_eq!(frame_lines(&forty), 40);
+    assert!(
+        forty.stdout.contains("  ... 206 more frames"),
+        "{}",
+        forty.stdout
+    );
+    let all = crate::support::run(BIN, &["analyze", "--frames", "0", path]);
+    assert_eq!(frame_lines(&all), 246);
+    assert!(!all.stdout.contains("more frame"), "{}", all.stdout);
+    let json = analyze_json(&[], "minidump/stack_exhaustion.dmp");
+    let kept = json["minidump"]["crashing_thread"]["frames"]
+        .as_array()
+        .map_or(0, Vec::len);
+    assert_eq!(kept, 32);
+    assert_eq!(json["minidump"]["crashing_thread"]["total_frames"], 246);
+}

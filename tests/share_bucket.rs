@@ -93,8 +93,10 @@ fn real_dumps_and_cabs_fill_exactly_the_expected_subpaths() {
         .into_iter()
         .map(|(_, sub)| sub)
         .collect();
-    // The non-Windows minidumps are bucketed the same way, with the executable's name.
-    expected.insert(r"crash\0.0.0.0\unknown\0.0.0.0\0000000000000045".into());
+    // The non-Windows minidumps are bucketed the same way, with the executable's name, and
+    // their offsets from the crashing thread's context (docs/minidump-platforms.md):
+    // linux-mini.dmp's ExceptionAddress 0x45 is the data address, its instruction 0x401d72.
+    expected.insert(r"crash\0.0.0.0\crash\0.0.0.0\0000000000001d72".into());
     expected.insert(r"driver\0.0.0.0\driver\0.0.0.0\0000000000001f26".into());
     expected.insert(r"crashy\0.0.0.0\libsystem_kernel.dylib\6153.141.10.0\000000000000733a".into());
     assert_eq!(count_subpaths(&share), expected);

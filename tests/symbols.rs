@@ -120,3 +120,59 @@ fn an_unreachable_symbol_server_is_noted_and_the_report_still_complete() {
     assert_eq!(bad.code(), 2);
     assert!(bad.stderr.contains("--symbol-path"), "{}", bad.stderr);
 }
+
+/// One dump, one answer: with symbols, the signature path names the faulting function with
+/// one lookup, so `analyze`, `analyze --signature-only` and `bucket` give the same bucket and
+/// hash, and `regress` between the runs finds nothing new.
+#[test]
+fn signature_path_and_bucket_use_the_symbols_too() {
+    let syms = real_dump("symbols/breakpad");
+    let syms = syms.to_str().expect("utf-8");
+    let dump = real_dump("minidump/test.dmp");
+    let full = analyze_json(BIN, &["--symbols", syms], &dump);
+    let quick = analyze_json(BIN, &["--signature-only", "--symbols", syms], &dump);
+    assert_eq!(
+        full["failure_bucket"],
+        "NULL_POINTER_WRITE_c0000005_test_app.exe!`anonymous namespace'::CrashFunction"
+    );
+    for key in ["cer_subpath", "failure_bucket", "failure_id_hash"] {
+        assert_eq!(full[key], quick[key], "{key}");
+    }
+    let dir = scratch_dir("one-answer");
+    let share = dir.join("share");
+    let b = run(
+        BIN,
+        &[
+            "bucket",
+            "--json",
+            "--share",
+            share.to_str().expect("utf-8"),
+            "--symbols",
+            syms,
+            dump.to_str().expect("utf-8"),
+        ],
+    );
+    assert_eq!(b.code(), 0, "{}", b.stderr);
+    let record = &b.json_lines()[0];
+    assert_eq!(
+        record["failure_bucket"], full["failure_bucket"],
+        "{}",
+        b.stdout
+    );
+    // regress between the analyze run and the bucket run: the same keys, nothing new.
+    let analyzed = dir.join("analyze.jsonl");
+    std::fs::write(&analyzed, format!("{full}\n")).expect("write run");
+    let bucketed = dir.join("bucket.jsonl");
+    std::fs::write(&bucketed, &b.stdout).expect("write run");
+    let r = run(
+        BIN,
+        &[
+            "regress",
+            "--baseline",
+            analyzed.to_str().expect("utf-8"),
+            "--current",
+            bucketed.to_str().expect("utf-8"),
+        ],
+    );
+    assert_eq!(r.code(), 0, "{}\n{}", r.stdout, r.stderr);
+}

@@ -85,6 +85,9 @@ impl CerTuple {
 
         let recorded = facts.pointer(exception.address);
         let (fault_address, fault_location) = match (recorded, facts.context_instruction) {
+            (_, Some(ip)) if facts.exception_address_is_data => {
+                (facts.pointer(ip), FaultLocation::ContextInstruction)
+            }
             (0, Some(ip)) => (facts.pointer(ip), FaultLocation::ContextInstruction),
             _ => (recorded, FaultLocation::ExceptionAddress),
         };
@@ -168,6 +171,7 @@ mod tests {
                 parameters: vec![1, 0x10],
             }),
             context_instruction: context,
+            exception_address_is_data: false,
             frames: vec![],
         }
     }

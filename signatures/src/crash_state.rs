@@ -144,6 +144,7 @@ mod tests {
             ],
             exception: None,
             context_instruction: None,
+            exception_address_is_data: false,
             frames,
         }
     }

@@ -97,8 +97,13 @@ pub struct UserCrashFacts {
     /// The exception, or `None` for a dump without an exception stream (a hang report).
     pub exception: Option<ExceptionFacts>,
     /// Instruction pointer of the crashing thread's context: the fallback when
-    /// ExceptionAddress is 0.
+    /// ExceptionAddress is 0, and the faulting instruction when
+    /// [`UserCrashFacts::exception_address_is_data`].
     pub context_instruction: Option<u64>,
+    /// The dump's writer records the faulting *data* address in ExceptionAddress: Breakpad and
+    /// Crashpad on Linux, Android and macOS (`docs/minidump-platforms.md`). The instruction is
+    /// then the crashing thread's context IP.
+    pub exception_address_is_data: bool,
     /// Frames of the crashing thread from the top, empty when the stack was not walked.
     pub frames: Vec<FrameFacts>,
 }

@@ -128,6 +128,7 @@ mod tests {
                 parameters,
             }),
             context_instruction: None,
+            exception_address_is_data: false,
             frames: vec![FrameFacts {
                 instruction: address,
                 function: None,

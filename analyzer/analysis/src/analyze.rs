@@ -16,7 +16,8 @@ use crate::source::DumpSource;
 /// How much work to do per dump.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Depth {
-    /// Only what the signature needs: no stack walk, no symbols.
+    /// Only what the keys need: no stack walk; with symbols, one lookup names the faulting
+    /// function for the failure bucket.
     Signature,
     /// The full report: stack walk, symbols, crash state.
     Full,
@@ -34,6 +35,8 @@ pub struct AnalyzeOptions {
     /// Image stores for versions a dump does not carry (`--image-store`); `None` when none
     /// was given.
     pub image_store: Option<symbols::image_store::ImageStore>,
+    /// Frames of the crashing thread a minidump report keeps (the JSON lists them all).
+    pub frames: usize,
 }
 
 impl Default for AnalyzeOptions {
@@ -43,6 +46,7 @@ impl Default for AnalyzeOptions {
             symbols: Symbols::breakpad(Vec::new()),
             rules: signatures::known_issues::builtin_rules().to_vec(),
             image_store: None,
+            frames: minidump::stackwalk::REPORT_FRAMES,
         }
     }
 }
@@ -86,9 +90,14 @@ pub fn analyze_source(source: &DumpSource, options: &AnalyzeOptions) -> Result<R
     match format {
         DumpFormat::Minidump => {
             let (facts, details) = match options.depth {
-                Depth::Signature => (minidump::quick::read_signature_facts(bytes)?, None),
+                Depth::Signature => {
+                    let mut facts = minidump::quick::read_signature_facts(bytes)?;
+                    minidump::stackwalk::name_fault_frame(bytes, &mut facts, &options.symbols);
+                    (facts, None)
+                }
                 Depth::Full => {
-                    let full = minidump::stackwalk::analyze_full(bytes, &options.symbols)?;
+                    let full =
+                        minidump::stackwalk::analyze_full(bytes, &options.symbols, options.frames)?;
                     (full.facts, Some(full.details))
                 }
             };

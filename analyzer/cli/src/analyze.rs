@@ -10,8 +10,9 @@ use clap::{Args, ValueEnum};
 use super::{fatal, output_failed, AnalysisArgs, BatchArgs};
 use analysis::analyze::analyze_all;
 use analysis::inputs::Discovery;
+use analysis::minidump::stackwalk::REPORT_FRAMES;
 use analysis::report::csv::{csv_row, CSV_HEADER};
-use analysis::report::Report;
+use analysis::report::{Report, TEXT_FRAMES};
 use analysis::Depth;
 
 /// Output formats of `analyze`.
@@ -36,9 +37,14 @@ pub(super) struct AnalyzeArgs {
     /// Output format.
     #[arg(long, value_enum, value_name = "FORMAT")]
     format: Option<Format>,
-    /// Compute only the signature keys (no stack walk, no symbols, no crash state): fast.
+    /// Compute only the keys (no stack walk, no crash state): fast. With symbols, one lookup
+    /// names the faulting function, so the keys equal those of the full analysis.
     #[arg(long)]
     signature_only: bool,
+    /// Frames of the crashing thread the text report shows (0: all). The JSON keeps at
+    /// least 32, and all with 0.
+    #[arg(long, value_name = "N", default_value_t = TEXT_FRAMES)]
+    frames: usize,
     #[command(flatten)]
     analysis: AnalysisArgs,
     #[command(flatten)]
@@ -60,9 +66,13 @@ pub(super) fn run(args: AnalyzeArgs) -> ExitCode {
     } else {
         Depth::Full
     };
-    let options = match args.analysis.options(depth) {
+    let mut options = match args.analysis.options(depth) {
         Ok(o) => o,
         Err(message) => return fatal(message),
+    };
+    options.frames = match args.frames {
+        0 => usize::MAX,
+        n => n.max(REPORT_FRAMES),
     };
     let batch = args.batch.options();
     let started = Instant::now();
@@ -90,7 +100,8 @@ pub(super) fn run(args: AnalyzeArgs) -> ExitCode {
             }
             Format::Text if report.error.is_none() => {
                 // A terminal reader wants each report as it comes, not when the buffer fills.
-                writeln!(out, "{}", report.to_text()).and_then(|()| out.flush())
+                writeln!(out, "{}", report.to_text_with_frames(args.frames))
+                    .and_then(|()| out.flush())
             }
             Format::Text => Ok(()),
         }
@@ -109,7 +120,7 @@ pub(super) fn run(args: AnalyzeArgs) -> ExitCode {
     if let Some(e) = write_error.or_else(|| out.flush().err()) {
         return output_failed(&e);
     }
-    for note in options.symbols.source().take_notes() {
+    for note in options.symbols.source().lookup_notes() {
         eprintln!("dumpsig: symbols: {note}");
     }
     eprintln!(

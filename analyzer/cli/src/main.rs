@@ -125,6 +125,7 @@ impl AnalysisArgs {
             symbols: self.symbols()?,
             rules: load_rules(self.rules.as_deref())?,
             image_store: image_store(&self.image_store)?,
+            frames: analysis::minidump::stackwalk::REPORT_FRAMES,
         })
     }
 

@@ -16,5 +16,5 @@ pub mod store;
 
 pub use image_store::{ImageStore, StoredVersion};
 pub use note::StoreNote;
-pub use source::{debug_file_name, SharedSupplier, SymbolSource};
+pub use source::{debug_file_name, SharedSupplier, SymbolLookup, SymbolSource};
 pub use store::{StoreClient, SymbolPath};

@@ -5,7 +5,7 @@
 //! (`crash.pdb/3249D99D0C4049318610F4E4FB0B69361/crash.pdb`), the key symbol servers use; the
 //! store layer ([`crate::store`]) caches what servers send and remembers what they lack.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -27,15 +27,28 @@ pub fn debug_file_name(path: &str) -> &str {
     path.rsplit(['\\', '/']).next().unwrap_or(path)
 }
 
-/// Symbol text for one module, converted once per process however many threads ask.
-type Converted = Arc<OnceLock<Option<String>>>;
+/// Symbol text for one module, converted once per process however many threads ask, with the
+/// notes of its lookup: every report that uses the module gets the same notes, whichever
+/// asked first.
+type Converted = Arc<OnceLock<(Option<String>, Vec<StoreNote>)>>;
+
+/// A symbol file looked up for one module, and what the lookup ran into.
+#[derive(Debug, Default)]
+pub struct SymbolLookup {
+    /// The symbols, when found and readable.
+    pub file: Option<SymbolFile>,
+    /// Problems met (a corrupt file, an unreachable server); the same for every lookup of
+    /// the module in a process.
+    pub notes: Vec<StoreNote>,
+}
 
 /// Breakpad directories first, then the symbol path's PDBs.
 pub struct SymbolSource {
     breakpad_dirs: Vec<PathBuf>,
     store: Option<StoreClient>,
-    converted: Mutex<HashMap<String, Converted>>,
-    notes: Mutex<Vec<StoreNote>>,
+    converted: Mutex<BTreeMap<String, Converted>>,
+    /// Breakpad files that could not be parsed, by path.
+    unreadable: Mutex<BTreeMap<String, StoreNote>>,
 }
 
 impl std::fmt::Debug for SymbolSource {
@@ -53,8 +66,8 @@ impl SymbolSource {
         SymbolSource {
             breakpad_dirs,
             store: (!path.is_empty()).then(|| StoreClient::new(path)),
-            converted: Mutex::new(HashMap::new()),
-            notes: Mutex::new(Vec::new()),
+            converted: Mutex::new(BTreeMap::new()),
+            unreadable: Mutex::new(BTreeMap::new()),
         }
     }
 
@@ -68,26 +81,39 @@ impl SymbolSource {
         self.store.as_ref().map(StoreClient::path)
     }
 
-    /// Problems met so far (unreachable servers, corrupt PDBs), for reports.
-    pub fn take_notes(&self) -> Vec<StoreNote> {
-        self.notes
+    /// Every note of the lookups made so far, in the order of their keys: the same set
+    /// whichever thread looked first (for a run's closing summary).
+    pub fn lookup_notes(&self) -> Vec<StoreNote> {
+        let mut notes: Vec<StoreNote> = self
+            .unreadable
             .lock()
-            .map(|mut n| std::mem::take(&mut *n))
-            .unwrap_or_default()
-    }
-
-    fn note(&self, text: StoreNote) {
-        if let Ok(mut n) = self.notes.lock() {
-            if !n.contains(&text) {
-                n.push(text);
+            .map(|m| m.values().cloned().collect())
+            .unwrap_or_default();
+        if let Ok(map) = self.converted.lock() {
+            for slot in map.values() {
+                if let Some((_, found)) = slot.get() {
+                    for note in found {
+                        // One unreachable server is one note, however many modules it missed.
+                        if !notes.contains(note) {
+                            notes.push(note.clone());
+                        }
+                    }
+                }
             }
         }
+        notes
     }
 
     /// Breakpad text for `debug_file` / `debug_id` from the symbol path, converted from the
-    /// PDB; `None` when no store has it.
-    pub fn pdb_symbols(&self, debug_file: &str, debug_id: &str) -> Option<String> {
-        let store = self.store.as_ref()?;
+    /// PDB (`None` when no store has it), and the notes of the lookup.
+    pub fn pdb_symbols(
+        &self,
+        debug_file: &str,
+        debug_id: &str,
+    ) -> (Option<String>, Vec<StoreNote>) {
+        let Some(store) = self.store.as_ref() else {
+            return (None, Vec::new());
+        };
         let name = debug_file_name(debug_file).to_owned();
         let key = format!("{}/{debug_id}", name.to_ascii_lowercase());
         let slot = match self.converted.lock() {
@@ -115,21 +141,24 @@ impl SymbolSource {
                 }
             };
             let lookup = store.fetch(&name, debug_id, &accept);
-            for n in lookup.notes {
-                self.note(n);
-            }
-            let found = lookup.found?;
+            let mut notes = lookup.notes;
+            let Some(found) = lookup.found else {
+                return (None, notes);
+            };
             if found.bytes.starts_with(b"MODULE ") {
-                return Some(String::from_utf8_lossy(&found.bytes).into_owned());
+                return (
+                    Some(String::from_utf8_lossy(&found.bytes).into_owned()),
+                    notes,
+                );
             }
             match pdb_breakpad::pdb_to_breakpad(&found.bytes, &name, "unknown") {
-                Ok(text) => Some(text),
+                Ok(text) => (Some(text), notes),
                 Err(e) => {
-                    self.note(StoreNote::NotConverted {
+                    notes.push(StoreNote::NotConverted {
                         location: found.source.clone(),
                         error: e.to_string(),
                     });
-                    None
+                    (None, notes)
                 }
             }
         })
@@ -150,18 +179,34 @@ impl SymbolSource {
 
     /// The symbol file for a module known by debug file and id (kernel modules, whose ids
     /// come from the CodeView record of the image in dump memory).
-    pub fn symbol_file(&self, debug_file: &str, debug_id: &str) -> Option<SymbolFile> {
+    pub fn symbol_file(&self, debug_file: &str, debug_id: &str) -> SymbolLookup {
+        let mut notes = Vec::new();
         if let Some(path) = self.breakpad_file(debug_file, debug_id) {
             match SymbolFile::from_file(&path) {
-                Ok(f) => return Some(f),
-                Err(e) => self.note(StoreNote::Unreadable {
-                    location: path.display().to_string(),
-                    error: e.to_string(),
-                }),
+                Ok(file) => {
+                    return SymbolLookup {
+                        file: Some(file),
+                        notes,
+                    }
+                }
+                Err(e) => {
+                    let note = StoreNote::Unreadable {
+                        location: path.display().to_string(),
+                        error: e.to_string(),
+                    };
+                    if let Ok(mut m) = self.unreadable.lock() {
+                        m.insert(path.display().to_string(), note.clone());
+                    }
+                    notes.push(note);
+                }
             }
         }
-        let text = self.pdb_symbols(debug_file, debug_id)?;
-        SymbolFile::from_bytes(text.as_bytes()).ok()
+        let (text, pdb_notes) = self.pdb_symbols(debug_file, debug_id);
+        notes.extend(pdb_notes);
+        SymbolLookup {
+            file: text.and_then(|t| SymbolFile::from_bytes(t.as_bytes()).ok()),
+            notes,
+        }
     }
 }
 
@@ -182,9 +227,12 @@ impl SymbolSupplier for SharedSupplier {
         module: &(dyn Module + Sync),
     ) -> Result<LocateSymbolsResult, SymbolError> {
         let (file, id) = module_key(module).ok_or(SymbolError::MissingDebugFileOrId)?;
+        // The stack walker has no place for notes: a minidump report names no symbol
+        // problems (a kernel report does, through `symbol_file`).
         let symbols = self
             .0
             .symbol_file(&file, &id)
+            .file
             .ok_or(SymbolError::NotFound)?;
         Ok(LocateSymbolsResult {
             symbols,

@@ -39,9 +39,7 @@ impl<'s> KernelSymbolizer<'s> {
 
     /// Drivers whose symbols were not found, and the symbol source's own notes.
     pub fn take_notes(&mut self) -> Vec<KernelNote> {
-        let mut notes = std::mem::take(&mut self.notes);
-        notes.extend(self.source.take_notes().into_iter().map(KernelNote::Store));
-        notes
+        std::mem::take(&mut self.notes)
     }
 
     /// The symbol for `address`, when it lies in a driver whose symbols can be found.
@@ -60,7 +58,9 @@ impl<'s> KernelSymbolizer<'s> {
         let symbols = files
             .entry(key)
             .or_insert_with(|| {
-                let found = source.symbol_file(debug_file, &codeview.debug_id);
+                let lookup = source.symbol_file(debug_file, &codeview.debug_id);
+                notes.extend(lookup.notes.into_iter().map(KernelNote::Store));
+                let found = lookup.file;
                 if found.is_none() {
                     notes.push(KernelNote::NoSymbols {
                         driver: driver.name.clone(),

@@ -59,6 +59,15 @@ where
     }
 }
 
+/// Whether a dump of this `PlatformId` records the faulting data address in ExceptionAddress.
+/// Windows writes the instruction there (VER_PLATFORM_WIN32s/WINDOWS/NT/CE are 0 to 3);
+/// Breakpad and Crashpad give Linux, Android, macOS, iOS and the other non-Windows systems
+/// ids from 0x8000 on (`MD_OS_*`), and record the address that faulted, as the signal's
+/// `si_addr` says: the instruction is the context's IP.
+pub(crate) fn exception_address_is_data(platform_id: u32) -> bool {
+    platform_id >= 0x8000
+}
+
 /// A stream error as a warning.
 fn unreadable(e: AnalyzeError) -> MinidumpWarning {
     match e {
@@ -177,6 +186,9 @@ pub fn read_facts(dump: &OpenMinidump<'_>) -> Result<MinidumpFacts> {
         modules,
         exception: exception_facts,
         context_instruction,
+        exception_address_is_data: system
+            .as_ref()
+            .is_some_and(|s| exception_address_is_data(s.raw.platform_id)),
         frames: Vec::new(),
     };
     let tuple = CerTuple::from_facts(&facts);
@@ -278,7 +290,13 @@ fn exception_details(
             kind,
             address: hex_address(address, bits),
         }),
-        parameters: f.parameters.iter().map(|p| format!("{p:#x}")).collect(),
+        // A 32-bit process's parameters are 32-bit values; writers sign-extend them into the
+        // 64-bit fields (0xffffffff80131522 is 0x80131522).
+        parameters: f
+            .parameters
+            .iter()
+            .map(|&p| format!("{:#x}", if bits == 32 { p & 0xFFFF_FFFF } else { p }))
+            .collect(),
     }
 }
 

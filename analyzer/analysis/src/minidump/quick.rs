@@ -134,7 +134,11 @@ pub(super) fn nothing_to_bucket() -> AnalyzeError {
 pub fn read_signature_facts(bytes: &[u8]) -> Result<UserCrashFacts> {
     check_extents(bytes)?;
     let dump = super::open_checked(bytes)?;
-    let arch = stream(&dump, STREAM_SYSTEM_INFO, "system info stream")?.and_then(|s| u16_at(s, 0));
+    let system = stream(&dump, STREAM_SYSTEM_INFO, "system info stream")?;
+    let arch = system.and_then(|s| u16_at(s, 0));
+    let data_address = system
+        .and_then(|s| u32_at(s, 20))
+        .is_some_and(super::exception_address_is_data);
 
     let modules_stream = stream(&dump, STREAM_MODULE_LIST, "module list stream")?;
     let exception_stream = stream(&dump, STREAM_EXCEPTION, "exception stream")?;
@@ -193,8 +197,8 @@ pub fn read_signature_facts(bytes: &[u8]) -> Result<UserCrashFacts> {
                 address,
                 parameters,
             };
-            // The context is needed only when ExceptionAddress is 0.
-            let ip = if truncate(address) == 0 {
+            // The context is needed only when ExceptionAddress is 0 or a data address.
+            let ip = if truncate(address) == 0 || data_address {
                 let (size, rva) = (field(0xA0)? as usize, field(0xA4)? as usize);
                 bytes
                     .get(rva..rva.saturating_add(size))
@@ -212,6 +216,7 @@ pub fn read_signature_facts(bytes: &[u8]) -> Result<UserCrashFacts> {
     }
     if let Some(e) = &exception {
         let fault = match (truncate(e.address), context_instruction) {
+            (_, Some(ip)) if data_address => truncate(ip),
             (0, Some(ip)) => truncate(ip),
             (a, _) => a,
         };
@@ -230,6 +235,7 @@ pub fn read_signature_facts(bytes: &[u8]) -> Result<UserCrashFacts> {
         modules,
         exception,
         context_instruction,
+        exception_address_is_data: data_address,
         frames: Vec::new(),
     })
 }

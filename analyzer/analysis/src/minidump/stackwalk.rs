@@ -3,8 +3,9 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use minidump_unwind::Symbolizer;
-use signatures::FrameFacts;
+use minidump::MinidumpModuleList;
+use minidump_unwind::{FrameSymbolizer, Symbolizer};
+use signatures::{CerTuple, FaultLocation, FrameFacts, UserCrashFacts};
 
 use super::details::{hex_address, FrameDetails, ThreadDetails};
 use super::{open, read_facts, MinidumpFacts, MinidumpWarning};
@@ -12,8 +13,9 @@ use crate::error::Result;
 use symbols::store::SymbolPath;
 use symbols::{SharedSupplier, SymbolSource};
 
-/// Frames kept in a report's crashing thread.
-const REPORT_FRAMES: usize = 32;
+/// Frames a report keeps of its crashing thread unless asked for more
+/// ([`crate::analyze::AnalyzeOptions::frames`]).
+pub const REPORT_FRAMES: usize = 32;
 
 /// Symbol sources for the stack walker. One instance serves a whole batch: the symbolizer
 /// caches parsed symbol files and is safe to share between threads.
@@ -52,11 +54,61 @@ impl std::fmt::Debug for Symbols {
     }
 }
 
+/// Frame 0 for one symbol lookup: only the function name is kept.
+struct FaultFrame {
+    instruction: u64,
+    function: Option<String>,
+}
+
+impl FrameSymbolizer for FaultFrame {
+    fn get_instruction(&self) -> u64 {
+        self.instruction
+    }
+    fn set_function(&mut self, name: &str, _base: u64, _parameter_size: u32) {
+        self.function = Some(name.to_owned());
+    }
+    fn set_source_file(&mut self, _file: &str, _line: u32, _base: u64) {}
+}
+
+/// The signature path's one symbol lookup: names the function at the fault address with the
+/// same symbolizer the stack walk uses, so the failure bucket (which takes frame 0's function
+/// when frame 0 is the fault address) is the one the full path gives. No stack walk; nothing
+/// happens when no symbols are configured or the address lies in no module.
+pub fn name_fault_frame(bytes: &[u8], facts: &mut UserCrashFacts, symbols: &Symbols) {
+    if !symbols.source.is_configured() {
+        return;
+    }
+    let tuple = CerTuple::from_facts(facts);
+    if tuple.fault_location == FaultLocation::NoException {
+        return;
+    }
+    let address = tuple.fault_address;
+    let Ok(dump) = open(bytes) else {
+        return;
+    };
+    let Ok(modules) = dump.get_stream::<MinidumpModuleList>() else {
+        return;
+    };
+    let Some(module) = modules.module_at_address(address) else {
+        return;
+    };
+    let mut frame = FaultFrame {
+        instruction: address,
+        function: None,
+    };
+    // A module without symbols leaves the name empty, as on the full path.
+    let _ = futures_executor::block_on(symbols.symbolizer.fill_symbol(module, &mut frame));
+    facts.frames = vec![FrameFacts {
+        instruction: address,
+        function: frame.function,
+    }];
+}
+
 /// Opens the dump, extracts its facts, walks the crashing thread's stack and fills the frames.
 ///
 /// A walk that fails leaves the signature intact (it does not need the walk) and adds a
 /// warning: a partial report beats no report.
-pub fn analyze_full(bytes: &[u8], symbols: &Symbols) -> Result<MinidumpFacts> {
+pub fn analyze_full(bytes: &[u8], symbols: &Symbols, frames: usize) -> Result<MinidumpFacts> {
     let dump = open(bytes)?;
     let mut out = read_facts(&dump)?;
     let walked = futures_executor::block_on(minidump_processor::process_minidump(
@@ -94,7 +146,7 @@ pub fn analyze_full(bytes: &[u8], symbols: &Symbols) -> Result<MinidumpFacts> {
     let frames = stack
         .frames
         .iter()
-        .take(REPORT_FRAMES)
+        .take(frames)
         .enumerate()
         .map(|(i, f)| {
             let base = f.module.as_ref().map(|m| m.raw.base_of_image);

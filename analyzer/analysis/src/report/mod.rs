@@ -17,6 +17,9 @@ use signatures::known_issues::Verdict;
 use crate::format::InputKind;
 use cab::wer::{FieldAgreement, WerMetadata};
 
+/// Frames of the crashing thread the text report shows by default (`--frames`).
+pub const TEXT_FRAMES: usize = 10;
+
 /// Version of the JSON schema in `docs/json.md`; bumped on any incompatible change.
 pub const SCHEMA_VERSION: u32 = 1;
 
@@ -150,10 +153,17 @@ impl Report {
         })
     }
 
-    /// The human-readable report.
+    /// The human-readable report, with the first [`TEXT_FRAMES`] frames of the crashing
+    /// thread.
     pub fn to_text(&self) -> String {
+        self.to_text_with_frames(TEXT_FRAMES)
+    }
+
+    /// The human-readable report with up to `frames` frames of the crashing thread (0: every
+    /// frame the report kept); a line says how many more there are.
+    pub fn to_text_with_frames(&self, frames: usize) -> String {
         let mut out = String::new();
-        text::render(self, &mut out);
+        text::render(self, frames, &mut out);
         out
     }
 }

@@ -14,7 +14,7 @@ fn line(out: &mut String, label: &str, value: impl std::fmt::Display) {
 }
 
 /// Renders `report` into `out`.
-pub(super) fn render(report: &Report, out: &mut String) {
+pub(super) fn render(report: &Report, frames: usize, out: &mut String) {
     let kind = report.kind.map_or("unrecognized", InputKind::as_str);
     let size = report
         .file_size
@@ -35,7 +35,7 @@ pub(super) fn render(report: &Report, out: &mut String) {
         line(out, "Analyzed member", &cab.dump_file);
     }
     if let Some(md) = &report.minidump {
-        render_minidump(md, out);
+        render_minidump(md, frames, out);
     }
     if let Some(k) = &report.kernel {
         super::kernel_text::render_report(k, out);
@@ -87,7 +87,7 @@ pub(super) fn render(report: &Report, out: &mut String) {
     }
 }
 
-fn render_minidump(md: &MinidumpDetails, out: &mut String) {
+fn render_minidump(md: &MinidumpDetails, frames: usize, out: &mut String) {
     if let Some(t) = &md.dump_time {
         line(out, "Dump time", t);
     }
@@ -184,7 +184,8 @@ fn render_minidump(md: &MinidumpDetails, out: &mut String) {
                 t.id, t.index, t.total_frames
             ),
         );
-        for f in t.frames.iter().take(10) {
+        let shown = if frames == 0 { usize::MAX } else { frames };
+        for f in t.frames.iter().take(shown) {
             let place = match (&f.module, &f.module_offset) {
                 (Some(m), Some(o)) => format!("{m}+{o}"),
                 _ => "?".to_owned(),
@@ -200,6 +201,21 @@ fn render_minidump(md: &MinidumpDetails, out: &mut String) {
                 let _ = write!(text, "  [{file}:{l}]");
             }
             let _ = writeln!(out, "{text}  ({})", f.trust);
+        }
+        // The walk may have found more than the report kept or the text shows.
+        let printed = t.frames.len().min(shown);
+        let more = t.total_frames.saturating_sub(printed);
+        if more > 0 {
+            let hint = if printed < t.frames.len() {
+                "--frames N or 0 shows more"
+            } else {
+                "--frames 0 keeps them all"
+            };
+            let _ = writeln!(
+                out,
+                "  ... {more} more frame{} ({hint})",
+                if more == 1 { "" } else { "s" }
+            );
         }
     }
 }
