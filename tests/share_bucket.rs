@@ -431,3 +431,42 @@ fn malformed_cabs_fail_alone_and_the_batch_completes() {
     assert_eq!(last["outcome"]["outcome"], "filed");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `regress` over a share counts hits, as count.txt does, not the report files the share kept:
+/// seven distinct crashes of one bucket keep five files and count seven hits.
+#[test]
+fn regress_over_a_share_counts_hits_not_report_files() {
+    let dir = scratch("regress-hits");
+    let dumps = dir.join("dumps");
+    std::fs::create_dir_all(&dumps).unwrap();
+    let original = std::fs::read(real_dump("minidump/test.dmp")).unwrap();
+    for i in 0..7u32 {
+        // Another TimeDateStamp (header offset 20): another crash, the same bucket.
+        let mut copy = original.clone();
+        copy[20..24].copy_from_slice(&(0x5000_0000 + i).to_le_bytes());
+        std::fs::write(dumps.join(format!("crash{i}.dmp")), copy).unwrap();
+    }
+    let share = dir.join("share");
+    let filed = run(BIN, &["bucket", "--share", &s(&share), &s(&dumps)]);
+    assert_eq!(filed.code(), 0, "{}", filed.stderr);
+    let analyzed = run(BIN, &["analyze", "--json", &s(&dumps)]);
+    let current = dir.join("current.jsonl");
+    std::fs::write(&current, &analyzed.stdout).unwrap();
+    let r = run(
+        BIN,
+        &[
+            "regress",
+            "--json",
+            "--baseline",
+            &s(&share),
+            "--current",
+            &s(&current),
+        ],
+    );
+    assert_eq!(r.code(), 0, "{}\n{}", r.stdout, r.stderr);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(v["baseline"]["reports"], 7, "{}", r.stdout);
+    assert_eq!(v["current"]["reports"], 7, "{}", r.stdout);
+    assert_eq!(v["grown_buckets"], serde_json::json!([]), "{}", r.stdout);
+    assert_eq!(v["new_buckets"], serde_json::json!([]), "{}", r.stdout);
+}

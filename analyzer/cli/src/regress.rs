@@ -9,7 +9,7 @@ use clap::Args;
 use super::{output_failed, AnalysisArgs, BatchArgs};
 use analysis::analyze::analyze_all;
 use analysis::inputs::Discovery;
-use analysis::regress::{compare, load_jsonl, parse_threshold, RunData};
+use analysis::regress::{compare, is_share, load_jsonl, load_share, parse_threshold, RunData};
 use analysis::Depth;
 
 pub(super) const REGRESS_EXIT_CODES: &str = "\
@@ -22,7 +22,8 @@ Exit status:
 #[derive(Args)]
 pub(super) struct RegressArgs {
     /// The earlier run: JSON Lines from `dumpsig analyze --json` or `bucket --json`, or a
-    /// folder (a CER share or a folder of dumps), which is analyzed first.
+    /// folder (a CER share or a folder of dumps), which is analyzed first; a share's buckets
+    /// count the hits of their count.txt.
     #[arg(long, value_name = "RUN")]
     baseline: PathBuf,
     /// The run to check, in the same forms.
@@ -48,6 +49,10 @@ fn load_run(path: &Path, args: &RegressArgs) -> Result<RunData, String> {
         return load_jsonl(&text, &source).map_err(|e| e.to_string());
     }
     let options = args.analysis.options(Depth::Signature)?;
+    if is_share(path) {
+        // A share counts hits in count.txt; its report files are only the ones it kept.
+        return load_share(path, &options, &args.batch.options());
+    }
     let mut text = String::new();
     let inputs = Discovery::new(&[path.to_owned()], args.batch.shard);
     analyze_all(inputs, &options, &args.batch.options(), |_, report| {

@@ -47,9 +47,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 
 mod note;
+mod share;
 mod text;
 
 pub use note::RunNote;
+pub use share::{is_share, load_share};
 
 #[cfg(test)]
 mod tests;
@@ -246,7 +248,7 @@ pub struct RegressReport {
 }
 
 // The per-line view of a record: serde skips every other field without keeping it.
-#[derive(Deserialize)]
+#[derive(Deserialize, Clone)]
 #[serde(expecting = "a JSON object with a `path`")]
 struct Line {
     path: String,
@@ -261,7 +263,26 @@ struct Line {
     signature: Option<SignatureLine>,
 }
 
-#[derive(Deserialize)]
+impl Line {
+    /// The record of hits a share counted under a CER subpath with no report file kept.
+    fn for_subpath(subpath: &str, count_file: Option<&std::path::Path>) -> Line {
+        Line {
+            path: count_file.map_or_else(|| subpath.to_owned(), |p| p.display().to_string()),
+            schema_version: None,
+            error: None,
+            failure_bucket: None,
+            cer_subpath: Some(subpath.to_owned()),
+            // Like a `bucket --json` record: no verdicts, no codes.
+            known_issues: None,
+            kernel: None,
+            kernel_signature: None,
+            minidump: None,
+            signature: None,
+        }
+    }
+}
+
+#[derive(Deserialize, Clone)]
 struct IssueLine {
     id: String,
     title: Option<String>,
@@ -269,33 +290,33 @@ struct IssueLine {
     reason: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Clone)]
 struct NamedCode {
     code: Option<String>,
     name: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Clone)]
 struct KernelLine {
     bugcheck: Option<NamedCode>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Clone)]
 struct KernelSignatureLine {
     stop_code: Option<StopCodeLine>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Clone)]
 struct StopCodeLine {
     base_code: Option<u64>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Clone)]
 struct MinidumpLine {
     exception: Option<NamedCode>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Clone)]
 struct SignatureLine {
     exception_code: Option<String>,
     fault_location: Option<String>,
@@ -353,28 +374,37 @@ fn json_message(e: &serde_json::Error) -> String {
 
 impl RunData {
     fn add(&mut self, record: Line) {
-        self.reports += 1;
+        self.add_hits(&record, 1);
+    }
+
+    /// Adds a record that stands for `hits` crashes (a share's report file stands for the
+    /// hits its bucket counted beyond the files kept).
+    fn add_hits(&mut self, record: &Line, hits: usize) {
+        if hits == 0 {
+            return;
+        }
+        self.reports += hits;
         if record.known_issues.is_none() {
             // A `bucket --json` record, failed or not: it has no verdicts and no codes.
-            self.summary_only += 1;
+            self.summary_only += hits;
         }
         let key = record
             .failure_bucket
             .as_ref()
             .or(record.cer_subpath.as_ref());
         if record.error.is_some() && key.is_none() {
-            self.failed += 1;
+            self.failed += hits;
             return;
         }
         let bucket = key.map_or(NO_BUCKET, |k| k.as_str()).to_owned();
         let entry = self.buckets.entry(bucket.clone());
-        entry.or_insert_with(|| (0, record.path.clone())).0 += 1;
+        entry.or_insert_with(|| (0, record.path.clone())).0 += hits;
         for issue in record.known_issues.iter().flatten() {
             let stat = self.issues.entry(issue.id.clone()).or_default();
             if stat.title.is_none() {
                 stat.title.clone_from(&issue.title);
             }
-            *stat.verdicts.entry(issue.verdict.clone()).or_insert(0) += 1;
+            *stat.verdicts.entry(issue.verdict.clone()).or_insert(0) += hits;
             if issue.verdict == "regression" {
                 stat.regression_buckets.insert(bucket.clone());
                 if stat.first_regression.is_none() {
@@ -382,12 +412,12 @@ impl RunData {
                 }
             }
         }
-        if let Some((kind, code, name)) = code_of(&record) {
+        if let Some((kind, code, name)) = code_of(record) {
             let stat = self.codes.entry((kind, code)).or_default();
             if stat.hits == 0 {
                 (stat.name, stat.example) = (name, record.path.clone());
             }
-            stat.hits += 1;
+            stat.hits += hits;
             stat.buckets.insert(bucket);
         }
     }
