@@ -63,10 +63,37 @@ fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
     p
 }
 
+/// Runs `analyze --json --jobs 2` over `good` and `inputs`; one record per input, in order.
+fn analyze_all(good: &Path, inputs: &[PathBuf]) -> (crate::support::Run, Vec<Value>) {
+    let mut args: Vec<String> = vec![
+        "analyze".into(),
+        "--json".into(),
+        "--jobs".into(),
+        "2".into(),
+    ];
+    args.push(good.display().to_string());
+    args.extend(inputs.iter().map(|p| p.display().to_string()));
+    // Generous for a debug build on a loaded CI machine; a hang runs into it.
+    let r = run_with_limit(BIN, &args, Duration::from_secs(300));
+    assert!(!r.stderr.contains("panicked"), "no panic:\n{}", r.stderr);
+    let records = r.json_lines();
+    assert_eq!(
+        records.len(),
+        inputs.len() + 1,
+        "one record per input, in order"
+    );
+    assert_eq!(records[0]["path"], good.display().to_string());
+    assert_eq!(
+        records[0]["cer_subpath"], "test_app.exe\\0.0.0.0\\test_app.exe\\0.0.0.0\\0000429e",
+        "the good input is still analyzed"
+    );
+    (r, records)
+}
+
 #[test]
 fn every_bad_input_fails_alone_and_clearly() {
     let dir = scratch("bad");
-    let mut bad = vec![
+    let bad = vec![
         real_dump("minidump/invalid-range.dmp"),
         real_dump("minidump/invalid-record-count.dmp"),
         write(&dir, "empty.dmp", &[]),
@@ -78,54 +105,13 @@ fn every_bad_input_fails_alone_and_clearly() {
         ),
         dir.join("does-not-exist.dmp"),
     ];
-    for dump in real_minidumps() {
-        let bytes = std::fs::read(&dump).expect("read real dump");
-        let stem = dump
-            .file_stem()
-            .and_then(|s| s.to_str())
-            .unwrap_or("dump")
-            .to_owned();
-        for cut in cut_points(bytes.len()) {
-            bad.push(write(&dir, &format!("{stem}-cut{cut}.dmp"), &bytes[..cut]));
-        }
-    }
-    assert_eq!(bad.len(), 6 + 18 * 10, "18 real minidumps, 10 cuts each");
-    let good = real_dump("minidump/test.dmp");
-    let mut args: Vec<String> = vec![
-        "analyze".into(),
-        "--json".into(),
-        "--jobs".into(),
-        "2".into(),
-    ];
-    args.push(good.display().to_string());
-    args.extend(bad.iter().map(|p| p.display().to_string()));
-    // Generous for a debug build on a loaded CI machine; a hang runs into it.
-    let r = run_with_limit(BIN, &args, Duration::from_secs(300));
-
+    let (r, records) = analyze_all(&real_dump("minidump/test.dmp"), &bad);
     assert_eq!(
         r.code(),
         1,
         "exit status 1 when any input failed; stderr:\n{}",
         r.stderr
     );
-    assert!(!r.stderr.contains("panicked"), "no panic:\n{}", r.stderr);
-    let records = r.json_lines();
-    assert_eq!(
-        records.len(),
-        bad.len() + 1,
-        "one record per input, in order"
-    );
-    assert_eq!(records[0]["path"], good.display().to_string());
-    assert_eq!(
-        records[0]["error"],
-        Value::Null,
-        "the good input is still analyzed"
-    );
-    assert_eq!(
-        records[0]["cer_subpath"],
-        "test_app.exe\\0.0.0.0\\test_app.exe\\0.0.0.0\\0000429e"
-    );
-
     let error_lines: Vec<&str> = r
         .stderr
         .lines()
@@ -165,10 +151,85 @@ fn every_bad_input_fails_alone_and_clearly() {
     assert!(error_of("empty.dmp").contains("empty"));
     assert!(error_of("random.dmp").contains("not a crash dump"));
     assert!(error_of("does-not-exist.dmp").contains("cannot read"));
+    // invalid-range.dmp: its header is not a minidump header; invalid-record-count.dmp: its
+    // directory points past the file, so no stream is usable and nothing identifies a crash.
     assert!(
-        error_of("test-cut5658.dmp").contains("truncated"),
+        error_of("invalid-range.dmp").contains("invalid minidump (header)"),
         "{}",
-        error_of("test-cut5658.dmp")
+        error_of("invalid-range.dmp")
+    );
+    assert!(
+        error_of("invalid-record-count.dmp").contains("nothing identifies the crash"),
+        "{}",
+        error_of("invalid-record-count.dmp")
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Every real minidump cut at ten points: either a clear one-line error (the header,
+/// the directory or the exception stream is gone, or nothing identifies the crash), or a
+/// partial report whose warnings name each damaged stream. Never a panic, never silence.
+#[test]
+fn cut_dumps_fail_clearly_or_report_what_is_damaged() {
+    let dir = scratch("cuts");
+    let mut cuts = Vec::new();
+    for dump in real_minidumps() {
+        let bytes = std::fs::read(&dump).expect("read real dump");
+        let stem = dump
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or("dump")
+            .to_owned();
+        for cut in cut_points(bytes.len()) {
+            cuts.push(write(&dir, &format!("{stem}-cut{cut}.dmp"), &bytes[..cut]));
+        }
+    }
+    assert_eq!(cuts.len(), 18 * 10, "18 real minidumps, 10 cuts each");
+    let (r, records) = analyze_all(&real_dump("minidump/test.dmp"), &cuts);
+    let (mut failed, mut partial) = (0, 0);
+    for (record, path) in records[1..].iter().zip(&cuts) {
+        let shown = path.display().to_string();
+        match record["error"].as_str() {
+            Some(error) => {
+                failed += 1;
+                assert!(!error.contains('\n'), "one line: {error}");
+                assert!(!error.contains("internal error"), "{shown}: {error}");
+                assert!(
+                    r.stderr
+                        .contains(&format!("dumpsig: error: {shown}: {error}")),
+                    "stderr names {shown} with its problem"
+                );
+            }
+            None => {
+                partial += 1;
+                let warnings = record["warnings"].as_array().cloned().unwrap_or_default();
+                assert!(
+                    warnings.iter().any(|w| w["kind"] == "damaged_stream"
+                        && w["stream"].is_string()
+                        && w["offset"].is_string()),
+                    "{shown}: a cut dump that is analyzed names what is damaged: {record}"
+                );
+                assert!(record["cer_subpath"].is_string(), "{shown}");
+            }
+        }
+    }
+    assert!(
+        failed > 0 && partial > 0,
+        "{failed} failed, {partial} partial"
+    );
+    // A cut inside the header is an error that says so.
+    let error_of = |name: &str| -> String {
+        records
+            .iter()
+            .find(|r| r["path"].as_str().is_some_and(|p| p.ends_with(name)))
+            .and_then(|r| r["error"].as_str())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    assert!(
+        error_of("test-cut4.dmp").contains("minidump header"),
+        "{}",
+        error_of("test-cut4.dmp")
     );
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -89,16 +89,25 @@ pub fn analyze_source(source: &DumpSource, options: &AnalyzeOptions) -> Result<R
     let path = source.path().display().to_string();
     match format {
         DumpFormat::Minidump => {
-            let (facts, details) = match options.depth {
+            let (facts, details, warnings) = match options.depth {
                 Depth::Signature => {
-                    let mut facts = minidump::quick::read_signature_facts(bytes)?;
+                    let (mut facts, warnings) = minidump::quick::read_signature_facts(bytes)?;
                     minidump::stackwalk::name_fault_frame(bytes, &mut facts, &options.symbols);
-                    (facts, None)
+                    (facts, None, warnings)
                 }
                 Depth::Full => {
-                    let full =
+                    let mut full =
                         minidump::stackwalk::analyze_full(bytes, &options.symbols, options.frames)?;
-                    (full.facts, Some(full.details))
+                    if full.facts.frames.is_empty() {
+                        // No walk (a damaged thread list): the bucket still names the faulting
+                        // function, as the signature path does.
+                        minidump::stackwalk::name_fault_frame(
+                            bytes,
+                            &mut full.facts,
+                            &options.symbols,
+                        );
+                    }
+                    (full.facts, Some(full.details), full.warnings)
                 }
             };
             let tuple = CerTuple::from_facts(&facts);
@@ -111,6 +120,7 @@ pub fn analyze_source(source: &DumpSource, options: &AnalyzeOptions) -> Result<R
             let verdicts = user_verdicts(&facts, &tuple, os_version, &options.rules);
             let mut report = Report::user_mode(path, source.len(), tuple, bucket, state, details);
             report.known_issues = verdicts;
+            report.warnings = warnings;
             Ok(report)
         }
         DumpFormat::Kernel32 | DumpFormat::Kernel64 => {

@@ -179,8 +179,6 @@ pub struct MinidumpDetails {
     pub unloaded_modules: Vec<UnloadedModuleDetails>,
     /// WER problem-signature parameters P1..P8.
     pub wer_parameters: Vec<WerParameter>,
-    /// Problems that did not stop the analysis (an unreadable optional stream, ...).
-    pub warnings: Vec<super::warning::MinidumpWarning>,
 }
 
 /// `0x` + hex, padded to the pointer width.

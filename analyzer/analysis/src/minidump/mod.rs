@@ -15,6 +15,8 @@ pub mod warning;
 
 pub use warning::MinidumpWarning;
 
+use std::borrow::Cow;
+
 use minidump::{
     Minidump, MinidumpException, MinidumpMiscInfo, MinidumpModuleList, MinidumpSystemInfo,
     MinidumpUnloadedModuleList, Module,
@@ -33,14 +35,20 @@ use signatures::time::UtcTime;
 /// A minidump opened over borrowed bytes.
 pub type OpenMinidump<'a> = Minidump<'a, &'a [u8]>;
 
-/// Checks every referenced range against the file, then parses the header and directory.
-pub fn open(bytes: &[u8]) -> Result<OpenMinidump<'_>> {
-    validate::check_extents(bytes)?;
-    open_checked(bytes)
+/// Checks every referenced range and count against the file: the bytes to open (a copy with
+/// the damaged parts hidden when there are any) and a warning per damaged part. Fails only
+/// when the header, the directory or the exception stream is unusable.
+pub fn checked(bytes: &[u8]) -> Result<(Cow<'_, [u8]>, Vec<MinidumpWarning>)> {
+    let damage = validate::check_extents(bytes)?;
+    let fixed = validate::repaired(bytes, &damage);
+    Ok((
+        fixed,
+        damage.into_iter().map(MinidumpWarning::from).collect(),
+    ))
 }
 
-/// Parses the header and directory of bytes `validate::check_extents` already accepted.
-fn open_checked(bytes: &[u8]) -> Result<OpenMinidump<'_>> {
+/// Parses the header and directory of bytes [`checked`] returned.
+pub fn open_checked(bytes: &[u8]) -> Result<OpenMinidump<'_>> {
     Minidump::read(bytes).map_err(|source| AnalyzeError::Minidump {
         context: "header",
         source,
@@ -89,6 +97,8 @@ pub struct MinidumpFacts {
     pub facts: UserCrashFacts,
     /// The report sections.
     pub details: MinidumpDetails,
+    /// Damaged or missing parts that did not stop the analysis.
+    pub warnings: Vec<MinidumpWarning>,
 }
 
 /// File version `a.b.c.d` from a module's VS_FIXEDFILEINFO, when its signature is valid.
@@ -115,9 +125,12 @@ fn pointer_bits(system: Option<&MinidumpSystemInfo>, modules: &[ModuleFacts]) ->
     }
 }
 
-/// Extracts facts and details from an opened minidump without walking stacks.
-pub fn read_facts(dump: &OpenMinidump<'_>) -> Result<MinidumpFacts> {
-    let mut warnings = Vec::new();
+/// Extracts facts and details from an opened minidump without walking stacks; `warnings`
+/// are those of [`checked`], to which the reading adds its own.
+pub fn read_facts(
+    dump: &OpenMinidump<'_>,
+    mut warnings: Vec<MinidumpWarning>,
+) -> Result<MinidumpFacts> {
     let system = optional_stream::<MinidumpSystemInfo>(dump, "system info stream")?;
     let misc = match optional_stream::<MinidumpMiscInfo>(dump, "misc info stream") {
         Ok(m) => m,
@@ -231,9 +244,12 @@ pub fn read_facts(dump: &OpenMinidump<'_>) -> Result<MinidumpFacts> {
                 value: (*value).to_owned(),
             })
             .collect(),
-        warnings,
     };
-    Ok(MinidumpFacts { facts, details })
+    Ok(MinidumpFacts {
+        facts,
+        details,
+        warnings,
+    })
 }
 
 fn system_details(s: &MinidumpSystemInfo, bits: u32) -> SystemDetails {

@@ -10,7 +10,7 @@
 
 use signatures::{ExceptionFacts, ModuleFacts, UserCrashFacts};
 
-use super::validate::check_extents;
+use super::MinidumpWarning;
 use crate::error::{AnalyzeError, Result};
 
 const STREAM_MODULE_LIST: u32 = 4;
@@ -129,10 +129,11 @@ pub(super) fn nothing_to_bucket() -> AnalyzeError {
     }
 }
 
-/// Reads the signature facts. The returned `modules` hold only the main executable and the
-/// faulting module: all the tuple needs.
-pub fn read_signature_facts(bytes: &[u8]) -> Result<UserCrashFacts> {
-    check_extents(bytes)?;
+/// Reads the signature facts, and the warnings of the parts that are damaged. The returned
+/// `modules` hold only the main executable and the faulting module: all the tuple needs.
+pub fn read_signature_facts(bytes: &[u8]) -> Result<(UserCrashFacts, Vec<MinidumpWarning>)> {
+    let (fixed, mut warnings) = super::checked(bytes)?;
+    let bytes: &[u8] = &fixed;
     let dump = super::open_checked(bytes)?;
     let system = stream(&dump, STREAM_SYSTEM_INFO, "system info stream")?;
     let arch = system.and_then(|s| u16_at(s, 0));
@@ -230,14 +231,18 @@ pub fn read_signature_facts(bytes: &[u8]) -> Result<UserCrashFacts> {
             }
         }
     }
-    Ok(UserCrashFacts {
+    if modules_stream.is_none() {
+        warnings.push(MinidumpWarning::NoModuleList);
+    }
+    let facts = UserCrashFacts {
         is_32bit: bits == 32,
         modules,
         exception,
         context_instruction,
         exception_address_is_data: data_address,
         frames: Vec::new(),
-    })
+    };
+    Ok((facts, warnings))
 }
 
 #[cfg(test)]
@@ -268,9 +273,11 @@ mod tests {
             for len in [bytes.len(), bytes.len() / 2, 64] {
                 let cut = &bytes[..len];
                 let quick = read_signature_facts(cut);
-                let full = super::super::open(cut).and_then(|d| super::super::read_facts(&d));
+                let full = super::super::checked(cut).and_then(|(fixed, w)| {
+                    super::super::read_facts(&super::super::open_checked(&fixed)?, w)
+                });
                 match (quick, full) {
-                    (Ok(q), Ok(f)) => {
+                    (Ok((q, _)), Ok(f)) => {
                         assert_eq!(
                             CerTuple::from_facts(&q),
                             CerTuple::from_facts(&f.facts),

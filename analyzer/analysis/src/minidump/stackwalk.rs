@@ -8,7 +8,7 @@ use minidump_unwind::{FrameSymbolizer, Symbolizer};
 use signatures::{CerTuple, FaultLocation, FrameFacts, UserCrashFacts};
 
 use super::details::{hex_address, FrameDetails, ThreadDetails};
-use super::{open, read_facts, MinidumpFacts, MinidumpWarning};
+use super::{checked, open_checked, read_facts, MinidumpFacts, MinidumpWarning};
 use crate::error::Result;
 use symbols::store::SymbolPath;
 use symbols::{SharedSupplier, SymbolSource};
@@ -83,7 +83,10 @@ pub fn name_fault_frame(bytes: &[u8], facts: &mut UserCrashFacts, symbols: &Symb
         return;
     }
     let address = tuple.fault_address;
-    let Ok(dump) = open(bytes) else {
+    let Ok((fixed, _)) = checked(bytes) else {
+        return;
+    };
+    let Ok(dump) = open_checked(&fixed) else {
         return;
     };
     let Ok(modules) = dump.get_stream::<MinidumpModuleList>() else {
@@ -109,8 +112,9 @@ pub fn name_fault_frame(bytes: &[u8], facts: &mut UserCrashFacts, symbols: &Symb
 /// A walk that fails leaves the signature intact (it does not need the walk) and adds a
 /// warning: a partial report beats no report.
 pub fn analyze_full(bytes: &[u8], symbols: &Symbols, frames: usize) -> Result<MinidumpFacts> {
-    let dump = open(bytes)?;
-    let mut out = read_facts(&dump)?;
+    let (fixed, warnings) = checked(bytes)?;
+    let dump = open_checked(&fixed)?;
+    let mut out = read_facts(&dump, warnings)?;
     let walked = futures_executor::block_on(minidump_processor::process_minidump(
         &dump,
         &symbols.symbolizer,
@@ -118,7 +122,7 @@ pub fn analyze_full(bytes: &[u8], symbols: &Symbols, frames: usize) -> Result<Mi
     let state = match walked {
         Ok(state) => state,
         Err(e) => {
-            out.details.warnings.push(MinidumpWarning::StackWalkFailed {
+            out.warnings.push(MinidumpWarning::StackWalkFailed {
                 error: e.to_string(),
             });
             return Ok(out);
@@ -127,7 +131,7 @@ pub fn analyze_full(bytes: &[u8], symbols: &Symbols, frames: usize) -> Result<Mi
     // The exception's thread; for a hang report the first thread, as WER does.
     let index = state.requesting_thread.unwrap_or(0);
     let Some(stack) = state.threads.get(index) else {
-        out.details.warnings.push(MinidumpWarning::NoThreads);
+        out.warnings.push(MinidumpWarning::NoThreads);
         return Ok(out);
     };
     let bits = out

@@ -325,7 +325,8 @@ struct SignatureLine {
 /// Reads one run from JSON Lines. Blank lines are skipped; `source` names the run in errors.
 ///
 /// Fails on the first line that is not JSON, not an object with a `path`, mistypes a field read
-/// here, or carries a `schema_version` other than 1.
+/// here, or carries a `schema_version` other than 1 or 2 (2 only moved the minidump warnings
+/// and changed what regress does not read).
 pub fn load_jsonl(text: &str, source: &str) -> Result<RunData, RegressError> {
     let mut run = RunData {
         source: source.to_owned(),
@@ -351,8 +352,9 @@ pub fn load_jsonl(text: &str, source: &str) -> Result<RunData, RegressError> {
             ));
         }
         let record: Line = serde_json::from_str(raw).map_err(|e| fail(line, json_message(&e)))?;
-        if let Some(version) = record.schema_version.filter(|v| *v != 1) {
-            let message = format!("unsupported schema_version {version} (this dumpsig reads 1)");
+        if let Some(version) = record.schema_version.filter(|v| !matches!(v, 1 | 2)) {
+            let message =
+                format!("unsupported schema_version {version} (this dumpsig reads 1 and 2)");
             return Err(fail(line, message));
         }
         run.add(record);

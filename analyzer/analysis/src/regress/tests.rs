@@ -269,8 +269,8 @@ fn malformed_line_is_reported_with_its_number() {
             "not a dumpsig report: invalid type",
         ),
         (
-            "{\"path\": \"a\", \"schema_version\": 2}",
-            "unsupported schema_version 2",
+            "{\"path\": \"a\", \"schema_version\": 3}",
+            "unsupported schema_version 3",
         ),
         (
             "{\"path\": \"a\", \"known_issues\": [{\"verdict\": \"known\"}]}",

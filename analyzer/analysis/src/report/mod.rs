@@ -12,6 +12,7 @@ use signatures::{CerTuple, CrashState, FailureBucket};
 use crate::kernel::signature::KernelSignature;
 use crate::kernel::KernelReport;
 use crate::minidump::details::MinidumpDetails;
+use crate::minidump::MinidumpWarning;
 use signatures::known_issues::Verdict;
 
 use crate::format::InputKind;
@@ -21,7 +22,7 @@ use cab::wer::{FieldAgreement, WerMetadata};
 pub const TEXT_FRAMES: usize = 10;
 
 /// Version of the JSON schema in `docs/json.md`; bumped on any incompatible change.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// The analysis of one input. Inputs that failed carry `error` and nothing else but the path.
 #[derive(Debug, Clone, Serialize)]
@@ -58,6 +59,9 @@ pub struct Report {
     pub cab: Option<CabDetails>,
     /// Known-issue verdicts: `[{id, title, references, verdict, reason, context}]`.
     pub known_issues: Vec<Verdict>,
+    /// What a minidump holds damaged or lacks while its keys could be computed:
+    /// `[{kind, ..., message}]` (docs/json.md).
+    pub warnings: Vec<MinidumpWarning>,
 }
 
 impl Report {
@@ -84,6 +88,7 @@ impl Report {
             kernel_signature: None,
             cab: None,
             known_issues: Vec::new(),
+            warnings: Vec::new(),
         }
     }
 
@@ -112,6 +117,7 @@ impl Report {
             kernel_signature: None,
             cab: None,
             known_issues: Vec::new(),
+            warnings: Vec::new(),
         }
     }
 
@@ -139,6 +145,7 @@ impl Report {
             kernel_signature: Some(signature),
             cab: None,
             known_issues,
+            warnings: Vec::new(),
         }
     }
 

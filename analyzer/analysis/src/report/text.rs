@@ -78,11 +78,11 @@ pub(super) fn render(report: &Report, frames: usize, out: &mut String) {
     }
     if let Some(md) = &report.minidump {
         render_modules(md, out);
-        if !md.warnings.is_empty() {
-            out.push_str("Warnings\n");
-            for w in &md.warnings {
-                let _ = writeln!(out, "  {w}");
-            }
+    }
+    if !report.warnings.is_empty() {
+        out.push_str("Warnings\n");
+        for w in &report.warnings {
+            let _ = writeln!(out, "  {w}");
         }
     }
 }
