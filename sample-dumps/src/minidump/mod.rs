@@ -17,6 +17,7 @@
 //! aligned and streams start 8-byte aligned.
 
 pub mod context;
+pub mod damage;
 pub mod samples;
 pub mod streams;
 
@@ -229,6 +230,30 @@ fn registers(thread: &ThreadSpec, stack: &Stack) -> Registers {
 
 /// Lay out `spec` as a complete minidump file.
 pub fn build(spec: &DumpSpec) -> Vec<u8> {
+    build_with(spec, &[]).bytes
+}
+
+/// A built minidump and where its streams are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Built {
+    /// The file.
+    pub bytes: Vec<u8>,
+    /// `(stream type, rva, size)` of each directory entry, in directory order.
+    pub streams: Vec<(u32, u32, u32)>,
+}
+
+impl Built {
+    /// Rva and size of the stream of `kind`.
+    pub fn stream(&self, kind: u32) -> Option<(u32, u32)> {
+        self.streams
+            .iter()
+            .find(|(k, _, _)| *k == kind)
+            .map(|&(_, rva, size)| (rva, size))
+    }
+}
+
+/// [`build`] with `extra` streams (`(type, bytes)`) appended after the others, and the layout.
+pub fn build_with(spec: &DumpSpec, extra: &[(u32, Vec<u8>)]) -> Built {
     let mut order = vec![StreamType::ThreadList, StreamType::ModuleList];
     order.push(StreamType::UnloadedModuleList);
     order.push(StreamType::MemoryList);
@@ -238,7 +263,7 @@ pub fn build(spec: &DumpSpec) -> Vec<u8> {
     order.push(StreamType::SystemInfo);
     order.push(StreamType::MiscInfo);
 
-    let body_base = HEADER_SIZE + DIRECTORY_ENTRY_SIZE * order.len();
+    let body_base = HEADER_SIZE + DIRECTORY_ENTRY_SIZE * (order.len() + extra.len());
     let mut w = ByteWriter::with_base(body_base);
     let mut entries: Vec<(StreamType, Location)> = Vec::new();
 
@@ -340,11 +365,20 @@ pub fn build(spec: &DumpSpec) -> Vec<u8> {
         entries.push((StreamType::Exception, Location::span(rva, &w)));
     }
 
+    let mut extra_entries = Vec::new();
+    for (kind, data) in extra {
+        w.align(8);
+        let rva = w.rva();
+        w.bytes(data);
+        extra_entries.push((*kind, Location::span(rva, &w)));
+    }
+
     // Header and directory, then the body.
+    let mut streams = Vec::new();
     let mut out = ByteWriter::new();
     out.u32(MINIDUMP_SIGNATURE) // 0x00 Signature
         .u32(MINIDUMP_VERSION) // 0x04 Version (implementation word 0)
-        .u32(order.len() as u32) // 0x08 NumberOfStreams
+        .u32((order.len() + extra.len()) as u32) // 0x08 NumberOfStreams
         .u32(HEADER_SIZE as u32) // 0x0C StreamDirectoryRva
         .u32(0) // 0x10 CheckSum
         .u32(DUMP_TIMESTAMP) // 0x14 TimeDateStamp
@@ -355,7 +389,15 @@ pub fn build(spec: &DumpSpec) -> Vec<u8> {
             .find(|(k, _)| k == kind)
             .map_or(Location::default(), |(_, loc)| *loc);
         out.u32(*kind as u32).u32(loc.size).u32(loc.rva); // StreamType, DataSize, Rva
+        streams.push((*kind as u32, loc.rva, loc.size));
+    }
+    for (kind, loc) in &extra_entries {
+        out.u32(*kind).u32(loc.size).u32(loc.rva);
+        streams.push((*kind, loc.rva, loc.size));
     }
     out.bytes(w.as_slice());
-    out.into_bytes()
+    Built {
+        bytes: out.into_bytes(),
+        streams,
+    }
 }
