@@ -24,6 +24,7 @@ mod generated_samples;
 mod image_store;
 mod kernel_samples;
 mod kernel_symbols;
+mod one_answer;
 mod real_kernel_dumps;
 mod real_minidumps;
 mod share_bucket;
