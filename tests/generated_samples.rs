@@ -54,7 +54,7 @@ fn real_versions_and_fallbacks_show_in_the_report() {
     assert_eq!(x86["minidump"]["exception"]["access"]["kind"], "write");
     assert_eq!(
         x86["failure_bucket"],
-        "NULL_POINTER_WRITE_c0000005_render.dll!unknown"
+        "NULL_POINTER_WRITE_c0000005_render.dll!Unknown"
     );
     assert_eq!(
         x86["minidump"]["unloaded_modules"][0]["name"],
@@ -71,7 +71,7 @@ fn real_versions_and_fallbacks_show_in_the_report() {
     assert_eq!(x64["minidump"]["system"]["pointer_bits"], 64);
     assert_eq!(
         x64["failure_bucket"],
-        "INVALID_POINTER_READ_c0000005_fabcore.dll!unknown"
+        "INVALID_POINTER_READ_c0000005_fabcore.dll!Unknown"
     );
     assert_eq!(
         x64["minidump"]["crashing_thread"]["frames"][1]["module"],
@@ -87,13 +87,13 @@ fn real_versions_and_fallbacks_show_in_the_report() {
     let outside = analyze("x64-outside-modules.dmp");
     assert_eq!(
         outside["failure_bucket"],
-        "BAD_INSTRUCTION_PTR_c0000005_unknown!unknown"
+        "INVALID_POINTER_EXECUTE_c0000005_fabrikam.exe!unknown_error_in_process"
     );
 
     let hang = analyze("x86-no-exception.dmp");
     assert_eq!(
         hang["failure_bucket"],
-        "APPLICATION_HANG_cfffffff_contoso.exe!unknown"
+        "APPLICATION_HANG_cfffffff_contoso.exe!Unknown"
     );
     assert_eq!(hang["signature"]["fault_location"], "no_exception");
 

@@ -18,6 +18,7 @@ mod support;
 
 mod bad_inputs;
 mod batch_outputs;
+mod bucket_vectors;
 mod damaged_minidumps;
 mod determinism;
 mod generated_samples;

@@ -104,7 +104,7 @@ fn breakpad_symbols_name_frame_zero() {
     assert_eq!(frame["line"], 58);
     assert_eq!(
         r["failure_bucket"],
-        "NULL_POINTER_WRITE_c0000005_test_app.exe!`anonymous namespace'::CrashFunction"
+        "NULL_POINTER_WRITE_c0000005_test_app.exe!`anonymous_namespace'::CrashFunction"
     );
     assert_eq!(
         r["crash_state"][0],
@@ -144,7 +144,7 @@ fn report_fields_for_an_access_violation() {
     assert_eq!(h["minidump"]["exception"], Value::Null);
     assert_eq!(
         h["failure_bucket"],
-        "APPLICATION_HANG_cfffffff_tiny.exe!unknown"
+        "APPLICATION_HANG_cfffffff_tiny.exe!Unknown"
     );
 
     // XP-era hang report: versions from VS_FIXEDFILEINFO.

@@ -21,6 +21,10 @@ pub const IN_PAGE_ERROR: u32 = 0xC000_0006;
 pub const FAST_FAIL: u32 = 0xC000_0409;
 /// The pseudo exception code WER writes into hang reports.
 pub const WER_HANG: u32 = 0xCFFF_FFFF;
+/// `STATUS_HEAP_CORRUPTION`.
+pub const HEAP_CORRUPTION: u32 = 0xC000_0374;
+/// `EXCEPTION_STACK_OVERFLOW`.
+pub const STACK_OVERFLOW: u32 = 0xC000_00FD;
 
 const CODES: &[ExceptionCode] = &[
     e(

@@ -16,6 +16,7 @@
 //! Every RVA is at least 4-byte aligned; contexts and stacks are 16-byte
 //! aligned and streams start 8-byte aligned.
 
+pub mod buckets;
 pub mod context;
 pub mod damage;
 pub mod samples;
@@ -92,6 +93,32 @@ pub struct ModuleSpec {
     pub checksum: u32,
     /// True for executables (VFT_APP), false for DLLs (VFT_DLL).
     pub is_exe: bool,
+    /// The PDB its CodeView (RSDS) record names; `None` writes no CodeView record.
+    pub pdb: Option<PdbSpec>,
+}
+
+/// The `RSDS` CodeView record of a module: the PDB's name, GUID and age.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PdbSpec {
+    /// PDB file name (`render.pdb`).
+    pub name: String,
+    /// The GUID as the record stores it (Data1..Data3 little-endian, Data4 in order).
+    pub guid: [u8; 16],
+    /// Age.
+    pub age: u32,
+}
+
+impl PdbSpec {
+    /// The Breakpad debug id: the GUID as printed (`%08X%04X%04X` then Data4) and the age in
+    /// hex, the key of `<pdb>/<id>/<name>.sym` symbol folders.
+    pub fn debug_id(&self) -> String {
+        let [a0, a1, a2, a3, b0, b1, c0, c1, rest @ ..] = self.guid;
+        let d1 = u32::from_le_bytes([a0, a1, a2, a3]);
+        let d2 = u16::from_le_bytes([b0, b1]);
+        let d3 = u16::from_le_bytes([c0, c1]);
+        let d4: String = rest.iter().map(|b| format!("{b:02X}")).collect();
+        format!("{d1:08X}{d2:04X}{d3:04X}{d4}{:X}", self.age)
+    }
 }
 
 impl ModuleSpec {
@@ -322,6 +349,22 @@ pub fn build_with(spec: &DumpSpec, extra: &[(u32, Vec<u8>)]) -> Built {
         .map(|m| streams::write_string(&mut w, &m.path))
         .collect();
 
+    // CodeView records.
+    let cv_records: Vec<Location> = spec
+        .modules
+        .iter()
+        .map(|m| match &m.pdb {
+            Some(pdb) => {
+                w.align(4);
+                let rva = w.rva();
+                w.bytes(b"RSDS").bytes(&pdb.guid).u32(pdb.age);
+                w.bytes(pdb.name.as_bytes()).u8(0);
+                Location::span(rva, &w)
+            }
+            None => Location::default(),
+        })
+        .collect();
+
     // List streams.
     w.align(8);
     let rva = w.rva();
@@ -340,8 +383,8 @@ pub fn build_with(spec: &DumpSpec, extra: &[(u32, Vec<u8>)]) -> Built {
     w.align(8);
     let rva = w.rva();
     w.u32(spec.modules.len() as u32); // NumberOfModules
-    for (module, name_rva) in spec.modules.iter().zip(&module_names) {
-        streams::write_module(&mut w, module, *name_rva);
+    for ((module, name_rva), cv) in spec.modules.iter().zip(&module_names).zip(&cv_records) {
+        streams::write_module(&mut w, module, *name_rva, *cv);
     }
     entries.push((StreamType::ModuleList, Location::span(rva, &w)));
 

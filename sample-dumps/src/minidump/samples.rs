@@ -69,6 +69,7 @@ fn module(path: &str, base: u64, size: u32, version: [u16; 4], timestamp: u32) -
         // Any fixed value will do; derive one so modules differ.
         checksum: timestamp.rotate_left(7) ^ size,
         is_exe: !lower.ends_with(".dll"),
+        pdb: None,
     }
 }
 

@@ -188,14 +188,14 @@ fn write_fixed_file_info(w: &mut ByteWriter, module: &ModuleSpec) {
 /// 0x0C CheckSum, 0x10 TimeDateStamp, 0x14 ModuleNameRva,
 /// 0x18 VersionInfo (VS_FIXEDFILEINFO, 52), 0x4C CvRecord (location),
 /// 0x54 MiscRecord (location), 0x5C Reserved0 u64, 0x64 Reserved1 u64.
-pub fn write_module(w: &mut ByteWriter, module: &ModuleSpec, name_rva: u32) {
+pub fn write_module(w: &mut ByteWriter, module: &ModuleSpec, name_rva: u32, cv: Location) {
     w.u64(module.base); // 0x00 BaseOfImage
     w.u32(module.size); // 0x08 SizeOfImage
     w.u32(module.checksum); // 0x0C CheckSum
     w.u32(module.timestamp); // 0x10 TimeDateStamp
     w.u32(name_rva); // 0x14 ModuleNameRva
     write_fixed_file_info(w, module); // 0x18 VersionInfo
-    Location::default().write(w); // 0x4C CvRecord (none)
+    cv.write(w); // 0x4C CvRecord (RSDS, or none)
     Location::default().write(w); // 0x54 MiscRecord (none)
     w.u64(0); // 0x5C Reserved0
     w.u64(0); // 0x64 Reserved1
@@ -266,9 +266,10 @@ mod tests {
             timestamp: 1,
             checksum: 2,
             is_exe: false,
+            pdb: None,
         };
         let mut w = ByteWriter::new();
-        write_module(&mut w, &module, 0x40);
+        write_module(&mut w, &module, 0x40, Location::default());
         assert_eq!(w.len(), MODULE_SIZE as usize);
         // dwFileVersionMS / LS at 0x18 + 8 / + 12.
         assert_eq!(

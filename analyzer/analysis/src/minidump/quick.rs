@@ -81,6 +81,26 @@ impl RawModule<'_> {
     fn contains(&self, address: u64) -> bool {
         address >= self.base() && address - self.base() < self.size()
     }
+    /// Whether the module's name ends in `verifier.dll` (Application Verifier, which the
+    /// bucket marks `_AVRF`): compared in its UTF-16 form, without decoding every name.
+    fn is_verifier(&self, whole: &[u8]) -> bool {
+        const NAME: &[u8] = b"\\verifier.dll";
+        let name_rva = u64::from(u32_at(self.entry, 20).unwrap_or(0));
+        let Some(len) = u32_at(whole, name_rva).map(u64::from) else {
+            return false;
+        };
+        let want = NAME.len() as u64 * 2;
+        if len < want {
+            return false;
+        }
+        le_bytes::slice(whole, name_rva + 4 + len - want, want).is_some_and(|tail| {
+            tail.chunks_exact(2).zip(NAME).all(|(unit, &c)| {
+                unit == [c.to_ascii_lowercase(), 0]
+                    || unit == [c.to_ascii_uppercase(), 0]
+                    || (c == b'\\' && unit == [b'/', 0])
+            })
+        })
+    }
     fn facts(&self, whole: &[u8]) -> Result<ModuleFacts> {
         let name_rva = u32_at(self.entry, 20).unwrap_or(0) as usize;
         let version = (u32_at(self.entry, 24) == Some(VS_FFI_SIGNATURE)).then(|| {
@@ -230,6 +250,10 @@ pub fn read_signature_facts(bytes: &[u8]) -> Result<(UserCrashFacts, Vec<Minidum
                 modules.push(m.facts(bytes)?);
             }
         }
+    }
+    // Application Verifier marks the bucket (`_AVRF`): keep its module when it is loaded.
+    if let Some(verifier) = raw.iter().skip(1).find(|m| m.is_verifier(bytes)) {
+        modules.push(verifier.facts(bytes)?);
     }
     if modules_stream.is_none() {
         warnings.push(MinidumpWarning::NoModuleList);
