@@ -44,12 +44,14 @@
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet};
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
+mod line;
 mod note;
 mod share;
 mod text;
 
+use line::Line;
 pub use note::RunNote;
 pub use share::{is_share, load_share};
 
@@ -245,81 +247,6 @@ pub struct RegressReport {
     pub reappeared_codes: Vec<CodeChange>,
     /// Caveats about the inputs (a baseline without verdicts, an empty baseline).
     pub notes: Vec<RunNote>,
-}
-
-// The per-line view of a record: serde skips every other field without keeping it.
-#[derive(Deserialize, Clone)]
-#[serde(expecting = "a JSON object with a `path`")]
-struct Line {
-    path: String,
-    schema_version: Option<u64>,
-    error: Option<String>,
-    failure_bucket: Option<String>,
-    cer_subpath: Option<String>,
-    known_issues: Option<Vec<IssueLine>>,
-    kernel: Option<KernelLine>,
-    kernel_signature: Option<KernelSignatureLine>,
-    minidump: Option<MinidumpLine>,
-    signature: Option<SignatureLine>,
-}
-
-impl Line {
-    /// The record of hits a share counted under a CER subpath with no report file kept.
-    fn for_subpath(subpath: &str, count_file: Option<&std::path::Path>) -> Line {
-        Line {
-            path: count_file.map_or_else(|| subpath.to_owned(), |p| p.display().to_string()),
-            schema_version: None,
-            error: None,
-            failure_bucket: None,
-            cer_subpath: Some(subpath.to_owned()),
-            // Like a `bucket --json` record: no verdicts, no codes.
-            known_issues: None,
-            kernel: None,
-            kernel_signature: None,
-            minidump: None,
-            signature: None,
-        }
-    }
-}
-
-#[derive(Deserialize, Clone)]
-struct IssueLine {
-    id: String,
-    title: Option<String>,
-    verdict: String,
-    reason: Option<String>,
-}
-
-#[derive(Deserialize, Clone)]
-struct NamedCode {
-    code: Option<String>,
-    name: Option<String>,
-}
-
-#[derive(Deserialize, Clone)]
-struct KernelLine {
-    bugcheck: Option<NamedCode>,
-}
-
-#[derive(Deserialize, Clone)]
-struct KernelSignatureLine {
-    stop_code: Option<StopCodeLine>,
-}
-
-#[derive(Deserialize, Clone)]
-struct StopCodeLine {
-    base_code: Option<u64>,
-}
-
-#[derive(Deserialize, Clone)]
-struct MinidumpLine {
-    exception: Option<NamedCode>,
-}
-
-#[derive(Deserialize, Clone)]
-struct SignatureLine {
-    exception_code: Option<String>,
-    fault_location: Option<String>,
 }
 
 /// Reads one run from JSON Lines. Blank lines are skipped; `source` names the run in errors.

@@ -1,0 +1,78 @@
+//! The per-line view of a report record: only the fields `regress` reads.
+
+use serde::Deserialize;
+
+// The per-line view of a record: serde skips every other field without keeping it.
+#[derive(Deserialize, Clone)]
+#[serde(expecting = "a JSON object with a `path`")]
+pub(super) struct Line {
+    pub(super) path: String,
+    pub(super) schema_version: Option<u64>,
+    pub(super) error: Option<String>,
+    pub(super) failure_bucket: Option<String>,
+    pub(super) cer_subpath: Option<String>,
+    pub(super) known_issues: Option<Vec<IssueLine>>,
+    pub(super) kernel: Option<KernelLine>,
+    pub(super) kernel_signature: Option<KernelSignatureLine>,
+    pub(super) minidump: Option<MinidumpLine>,
+    pub(super) signature: Option<SignatureLine>,
+}
+
+impl Line {
+    /// The record of hits a share counted under a CER subpath with no report file kept.
+    pub(super) fn for_subpath(subpath: &str, count_file: Option<&std::path::Path>) -> Line {
+        Line {
+            path: count_file.map_or_else(|| subpath.to_owned(), |p| p.display().to_string()),
+            schema_version: None,
+            error: None,
+            failure_bucket: None,
+            cer_subpath: Some(subpath.to_owned()),
+            // Like a `bucket --json` record: no verdicts, no codes.
+            known_issues: None,
+            kernel: None,
+            kernel_signature: None,
+            minidump: None,
+            signature: None,
+        }
+    }
+}
+
+#[derive(Deserialize, Clone)]
+pub(super) struct IssueLine {
+    pub(super) id: String,
+    pub(super) title: Option<String>,
+    pub(super) verdict: String,
+    pub(super) reason: Option<String>,
+}
+
+#[derive(Deserialize, Clone)]
+pub(super) struct NamedCode {
+    pub(super) code: Option<String>,
+    pub(super) name: Option<String>,
+}
+
+#[derive(Deserialize, Clone)]
+pub(super) struct KernelLine {
+    pub(super) bugcheck: Option<NamedCode>,
+}
+
+#[derive(Deserialize, Clone)]
+pub(super) struct KernelSignatureLine {
+    pub(super) stop_code: Option<StopCodeLine>,
+}
+
+#[derive(Deserialize, Clone)]
+pub(super) struct StopCodeLine {
+    pub(super) base_code: Option<u64>,
+}
+
+#[derive(Deserialize, Clone)]
+pub(super) struct MinidumpLine {
+    pub(super) exception: Option<NamedCode>,
+}
+
+#[derive(Deserialize, Clone)]
+pub(super) struct SignatureLine {
+    pub(super) exception_code: Option<String>,
+    pub(super) fault_location: Option<String>,
+}
