@@ -172,6 +172,7 @@ mod tests {
             }),
             context_instruction: context,
             exception_address_is_data: false,
+            fault_function: None,
             frames: vec![],
         }
     }

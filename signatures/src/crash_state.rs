@@ -145,6 +145,7 @@ mod tests {
             exception: None,
             context_instruction: None,
             exception_address_is_data: false,
+            fault_function: None,
             frames,
         }
     }

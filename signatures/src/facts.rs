@@ -106,6 +106,10 @@ pub struct UserCrashFacts {
     pub exception_address_is_data: bool,
     /// Frames of the crashing thread from the top, empty when the stack was not walked.
     pub frames: Vec<FrameFacts>,
+    /// The function at the fault address from one symbol lookup, for when frame 0 of a walk is
+    /// not the fault address or there was no walk: the bucket names the same function on
+    /// every path.
+    pub fault_function: Option<String>,
 }
 
 impl UserCrashFacts {

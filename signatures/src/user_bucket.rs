@@ -111,6 +111,7 @@ impl FailureBucket {
                         && f.instruction == tuple.fault_address
                 })
                 .and_then(|f| f.function.as_deref())
+                .or(facts.fault_function.as_deref())
                 .map_or_else(|| NO_SYMBOL.to_owned(), sanitize_function);
             (tuple.mod_name.clone(), function)
         };
@@ -209,6 +210,7 @@ mod tests {
             }),
             context_instruction: None,
             exception_address_is_data: false,
+            fault_function: None,
             frames: vec![FrameFacts {
                 instruction: address,
                 function: None,

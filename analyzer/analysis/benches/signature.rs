@@ -1,7 +1,7 @@
 //! Signature-only path versus the full report path on the real minidumps of
 //! `../shared/real-dumps/minidump` (the Windows ones the CER table covers).
 //!
-//! Run: `cargo bench -p dumpsig-analyzer --bench signature`. Figures go to BENCHMARKS.md.
+//! Run: `cargo bench -p dumpsig-analysis --bench signature`. Figures go to BENCHMARKS.md.
 // Test code: a panic is a failed test with its message.
 #![allow(
     clippy::expect_used,

@@ -98,8 +98,10 @@ pub fn analyze_source(source: &DumpSource, options: &AnalyzeOptions) -> Result<R
                 Depth::Full => {
                     let mut full =
                         minidump::stackwalk::analyze_full(bytes, &options.symbols, options.frames)?;
-                    if full.facts.frames.is_empty() {
-                        // No walk (a damaged thread list): the bucket still names the faulting
+                    let fault = CerTuple::from_facts(&full.facts).fault_address;
+                    if full.facts.frames.first().map(|f| f.instruction) != Some(fault) {
+                        // No walk (a damaged thread list), or one that started elsewhere (an
+                        // unreadable exception context): the bucket still names the faulting
                         // function, as the signature path does.
                         minidump::stackwalk::name_fault_frame(
                             bytes,

@@ -31,7 +31,7 @@ pub struct ImageStore {
     answers: Mutex<HashMap<ImageKey, Arc<OnceLock<Answer>>>>,
 }
 
-/// File name (lower case), timestamp, SizeOfImage.
+/// File name and loaded name, timestamp, SizeOfImage.
 type ImageKey = (String, u32, u64);
 
 /// A lookup's outcome: the version (if found) and the notes of the search.
@@ -87,7 +87,9 @@ impl ImageStore {
         timestamp: u32,
         size: u64,
     ) -> (Option<StoredVersion>, Vec<StoreNote>) {
-        let key = (file.to_ascii_lowercase(), timestamp, size);
+        // Keyed by exactly what the search uses (both names, as given): the answer and its
+        // notes cannot depend on which dump asked first.
+        let key = (format!("{file}\n{loaded}"), timestamp, size);
         let slot = match self.answers.lock() {
             Ok(mut a) => Arc::clone(a.entry(key).or_default()),
             Err(_) => Arc::new(OnceLock::new()),

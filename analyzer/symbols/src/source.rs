@@ -115,7 +115,9 @@ impl SymbolSource {
             return (None, Vec::new());
         };
         let name = debug_file_name(debug_file).to_owned();
-        let key = format!("{}/{debug_id}", name.to_ascii_lowercase());
+        // Keyed by the name as fetched: a case-sensitive store may answer differently for
+        // another spelling, and the answer must not depend on which dump asked first.
+        let key = format!("{name}/{debug_id}");
         let slot = match self.converted.lock() {
             Ok(mut map) => Arc::clone(map.entry(key).or_default()),
             Err(_) => Arc::new(OnceLock::new()),

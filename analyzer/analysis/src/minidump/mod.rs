@@ -32,6 +32,9 @@ use details::{
 };
 use signatures::time::UtcTime;
 
+/// Largest minidump analyzed around its damaged parts (a copy with them hidden).
+pub const MAX_REPAIR_BYTES: u64 = 64 << 20;
+
 /// A minidump opened over borrowed bytes.
 pub type OpenMinidump<'a> = Minidump<'a, &'a [u8]>;
 
@@ -40,6 +43,23 @@ pub type OpenMinidump<'a> = Minidump<'a, &'a [u8]>;
 /// when the header, the directory or the exception stream is unusable.
 pub fn checked(bytes: &[u8]) -> Result<(Cow<'_, [u8]>, Vec<MinidumpWarning>)> {
     let damage = validate::check_extents(bytes)?;
+    // The repair is a copy of the file: bounded, so a damaged full-memory dump cannot make
+    // every worker hold gigabytes. Above the bound the damage is an error, as it was before.
+    if let Some(first) = damage
+        .first()
+        .filter(|_| bytes.len() as u64 > MAX_REPAIR_BYTES)
+    {
+        return Err(AnalyzeError::Malformed {
+            what: "minidump",
+            offset: first.offset,
+            reason: format!(
+                "{} is damaged ({}) and the file is too large ({} bytes, over {MAX_REPAIR_BYTES}) to analyze without it",
+                validate::stream_name(first.stream_type),
+                first.problem,
+                bytes.len()
+            ),
+        });
+    }
     let fixed = validate::repaired(bytes, &damage);
     Ok((
         fixed,
@@ -203,6 +223,7 @@ pub fn read_facts(
             .as_ref()
             .is_some_and(|s| exception_address_is_data(s.raw.platform_id)),
         frames: Vec::new(),
+        fault_function: None,
     };
     let tuple = CerTuple::from_facts(&facts);
     let details = MinidumpDetails {

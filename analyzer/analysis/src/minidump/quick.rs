@@ -3,7 +3,8 @@
 //!
 //! Bucketing a share of thousands of dumps needs only: the CPU (for the pointer width), each
 //! module's base, size, timestamp and VS_FIXEDFILEINFO, the exception record, and — only when
-//! ExceptionAddress is 0 — the exception context's instruction pointer. The `minidump` crate
+//! ExceptionAddress is 0 or the dump was written on a non-Windows system — the exception
+//! context's instruction pointer. The `minidump` crate
 //! locates the streams; the few fields are read here straight from the stream bytes, and only
 //! two module names (the main executable and the faulting module) are decoded. The full path
 //! ([`super::read_facts`]) gives the same tuple; a test holds the two together.
@@ -89,12 +90,17 @@ impl RawModule<'_> {
         let Some(len) = u32_at(whole, name_rva).map(u64::from) else {
             return false;
         };
-        let want = NAME.len() as u64 * 2;
+        // A bare `verifier.dll` (no folder) counts too: compare without the separator.
+        let (name, want) = if len == (NAME.len() as u64 - 1) * 2 {
+            (NAME.get(1..).unwrap_or(NAME), len)
+        } else {
+            (NAME, NAME.len() as u64 * 2)
+        };
         if len < want {
             return false;
         }
         le_bytes::slice(whole, name_rva + 4 + len - want, want).is_some_and(|tail| {
-            tail.chunks_exact(2).zip(NAME).all(|(unit, &c)| {
+            tail.chunks_exact(2).zip(name).all(|(unit, &c)| {
                 unit == [c.to_ascii_lowercase(), 0]
                     || unit == [c.to_ascii_uppercase(), 0]
                     || (c == b'\\' && unit == [b'/', 0])
@@ -185,10 +191,13 @@ pub fn read_signature_facts(bytes: &[u8]) -> Result<(UserCrashFacts, Vec<Minidum
             ),
         ));
     }
+    // As the `minidump` crate does, entries of size 0 or that wrap the address space are not
+    // modules.
     let raw: Vec<RawModule<'_>> = table
         .chunks_exact(MODULE_ENTRY)
         .take(count)
         .map(|entry| RawModule { entry })
+        .filter(|m| m.size() > 0 && m.base().checked_add(m.size()).is_some())
         .collect();
 
     let bits = pointer_bits(arch).unwrap_or_else(|| {
@@ -265,6 +274,7 @@ pub fn read_signature_facts(bytes: &[u8]) -> Result<(UserCrashFacts, Vec<Minidum
         context_instruction,
         exception_address_is_data: data_address,
         frames: Vec::new(),
+        fault_function: None,
     };
     Ok((facts, warnings))
 }

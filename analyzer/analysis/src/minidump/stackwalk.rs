@@ -101,10 +101,7 @@ pub fn name_fault_frame(bytes: &[u8], facts: &mut UserCrashFacts, symbols: &Symb
     };
     // A module without symbols leaves the name empty, as on the full path.
     let _ = futures_executor::block_on(symbols.symbolizer.fill_symbol(module, &mut frame));
-    facts.frames = vec![FrameFacts {
-        instruction: address,
-        function: frame.function,
-    }];
+    facts.fault_function = frame.function;
 }
 
 /// Opens the dump, extracts its facts, walks the crashing thread's stack and fills the frames.

@@ -23,6 +23,12 @@ const STREAM_MISC_INFO: u32 = 15;
 const STREAM_MEMORY_INFO: u32 = 16;
 const STREAM_THREAD_INFO: u32 = 17;
 const STREAM_THREAD_NAMES: u32 = 24;
+const STREAM_SYSTEM_INFO: u32 = 7;
+
+/// Size of MINIDUMP_EXCEPTION_STREAM.
+const EXCEPTION_STREAM: u64 = 0xA8;
+/// Size of MINIDUMP_SYSTEM_INFO.
+const SYSTEM_INFO: u64 = 56;
 
 /// Size of MINIDUMP_DIRECTORY.
 const DIRECTORY_ENTRY: u64 = 12;
@@ -90,6 +96,42 @@ fn inside(bytes: &[u8], offset: u64, size: u64) -> bool {
         .is_some_and(|end| end <= bytes.len() as u64)
 }
 
+/// Longest module name read (bytes of UTF-16), as the signature path reads them.
+pub const MAX_NAME_BYTES: u64 = 64 * 1024;
+
+/// What makes a module's name unreadable, for the entries the reader does not skip.
+fn bad_module_name(bytes: &[u8], module: u64) -> Option<String> {
+    let base = u64_at(bytes, module).unwrap_or(0);
+    let size = u64::from(u32_at(bytes, module + 8).unwrap_or(0));
+    if size == 0 || base.checked_add(size).is_none() {
+        return None; // skipped by the reader, never named
+    }
+    let name = u64::from(u32_at(bytes, module + 20).unwrap_or(0));
+    let Some(len) = u32_at(bytes, name).map(u64::from) else {
+        return Some(format!(
+            "its name (at {name:#x}) lies past the end of the file ({:#x})",
+            bytes.len()
+        ));
+    };
+    let Some(raw) = le_bytes::slice(bytes, name + 4, len) else {
+        return Some(format!(
+            "its {len}-byte name at {name:#x} runs past the end of the file ({:#x})",
+            bytes.len()
+        ));
+    };
+    if len % 2 != 0 || len > MAX_NAME_BYTES {
+        return Some(format!("its name at {name:#x} is {len} bytes long"));
+    }
+    let units = raw
+        .chunks_exact(2)
+        .filter_map(|c| <[u8; 2]>::try_from(c).ok())
+        .map(u16::from_le_bytes);
+    if char::decode_utf16(units).any(|c| c.is_err()) {
+        return Some(format!("its name at {name:#x} is not valid UTF-16"));
+    }
+    None
+}
+
 /// Collects the damage of one stream.
 struct Checker<'b> {
     bytes: &'b [u8],
@@ -126,7 +168,26 @@ impl Checker<'_> {
                     what(),
                     self.bytes.len()
                 );
-                self.clear(rva.into(), at, problem);
+                self.clear(at, at, problem);
+            }
+        }
+    }
+
+    /// A list stream as the `minidump` crate reads it: a u32 count, 4 bytes of padding or
+    /// none, then exactly `count` entries; any other size makes the reader refuse the stream.
+    /// Returns the offset of the first entry when the stream is sound.
+    fn list(&mut self, rva: u64, size: u64, entry: u64, what: &str) -> Option<u64> {
+        let count = u64::from(u32_at(self.bytes, rva).unwrap_or(0));
+        let body = count.checked_mul(entry);
+        match body {
+            Some(b) if b.checked_add(4) == Some(size) => Some(rva + 4),
+            Some(b) if b.checked_add(8) == Some(size) => Some(rva + 8),
+            _ => {
+                self.hide(
+                    rva,
+                    format!("it declares {count} {what}, which do not match its {size} bytes"),
+                );
+                None
             }
         }
     }
@@ -142,7 +203,8 @@ impl Checker<'_> {
         what: &str,
     ) -> bool {
         let needed = count.checked_mul(entry).and_then(|n| n.checked_add(header));
-        if needed.is_some_and(|n| n <= size) {
+        // An entry size of 0 would let any count through, and readers reserve by count.
+        if needed.is_some_and(|n| n <= size) && (entry > 0 || count == 0) {
             return true;
         }
         self.hide(
@@ -152,14 +214,80 @@ impl Checker<'_> {
         false
     }
 
+    /// A CodeView record inside the file but too short for its signature: the reader refuses
+    /// the whole module list for it.
+    fn short_codeview(&mut self, at: u64, module: u64) {
+        let (Some(len), Some(rva)) = (u32_at(self.bytes, at), u32_at(self.bytes, at + 4)) else {
+            return;
+        };
+        let (len, rva) = (u64::from(len), u64::from(rva));
+        if len == 0 || !inside(self.bytes, rva, len) {
+            return;
+        }
+        let needed = match le_bytes::slice(self.bytes, rva, 4u64.min(len)) {
+            Some(b"RSDS") => 24,
+            Some(b"NB10") => 16,
+            _ => 4,
+        };
+        if len < needed {
+            self.clear(
+                at,
+                at,
+                format!("the CodeView record of module {module} is {len} bytes, too short to read"),
+            );
+        }
+    }
+
+    /// MINIDUMP_HANDLE_DATA_STREAM: the reader reserves memory by its count and follows each
+    /// descriptor's chain of object information, so the descriptor size must be one of the two
+    /// the format defines, the count must fit, and no chain may leave the file or loop.
+    fn handle_data(&mut self, rva: u64, size: u64) {
+        let bytes = self.bytes;
+        let header = u64::from(u32_at(bytes, rva).unwrap_or(0));
+        let entry = u64::from(u32_at(bytes, rva + 4).unwrap_or(0));
+        let count = u64::from(u32_at(bytes, rva + 8).unwrap_or(0));
+        if count > 0 && entry != 32 && entry != 40 {
+            self.hide(
+                rva,
+                format!("its descriptors are {entry} bytes; the format has 32 or 40"),
+            );
+            return;
+        }
+        if !self.fits(rva, size, count, header.max(16), entry, "handles") || entry != 40 {
+            return;
+        }
+        // MINIDUMP_HANDLE_DESCRIPTOR_2: ObjectInfoRva at +32; each
+        // MINIDUMP_HANDLE_OBJECT_INFORMATION starts with NextInfoRva. Bounded work: at most
+        // one step per 12 bytes of the file overall.
+        let mut budget = bytes.len() as u64 / 12;
+        for i in 0..count {
+            let d = rva + header.max(16) + i * entry;
+            let mut next = u64::from(u32_at(bytes, d + 32).unwrap_or(0));
+            let mut seen = std::collections::HashSet::new();
+            while next != 0 {
+                budget = budget.saturating_sub(1);
+                if budget == 0 || !seen.insert(next) || !inside(bytes, next, 12) {
+                    self.hide(
+                        d,
+                        format!(
+                            "the object information chain of handle {i} leaves the file or loops"
+                        ),
+                    );
+                    return;
+                }
+                next = u64::from(u32_at(bytes, next).unwrap_or(0));
+            }
+        }
+    }
+
     fn check(&mut self, rva: u64, size: u64) {
         let bytes = self.bytes;
         match self.kind {
             STREAM_THREAD_LIST => {
-                let count = u64::from(u32_at(bytes, rva).unwrap_or(0));
-                if self.fits(rva, size, count, 4, THREAD_ENTRY, "threads") {
+                if let Some(first) = self.list(rva, size, THREAD_ENTRY, "threads") {
+                    let count = u64::from(u32_at(bytes, rva).unwrap_or(0));
                     for i in 0..count {
-                        let t = rva + 4 + i * THREAD_ENTRY;
+                        let t = first + i * THREAD_ENTRY;
                         let id = u32_at(bytes, t).unwrap_or(0);
                         self.location(t + 32, || format!("the stack memory of thread {id}"));
                         self.location(t + 40, || format!("the context of thread {id}"));
@@ -167,41 +295,27 @@ impl Checker<'_> {
                 }
             }
             STREAM_MODULE_LIST => {
-                let count = u64::from(u32_at(bytes, rva).unwrap_or(0));
-                // Some writers pad the count to 8 bytes.
-                let header = if size == 8 + count.saturating_mul(MODULE_ENTRY) {
-                    8
-                } else {
-                    4
-                };
-                if self.fits(rva, size, count, header, MODULE_ENTRY, "modules") {
+                if let Some(first) = self.list(rva, size, MODULE_ENTRY, "modules") {
+                    let count = u64::from(u32_at(bytes, rva).unwrap_or(0));
                     for i in 0..count {
-                        let m = rva + header + i * MODULE_ENTRY;
-                        // ModuleNameRva @20: a MINIDUMP_STRING the list cannot do without.
-                        let name = u64::from(u32_at(bytes, m + 20).unwrap_or(0));
-                        let name_len = u32_at(bytes, name).map(|n| u64::from(n) + 4);
-                        if !name_len.is_some_and(|len| inside(bytes, name, len)) {
-                            self.hide(
-                                m,
-                                format!(
-                                    "the name of module {i} (at {name:#x}) lies past the end of the file ({:#x})",
-                                    bytes.len()
-                                ),
-                            );
+                        let m = first + i * MODULE_ENTRY;
+                        if let Some(problem) = bad_module_name(bytes, m) {
+                            self.hide(m, format!("module {i}: {problem}"));
                             break;
                         }
                         // CvRecord @76 and MiscRecord @84: the module stays, without its
-                        // debug id.
+                        // debug id, when its record is cut or too short to read.
                         self.location(m + 76, || format!("the CodeView record of module {i}"));
+                        self.short_codeview(m + 76, i);
                         self.location(m + 84, || format!("the misc record of module {i}"));
                     }
                 }
             }
             STREAM_MEMORY_LIST => {
-                let count = u64::from(u32_at(bytes, rva).unwrap_or(0));
-                if self.fits(rva, size, count, 4, MEMORY_DESCRIPTOR, "memory ranges") {
+                if let Some(first) = self.list(rva, size, MEMORY_DESCRIPTOR, "memory ranges") {
+                    let count = u64::from(u32_at(bytes, rva).unwrap_or(0));
                     for i in 0..count {
-                        let d = rva + 4 + i * MEMORY_DESCRIPTOR;
+                        let d = first + i * MEMORY_DESCRIPTOR;
                         let start = u64_at(bytes, d).unwrap_or(0);
                         self.location(d + 8, || format!("memory range {start:#x}"));
                     }
@@ -234,7 +348,8 @@ impl Checker<'_> {
                 // MINIDUMP_EXCEPTION_STREAM: ThreadContext location at +0xA0.
                 self.location(rva + 0xA0, || "the exception's thread context".to_owned());
             }
-            STREAM_HANDLE_DATA | STREAM_UNLOADED_MODULES | STREAM_THREAD_INFO => {
+            STREAM_HANDLE_DATA => self.handle_data(rva, size),
+            STREAM_UNLOADED_MODULES | STREAM_THREAD_INFO => {
                 // SizeOfHeader u32, SizeOfEntry/Descriptor u32, NumberOfEntries u32.
                 let header = u64::from(u32_at(bytes, rva).unwrap_or(0));
                 let entry = u64::from(u32_at(bytes, rva + 4).unwrap_or(0));
@@ -303,6 +418,15 @@ pub fn check_extents(bytes: &[u8]) -> Result<Vec<StreamDamage>> {
         if kind == 0 {
             continue; // UnusedStream: its location means nothing.
         }
+        if kind == STREAM_EXCEPTION && size < EXCEPTION_STREAM {
+            return Err(AnalyzeError::Malformed {
+                what: "exception stream",
+                offset: rva,
+                reason: format!(
+                    "it is {size} bytes, a MINIDUMP_EXCEPTION_STREAM takes {EXCEPTION_STREAM}"
+                ),
+            });
+        }
         if !inside(bytes, rva, size) {
             if kind == STREAM_EXCEPTION {
                 // Without it nothing says what crashed: the keys cannot be computed.
@@ -330,6 +454,12 @@ pub fn check_extents(bytes: &[u8]) -> Result<Vec<StreamDamage>> {
             entry,
             damage: Vec::new(),
         };
+        if kind == STREAM_SYSTEM_INFO && size < SYSTEM_INFO {
+            checker.hide(
+                rva,
+                format!("it is {size} bytes, a MINIDUMP_SYSTEM_INFO takes {SYSTEM_INFO}"),
+            );
+        }
         checker.check(rva, size);
         damage.extend(checker.damage);
     }
@@ -426,5 +556,80 @@ mod tests {
         let damage = check_extents(&b).unwrap();
         assert_eq!(damage.len(), 1);
         assert_eq!(stream_name(damage[0].stream_type), "handle data stream");
+    }
+
+    /// One stream of `kind` holding `body`, right after a one-entry directory.
+    fn one_stream(kind: u32, body: &[u8]) -> Vec<u8> {
+        let mut b = header(1, 32);
+        for v in [kind, body.len() as u32, 44] {
+            b.extend_from_slice(&v.to_le_bytes());
+        }
+        b.extend_from_slice(body);
+        b
+    }
+
+    fn words(values: &[u32]) -> Vec<u8> {
+        values.iter().flat_map(|v| v.to_le_bytes()).collect()
+    }
+
+    #[test]
+    fn handle_data_with_zero_sized_or_looping_descriptors_is_hidden() {
+        // SizeOfDescriptor 0 with a count: a reader would reserve by the count alone.
+        let b = one_stream(12, &words(&[16, 0, 0xFFFF_FFFF, 0]));
+        assert_eq!(check_extents(&b).unwrap().len(), 1);
+        // One MINIDUMP_HANDLE_DESCRIPTOR_2 whose object information points at itself.
+        let info = 44 + 16 + 40;
+        let mut body = words(&[16, 40, 1, 0]);
+        body.extend_from_slice(&[0u8; 32]);
+        body.extend_from_slice(&words(&[info, 0])); // ObjectInfoRva, Reserved0
+        body.extend_from_slice(&words(&[info, 0, 0])); // NextInfoRva -> itself
+        let b = one_stream(12, &body);
+        let damage = check_extents(&b).unwrap();
+        assert_eq!(damage.len(), 1, "{damage:?}");
+        assert!(damage[0].problem.contains("loops"), "{damage:?}");
+        // A sound chain passes.
+        let mut body = words(&[16, 40, 1, 0]);
+        body.extend_from_slice(&[0u8; 32]);
+        body.extend_from_slice(&words(&[info, 0]));
+        body.extend_from_slice(&words(&[0, 0, 0]));
+        assert!(check_extents(&one_stream(12, &body)).unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_short_exception_stream_is_an_error_and_short_system_info_is_hidden() {
+        assert!(check_extents(&one_stream(6, &[0u8; 0x40])).is_err());
+        let damage = check_extents(&one_stream(7, &[0u8; 32])).unwrap();
+        assert_eq!(damage[0].repair, Repair::HideStream(32));
+    }
+
+    #[test]
+    fn padded_lists_are_read_as_the_reader_reads_them() {
+        // A memory list with 4 bytes of padding after its count: sound.
+        let mut body = words(&[1, 0]);
+        body.extend_from_slice(&0x1000u64.to_le_bytes());
+        body.extend_from_slice(&words(&[4, 44]));
+        assert!(check_extents(&one_stream(5, &body)).unwrap().is_empty());
+        // A size that fits neither form: the reader refuses it, so it is hidden.
+        body.extend_from_slice(&[0u8; 4]);
+        assert_eq!(check_extents(&one_stream(5, &body)).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn an_odd_module_name_hides_the_module_list() {
+        let mut body = words(&[1]);
+        let mut module = vec![0u8; 108];
+        module[..8].copy_from_slice(&0x40_0000u64.to_le_bytes());
+        module[8..12].copy_from_slice(&0x1000u32.to_le_bytes());
+        let name = 44 + 4 + 108;
+        module[20..24].copy_from_slice(&(name as u32).to_le_bytes());
+        body.extend_from_slice(&module);
+        body.extend_from_slice(&words(&[3]));
+        body.extend_from_slice(&[b'a', 0, b'b', 0]);
+        let mut b = one_stream(4, &body);
+        // The stream is the count and the one entry; the name follows it.
+        b[36..40].copy_from_slice(&112u32.to_le_bytes());
+        let damage = check_extents(&b).unwrap();
+        assert_eq!(damage.len(), 1, "{damage:?}");
+        assert!(damage[0].problem.contains("3 bytes long"), "{damage:?}");
     }
 }

@@ -18,25 +18,6 @@ pub(super) struct Line {
     pub(super) signature: Option<SignatureLine>,
 }
 
-impl Line {
-    /// The record of hits a share counted under a CER subpath with no report file kept.
-    pub(super) fn for_subpath(subpath: &str, count_file: Option<&std::path::Path>) -> Line {
-        Line {
-            path: count_file.map_or_else(|| subpath.to_owned(), |p| p.display().to_string()),
-            schema_version: None,
-            error: None,
-            failure_bucket: None,
-            cer_subpath: Some(subpath.to_owned()),
-            // Like a `bucket --json` record: no verdicts, no codes.
-            known_issues: None,
-            kernel: None,
-            kernel_signature: None,
-            minidump: None,
-            signature: None,
-        }
-    }
-}
-
 #[derive(Deserialize, Clone)]
 pub(super) struct IssueLine {
     pub(super) id: String,

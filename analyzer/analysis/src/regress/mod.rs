@@ -100,6 +100,8 @@ pub struct RunData {
     buckets: BTreeMap<String, (usize, String)>,
     issues: BTreeMap<String, IssueStat>,
     codes: BTreeMap<(CodeKind, u64), CodeStat>,
+    /// Caveats found while reading the run (a share's unattributed hits).
+    notes: Vec<RunNote>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -455,7 +457,12 @@ pub fn compare(baseline: &RunData, current: &RunData, threshold: f64) -> Regress
     gone_buckets.sort_by_key(|c| Reverse(c.baseline_hits));
     grown_buckets.sort_by(|a, b| b.share_delta.total_cmp(&a.share_delta));
 
-    let mut notes = Vec::new();
+    let mut notes: Vec<RunNote> = baseline
+        .notes
+        .iter()
+        .chain(&current.notes)
+        .cloned()
+        .collect();
     let partial = |r: &RunData| RunNote::SummaryOnly {
         source: r.source.clone(),
         summary_only: r.summary_only,

@@ -15,6 +15,15 @@ pub enum RunNote {
         /// The run's source.
         source: String,
     },
+    /// A share counted hits that no report file attributes to a failure bucket.
+    UnattributedHits {
+        /// The run's source.
+        source: String,
+        /// The CER subpath.
+        subpath: String,
+        /// Hits left out.
+        hits: usize,
+    },
     /// Some records carry no verdicts or codes (bucket output, signature-only runs).
     SummaryOnly {
         /// The run's source.
@@ -35,6 +44,14 @@ impl std::fmt::Display for RunNote {
             RunNote::BlindBaseline { source } => write!(
                 f,
                 "{source}: no verdicts or codes at all, so every regression verdict counts and codes are not compared"
+            ),
+            RunNote::UnattributedHits {
+                source,
+                subpath,
+                hits,
+            } => write!(
+                f,
+                "{source}: {hits} hits of {subpath} have no report file naming their failure bucket and are left out"
             ),
             RunNote::SummaryOnly {
                 source,

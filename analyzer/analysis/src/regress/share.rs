@@ -7,7 +7,7 @@ use crate::analyze::{analyze_all, AnalyzeOptions};
 use crate::batch::BatchOptions;
 use crate::inputs::Input;
 
-use super::{Line, RunData};
+use super::{Line, RunData, RunNote};
 
 /// Whether `root` is laid out as a CER share (it has the `cabs` or `counts` tree), rather
 /// than a folder of dumps.
@@ -15,10 +15,13 @@ pub fn is_share(root: &Path) -> bool {
     root.join("cabs").is_dir() || root.join("counts").is_dir()
 }
 
-/// Reads the share at `root` as a run. Each report file is analyzed and counts as one hit;
-/// a bucket whose `count.txt` counted more hits than it kept files adds the rest to the
-/// bucket of its first report file that could be analyzed (they were filed under the same CER subpath), or, when it
-/// kept none, to its CER subpath. A bucket without a readable count counts its files.
+/// Reads the share at `root` as a run. Each report file is analyzed and counts as one hit. An
+/// application bucket whose `count.txt` counted more hits than it kept files adds the rest to
+/// the failure bucket of its first report file that could be analyzed (everything filed under
+/// one application subpath shares the tuple). Hits that cannot be attributed so (the `blue`
+/// and `shutdown` folders, which mix many failure buckets, or a folder without an analyzable
+/// report file) are left out and named in a note. A bucket without a readable count counts
+/// its files.
 pub fn load_share(
     root: &Path,
     options: &AnalyzeOptions,
@@ -70,9 +73,15 @@ pub fn load_share(
             continue;
         };
         let extra = hits.saturating_sub(kept);
-        let line = first
-            .unwrap_or_else(|| Line::for_subpath(&bucket.subpath, bucket.count_file.as_deref()));
-        run.add_hits(&line, extra);
+        match first.filter(|_| !bucket.bucket.is_special()) {
+            Some(line) => run.add_hits(&line, extra),
+            None if extra > 0 => run.notes.push(RunNote::UnattributedHits {
+                source: source.clone(),
+                subpath: bucket.subpath.clone(),
+                hits: extra,
+            }),
+            None => {}
+        }
     }
     Ok(run)
 }

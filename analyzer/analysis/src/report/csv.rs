@@ -130,7 +130,8 @@ fn minidump_columns(report: &Value, m: &Value) -> Vec<String> {
     cols.extend(params);
     cols.extend([
         module.to_owned(),
-        if module.is_empty() {
+        // A hang report has no faulting instruction: no address to name (on either path).
+        if module.is_empty() || text(report, "/signature/fault_location") == "no_exception" {
             String::new()
         } else {
             place(module, offset)
