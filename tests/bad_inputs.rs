@@ -63,6 +63,16 @@ fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
     p
 }
 
+/// The error of the record whose path ends with `name` (empty when none).
+fn error_of(records: &[Value], name: &str) -> String {
+    records
+        .iter()
+        .find(|r| r["path"].as_str().is_some_and(|p| p.ends_with(name)))
+        .and_then(|r| r["error"].as_str())
+        .unwrap_or_default()
+        .to_owned()
+}
+
 /// Runs `analyze --json --jobs 2` over `good` and `inputs`; one record per input, in order.
 fn analyze_all(good: &Path, inputs: &[PathBuf]) -> (crate::support::Run, Vec<Value>) {
     let mut args: Vec<String> = vec![
@@ -140,14 +150,7 @@ fn every_bad_input_fails_alone_and_clearly() {
         assert_eq!(record["cer_subpath"], Value::Null);
     }
     // The problems are told in words.
-    let error_of = |name: &str| -> String {
-        records
-            .iter()
-            .find(|r| r["path"].as_str().is_some_and(|p| p.ends_with(name)))
-            .and_then(|r| r["error"].as_str())
-            .unwrap_or_default()
-            .to_owned()
-    };
+    let error_of = |name: &str| error_of(&records, name);
     assert!(error_of("empty.dmp").contains("empty"));
     assert!(error_of("random.dmp").contains("not a crash dump"));
     assert!(error_of("does-not-exist.dmp").contains("cannot read"));
@@ -218,14 +221,7 @@ fn cut_dumps_fail_clearly_or_report_what_is_damaged() {
         "{failed} failed, {partial} partial"
     );
     // A cut inside the header is an error that says so.
-    let error_of = |name: &str| -> String {
-        records
-            .iter()
-            .find(|r| r["path"].as_str().is_some_and(|p| p.ends_with(name)))
-            .and_then(|r| r["error"].as_str())
-            .unwrap_or_default()
-            .to_owned()
-    };
+    let error_of = |name: &str| error_of(&records, name);
     assert!(
         error_of("test-cut4.dmp").contains("minidump header"),
         "{}",
