@@ -173,6 +173,7 @@ mod tests {
             context_instruction: context,
             exception_address_is_data: false,
             fault_function: None,
+            null_class_pointer: false,
             frames: vec![],
         }
     }

@@ -146,6 +146,7 @@ mod tests {
             context_instruction: None,
             exception_address_is_data: false,
             fault_function: None,
+            null_class_pointer: false,
             frames,
         }
     }

@@ -110,6 +110,9 @@ pub struct UserCrashFacts {
     /// not the fault address or there was no walk: the bucket names the same function on
     /// every path.
     pub fault_function: Option<String>,
+    /// The faulting read or write went through a base register holding NULL (the faulting
+    /// instruction decoded against the exception context): the debugger's `NULL_CLASS_PTR_*`.
+    pub null_class_pointer: bool,
 }
 
 impl UserCrashFacts {

@@ -25,9 +25,8 @@ use crate::facts::{AccessKind, UserCrashFacts};
 use crate::hash::{failure_id_hash, HashKind};
 
 /// Data addresses below this are a NULL pointer plus a field offset (the first 64 KiB are never
-/// mapped on Windows): `NULL_POINTER_*`. The debugger says `NULL_CLASS_PTR_*` instead when the
-/// faulting instruction's base register held NULL, which takes decoding the instruction: not
-/// done here (docs/buckets.md), so those crashes keep `NULL_POINTER_*`.
+/// mapped on Windows): `NULL_POINTER_*`, or `NULL_CLASS_PTR_*` when the faulting instruction's
+/// base register held NULL ([`UserCrashFacts::null_class_pointer`]).
 const NULL_REGION: u64 = 0x1_0000;
 
 /// Fill patterns of uninitialized or freed memory: an access to one of these addresses is
@@ -154,6 +153,9 @@ fn problem_class(facts: &UserCrashFacts, tuple: &CerTuple) -> String {
             "IN_PAGE_ERROR_"
         };
         let rw = |kind: &str| match data {
+            d if d > 0 && d < NULL_REGION && facts.null_class_pointer => {
+                format!("NULL_CLASS_PTR_{kind}")
+            }
             d if d < NULL_REGION => format!("NULL_POINTER_{kind}"),
             d => match fill_pattern(d) {
                 Some(p) => format!("INVALID_POINTER_{kind}_FILL_PATTERN_{p:08x}"),
@@ -211,6 +213,7 @@ mod tests {
             context_instruction: None,
             exception_address_is_data: false,
             fault_function: None,
+            null_class_pointer: false,
             frames: vec![FrameFacts {
                 instruction: address,
                 function: None,
@@ -256,6 +259,16 @@ mod tests {
             bucket(&facts(0xC000_0006, vec![0, 0x9000_0000], 0x40_1000)),
             "IN_PAGE_ERROR_INVALID_POINTER_READ_c0000006_app.exe!Unknown"
         );
+    }
+
+    #[test]
+    fn a_null_base_register_makes_a_class_pointer() {
+        let mut f = facts(0xC000_0005, vec![1, 0x10], 0x40_1000);
+        f.null_class_pointer = true;
+        assert_eq!(bucket(&f), "NULL_CLASS_PTR_WRITE_c0000005_app.exe!Unknown");
+        let mut f = facts(0xC000_0005, vec![0, 0], 0x40_1000);
+        f.null_class_pointer = true;
+        assert_eq!(bucket(&f), "NULL_POINTER_READ_c0000005_app.exe!Unknown");
     }
 
     #[test]

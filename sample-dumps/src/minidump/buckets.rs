@@ -30,6 +30,9 @@ pub struct BucketCase {
     pub function: Option<String>,
     /// Load `verifier.dll` (Application Verifier).
     pub verifier: bool,
+    /// The faulting instruction's bytes, captured in the memory list (the context's rcx and
+    /// the other general registers but the stack pointer are 0).
+    pub instruction: Option<Vec<u8>>,
 }
 
 /// A generated case: the dump, and the symbol file (`<pdb>/<id>/<stem>.sym`, text) if any.
@@ -125,6 +128,11 @@ pub fn bucket_dump(case: &BucketCase) -> BucketDump {
             address: ip,
             parameters: case.parameters.iter().map(|p| p.unwrap_or(ip)).collect(),
         }),
+        memory: case
+            .instruction
+            .iter()
+            .map(|code| (ip, code.clone()))
+            .collect(),
     };
     let symbols = case.function.as_ref().and_then(|function| {
         let m = modules.get(faulting?)?;

@@ -196,6 +196,9 @@ pub struct DumpSpec {
     pub threads: Vec<ThreadSpec>,
     /// Exception; `None` for a hang dump (no Exception stream).
     pub exception: Option<ExceptionSpec>,
+    /// More process memory for the memory list (start address, bytes): code around the
+    /// faulting instruction, as WER and debuggers capture it.
+    pub memory: Vec<(u64, Vec<u8>)>,
 }
 
 impl DumpSpec {
@@ -393,11 +396,24 @@ pub fn build_with(spec: &DumpSpec, extra: &[(u32, Vec<u8>)]) -> Built {
     streams::write_unloaded_modules(&mut w, &spec.unloaded, &unloaded_names);
     entries.push((StreamType::UnloadedModuleList, Location::span(rva, &w)));
 
+    let extra_memory: Vec<(u64, Location)> = spec
+        .memory
+        .iter()
+        .map(|(start, bytes)| {
+            w.align(16);
+            let rva = w.rva();
+            w.bytes(bytes);
+            (*start, Location::span(rva, &w))
+        })
+        .collect();
     w.align(8);
     let rva = w.rva();
-    w.u32(placed.len() as u32); // NumberOfMemoryRanges
+    w.u32((placed.len() + extra_memory.len()) as u32); // NumberOfMemoryRanges
     for place in &placed {
         streams::write_memory_descriptor(&mut w, place.stack_start, place.stack);
+    }
+    for (start, location) in &extra_memory {
+        streams::write_memory_descriptor(&mut w, *start, *location);
     }
     entries.push((StreamType::MemoryList, Location::span(rva, &w)));
 

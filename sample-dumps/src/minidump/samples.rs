@@ -234,6 +234,7 @@ fn contoso(threads: Vec<ThreadSpec>, exception: Option<ExceptionSpec>) -> DumpSp
         }],
         threads,
         exception,
+        memory: Vec::new(),
     }
 }
 
@@ -248,6 +249,7 @@ fn fabrikam(crash_ip: u64, crash_cx: u64, exception: ExceptionSpec) -> DumpSpec 
         unloaded: Vec::new(),
         threads: fabrikam_threads(crash_ip, crash_cx),
         exception: Some(exception),
+        memory: Vec::new(),
     }
 }
 
@@ -298,6 +300,7 @@ fn hostile(
             ),
         ],
         exception: Some(access_violation(X86_WORKER_TID, crash_ip, 0, 0)),
+        memory: Vec::new(),
     }
 }
 

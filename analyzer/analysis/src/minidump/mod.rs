@@ -8,6 +8,7 @@
 //!   report a person reads.
 
 pub mod details;
+pub mod instruction;
 pub mod quick;
 pub mod stackwalk;
 mod validate;
@@ -65,6 +66,20 @@ pub fn checked(bytes: &[u8]) -> Result<(Cow<'_, [u8]>, Vec<MinidumpWarning>)> {
         fixed,
         damage.into_iter().map(MinidumpWarning::from).collect(),
     ))
+}
+
+/// Sets [`UserCrashFacts::null_class_pointer`] from the dump's (checked) bytes, for a read or
+/// write access violation at a small non-zero address: the one case it decides.
+pub fn mark_null_class_pointer(bytes: &[u8], facts: &mut UserCrashFacts) {
+    let Some((access, data)) = facts.exception.as_ref().and_then(ExceptionFacts::access) else {
+        return;
+    };
+    let data = facts.pointer(data);
+    if access == signatures::AccessKind::Execute || data == 0 || data >= 0x1_0000 {
+        return;
+    }
+    let ip = CerTuple::from_facts(facts).fault_address;
+    facts.null_class_pointer = instruction::null_base(bytes, ip) == Some(true);
 }
 
 /// Parses the header and directory of bytes [`checked`] returned.
@@ -224,6 +239,7 @@ pub fn read_facts(
             .is_some_and(|s| exception_address_is_data(s.raw.platform_id)),
         frames: Vec::new(),
         fault_function: None,
+        null_class_pointer: false,
     };
     let tuple = CerTuple::from_facts(&facts);
     let details = MinidumpDetails {

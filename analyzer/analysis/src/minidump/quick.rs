@@ -275,7 +275,10 @@ pub fn read_signature_facts(bytes: &[u8]) -> Result<(UserCrashFacts, Vec<Minidum
         exception_address_is_data: data_address,
         frames: Vec::new(),
         fault_function: None,
+        null_class_pointer: false,
     };
+    let mut facts = facts;
+    super::mark_null_class_pointer(bytes, &mut facts);
     Ok((facts, warnings))
 }
 

@@ -112,6 +112,7 @@ pub fn analyze_full(bytes: &[u8], symbols: &Symbols, frames: usize) -> Result<Mi
     let (fixed, warnings) = checked(bytes)?;
     let dump = open_checked(&fixed)?;
     let mut out = read_facts(&dump, warnings)?;
+    super::mark_null_class_pointer(&fixed, &mut out.facts);
     let walked = futures_executor::block_on(minidump_processor::process_minidump(
         &dump,
         &symbols.symbolizer,
