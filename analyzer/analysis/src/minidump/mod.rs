@@ -185,7 +185,7 @@ pub fn read_facts(
         };
     let exception = optional_stream::<MinidumpException>(dump, "exception stream")?;
     if module_list.is_none() && exception.is_none() {
-        return Err(quick::nothing_to_bucket());
+        return Err(quick::nothing_to_bucket(&warnings));
     }
     if module_list.is_none() {
         warnings.push(MinidumpWarning::NoModuleList);

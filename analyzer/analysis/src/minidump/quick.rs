@@ -145,13 +145,24 @@ fn read_string(whole: &[u8], rva: usize) -> Result<String> {
 }
 
 /// The error for a minidump that carries neither a module list nor an exception stream.
-pub(super) fn nothing_to_bucket() -> AnalyzeError {
+/// The error for a minidump that carries neither a module list nor an exception stream; the
+/// damaged streams (hidden from the reader) are counted in it, since they may be why.
+pub(super) fn nothing_to_bucket(warnings: &[MinidumpWarning]) -> AnalyzeError {
+    let damaged = warnings
+        .iter()
+        .filter(|w| matches!(w, MinidumpWarning::DamagedStream { .. }))
+        .count();
+    let why = match damaged {
+        0 => String::new(),
+        1 => " (1 damaged stream was left out)".to_owned(),
+        n => format!(" ({n} damaged streams were left out)"),
+    };
     AnalyzeError::Malformed {
         what: "minidump",
         offset: 0,
-        reason:
-            "it has neither a module list nor an exception stream: nothing identifies the crash"
-                .to_owned(),
+        reason: format!(
+            "it has neither a module list nor an exception stream{why}: nothing identifies the crash"
+        ),
     }
 }
 
@@ -170,7 +181,7 @@ pub fn read_signature_facts(bytes: &[u8]) -> Result<(UserCrashFacts, Vec<Minidum
     let modules_stream = stream(&dump, STREAM_MODULE_LIST, "module list stream")?;
     let exception_stream = stream(&dump, STREAM_EXCEPTION, "exception stream")?;
     if modules_stream.is_none() && exception_stream.is_none() {
-        return Err(nothing_to_bucket());
+        return Err(nothing_to_bucket(&warnings));
     }
     let modules_raw = modules_stream.unwrap_or(&[]);
     let count = u32_at(modules_raw, 0).unwrap_or(0) as usize;

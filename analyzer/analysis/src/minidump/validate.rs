@@ -30,6 +30,8 @@ const EXCEPTION_STREAM: u64 = 0xA8;
 /// Size of MINIDUMP_SYSTEM_INFO.
 const SYSTEM_INFO: u64 = 56;
 
+/// Size of MINIDUMP_HEADER.
+const HEADER: u64 = 32;
 /// Size of MINIDUMP_DIRECTORY.
 const DIRECTORY_ENTRY: u64 = 12;
 /// Size of MINIDUMP_THREAD.
@@ -396,6 +398,12 @@ pub fn check_extents(bytes: &[u8]) -> Result<Vec<StreamDamage>> {
     let dir_size = count
         .checked_mul(DIRECTORY_ENTRY)
         .ok_or_else(|| malformed(8, "stream count overflows"))?;
+    if count > 0 && dir < HEADER {
+        return Err(malformed(
+            12,
+            &format!("the stream directory at {dir:#x} overlaps the {HEADER}-byte header"),
+        ));
+    }
     if !inside(bytes, dir, dir_size) {
         return Err(AnalyzeError::Truncated {
             what: format!("stream directory ({count} entries)"),
