@@ -25,6 +25,7 @@ mod generated_samples;
 mod image_store;
 mod kernel_samples;
 mod kernel_symbols;
+mod odd_inputs;
 mod one_answer;
 mod real_kernel_dumps;
 mod real_minidumps;

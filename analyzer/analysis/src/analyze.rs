@@ -83,8 +83,13 @@ fn user_verdicts(
 /// Analyzes bytes that are already open.
 pub fn analyze_source(source: &DumpSource, options: &AnalyzeOptions) -> Result<Report> {
     let bytes = source.bytes();
-    let format = DumpFormat::sniff(bytes).ok_or_else(|| AnalyzeError::Unrecognized {
-        magic: bytes.iter().take(8).copied().collect(),
+    let format = DumpFormat::sniff(bytes).ok_or_else(|| match bytes {
+        [b'P', b'K', 3, 4, ..] | [b'P', b'K', 5, 6, ..] => AnalyzeError::Archive("a ZIP archive"),
+        [0x1F, 0x8B, ..] => AnalyzeError::Archive("a gzip stream"),
+        [b'7', b'z', 0xBC, 0xAF, ..] => AnalyzeError::Archive("a 7-Zip archive"),
+        _ => AnalyzeError::Unrecognized {
+            magic: bytes.iter().take(8).copied().collect(),
+        },
     })?;
     let path = source.path().display().to_string();
     match format {
@@ -226,7 +231,7 @@ pub fn analyze_input(input: &Input, options: &AnalyzeOptions) -> Report {
             path.display().to_string(),
             None,
             None,
-            format!("cannot list directory: {why}"),
+            why.clone(),
         ),
     }
 }

@@ -18,6 +18,9 @@ pub enum AnalyzeError {
         /// Up to the first 8 bytes of the file.
         magic: Vec<u8>,
     },
+    /// An archive, not a dump: named for what it is.
+    #[error("{0}, not a crash dump: extract the dump from it first")]
+    Archive(&'static str),
     /// Data the dump's own directory references lies beyond the end of the file.
     #[error("truncated: {what} at offset {offset:#x} needs {needed} bytes, but the file ends at {file_len:#x}")]
     Truncated {

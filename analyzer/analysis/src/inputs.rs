@@ -4,6 +4,7 @@
 //! share with a million files are analyzed while the rest is still unlisted, and memory holds
 //! one listing per open directory level, not the whole tree.
 
+use std::collections::HashSet;
 use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -20,7 +21,8 @@ const DUMP_EXTENSIONS: [&str; 5] = ["dmp", "mdmp", "hdmp", "cab", "dump"];
 pub enum Input {
     /// A file to analyze.
     File(PathBuf),
-    /// A directory entry that could not be listed, with the reason.
+    /// A path that is no input: a directory that could not be listed, a special file, a folder
+    /// without dumps; with the sentence that says so.
     Unreadable(PathBuf, String),
 }
 
@@ -40,17 +42,68 @@ pub fn discover(inputs: &[PathBuf]) -> Vec<Input> {
 
 /// The lazy walk: a file argument is taken as given; a directory is walked recursively in
 /// sorted order (deterministic output), taking files with a dump extension or a recognized
-/// signature. Symbolic links to directories are not followed (no cycles). With a shard, only
-/// the inputs whose path below their argument hashes into it are produced.
+/// signature (a CAB only by its `.cab` extension: a symbol store's compressed `x.pd_` or
+/// `x.pdb` is no report). Symbolic links are followed, except where they lead back into an
+/// argument being walked (that file or folder is reached directly: each real file is analyzed
+/// once, and a link to an ancestor cannot loop); a folder reached through links is walked
+/// once. Special files (FIFOs, sockets, devices) are refused without being opened, and an
+/// argument that yields no dump says so. With a shard, only the inputs whose path below their
+/// argument hashes into it are produced.
 #[derive(Debug)]
 pub struct Discovery {
     /// Arguments not yet started, in reverse (popped from the end).
     arguments: Vec<PathBuf>,
+    /// The canonical forms of every directory argument: links into them are not followed.
+    roots: Vec<PathBuf>,
     /// The argument being walked and its open directory listings, innermost last; each
     /// listing in reverse order.
     root: PathBuf,
     stack: Vec<Vec<PathBuf>>,
     shard: Option<Shard>,
+    /// Canonical targets already reached through links (folders and files).
+    linked: HashSet<PathBuf>,
+    /// Whether the current argument produced anything.
+    produced: bool,
+}
+
+/// What a path is, for the walk.
+enum Kind {
+    Dir,
+    File,
+    Special(&'static str),
+    Missing,
+}
+
+fn kind_of(meta: &fs::Metadata) -> Kind {
+    let t = meta.file_type();
+    if t.is_dir() {
+        return Kind::Dir;
+    }
+    if t.is_file() {
+        return Kind::File;
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if t.is_fifo() {
+            return Kind::Special("a FIFO (named pipe)");
+        }
+        if t.is_socket() {
+            return Kind::Special("a socket");
+        }
+        if t.is_block_device() || t.is_char_device() {
+            return Kind::Special("a device");
+        }
+    }
+    Kind::Special("not a regular file")
+}
+
+/// The error of a special file: refused without opening it (opening a FIFO blocks).
+fn refuse_special(path: &Path, what: &str) -> Input {
+    Input::Unreadable(
+        path.to_owned(),
+        format!("{what}, not a crash dump file: not opened"),
+    )
 }
 
 impl Discovery {
@@ -58,9 +111,16 @@ impl Discovery {
     pub fn new(inputs: &[PathBuf], shard: Option<Shard>) -> Discovery {
         Discovery {
             arguments: inputs.iter().rev().cloned().collect(),
+            roots: inputs
+                .iter()
+                .filter(|p| p.is_dir())
+                .filter_map(|p| fs::canonicalize(p).ok())
+                .collect(),
             root: PathBuf::new(),
             stack: Vec::new(),
             shard,
+            linked: HashSet::new(),
+            produced: false,
         }
     }
 
@@ -87,7 +147,46 @@ impl Discovery {
                 self.stack.push(paths);
                 None
             }
-            Err(e) => Some(Input::Unreadable(dir.to_owned(), e.to_string())),
+            Err(e) => Some(Input::Unreadable(
+                dir.to_owned(),
+                format!("cannot list directory: {e}"),
+            )),
+        }
+    }
+
+    /// For an entry that is a link: whether to follow it (its target lies outside every
+    /// argument being walked, and was not reached through another link).
+    fn follow_link(&mut self, path: &Path) -> bool {
+        let Ok(target) = fs::canonicalize(path) else {
+            return false; // dangling: nothing to analyze
+        };
+        if self.roots.iter().any(|r| target.starts_with(r)) {
+            return false;
+        }
+        self.linked.insert(target)
+    }
+
+    /// The input for one entry of a listing, if it is one.
+    fn entry(&mut self, path: PathBuf) -> Option<Input> {
+        let link = fs::symlink_metadata(&path).ok()?;
+        if link.file_type().is_symlink() && !self.follow_link(&path) {
+            return None;
+        }
+        let meta = fs::metadata(&path).ok()?;
+        let root = self.root.clone();
+        match kind_of(&meta) {
+            Kind::Dir => self.open(&path).filter(|bad| self.owned(bad.path(), &root)),
+            Kind::File => {
+                (self.owned(&path, &root) && looks_like_dump(&path)).then_some(Input::File(path))
+            }
+            Kind::Special(what) => (self.owned(&path, &root)
+                && path.extension().is_some_and(|e| {
+                    DUMP_EXTENSIONS
+                        .iter()
+                        .any(|d| e.to_str().is_some_and(|e| d.eq_ignore_ascii_case(e)))
+                }))
+            .then(|| refuse_special(&path, what)),
+            Kind::Missing => None,
         }
     }
 }
@@ -100,48 +199,55 @@ impl Iterator for Discovery {
             if let Some(level) = self.stack.last_mut() {
                 let Some(path) = level.pop() else {
                     self.stack.pop();
-                    continue;
-                };
-                let Ok(meta) = fs::symlink_metadata(&path) else {
-                    continue;
-                };
-                if meta.is_dir() {
-                    if let Some(bad) = self.open(&path) {
-                        if self.owned(bad.path(), &self.root.clone()) {
-                            return Some(bad);
-                        }
+                    if self.stack.is_empty() && !self.produced && self.shard.is_none() {
+                        // The whole argument was walked and held no dump: say so.
+                        self.produced = true;
+                        return Some(Input::Unreadable(
+                            self.root.clone(),
+                            "no crash dump or report CAB found in this folder".to_owned(),
+                        ));
                     }
-                } else if meta.is_file()
-                    && self.owned(&path, &self.root.clone())
-                    && looks_like_dump(&path)
-                {
-                    return Some(Input::File(path));
+                    continue;
+                };
+                if let Some(input) = self.entry(path) {
+                    self.produced = true;
+                    return Some(input);
                 }
                 continue;
             }
             let argument = self.arguments.pop()?;
-            if argument.is_dir() {
-                self.root = argument.clone();
-                if let Some(bad) = self.open(&argument) {
-                    return Some(bad);
+            self.produced = false;
+            let kind = fs::metadata(&argument).map_or(Kind::Missing, |m| kind_of(&m));
+            match kind {
+                Kind::Dir => {
+                    self.root = argument.clone();
+                    if let Some(bad) = self.open(&argument) {
+                        self.produced = true;
+                        return Some(bad);
+                    }
                 }
-            } else if self.owned(&argument, &argument) {
-                return Some(Input::File(argument));
+                Kind::Special(what) => return Some(refuse_special(&argument, what)),
+                Kind::File | Kind::Missing => {
+                    if self.owned(&argument, &argument) {
+                        return Some(Input::File(argument));
+                    }
+                }
             }
         }
     }
 }
 
 fn looks_like_dump(path: &Path) -> bool {
-    let by_extension = path
-        .extension()
-        .and_then(|e| e.to_str())
-        .is_some_and(|e| DUMP_EXTENSIONS.iter().any(|d| d.eq_ignore_ascii_case(e)));
+    let extension = path.extension().and_then(|e| e.to_str());
+    let by_extension =
+        extension.is_some_and(|e| DUMP_EXTENSIONS.iter().any(|d| d.eq_ignore_ascii_case(e)));
     by_extension || {
         let mut magic = [0u8; 8];
         fs::File::open(path)
             .and_then(|mut f| f.read_exact(&mut magic))
             .is_ok()
-            && DumpFormat::sniff(&magic).is_some()
+            // A CAB found in a folder is a report only by its `.cab` name: symbol stores keep
+            // compressed symbol files (`crash.pdb`, `x.pd_`) as CABs too.
+            && DumpFormat::sniff(&magic).is_some_and(|f| f != DumpFormat::Cab)
     }
 }

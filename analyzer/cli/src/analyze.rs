@@ -49,8 +49,9 @@ pub(super) struct AnalyzeArgs {
     analysis: AnalysisArgs,
     #[command(flatten)]
     batch: BatchArgs,
-    /// Dump files, report CABs, or directories searched recursively for them.
-    #[arg(required = true, value_name = "INPUT")]
+    /// Dump files, report CABs, or directories searched recursively for them (or
+    /// `--files-from`).
+    #[arg(value_name = "INPUT")]
     inputs: Vec<PathBuf>,
 }
 
@@ -106,7 +107,10 @@ pub(super) fn run(args: AnalyzeArgs) -> ExitCode {
             Format::Text => Ok(()),
         }
     };
-    let inputs = Discovery::new(&args.inputs, args.batch.shard);
+    let inputs = match args.batch.inputs(&args.inputs) {
+        Ok(all) => Discovery::new(&all, args.batch.shard),
+        Err(message) => return fatal(message),
+    };
     let run = analyze_all(inputs, &options, &batch, |_, report| {
         if write_error.is_none() {
             if let Err(e) = emit(report, &mut out) {

@@ -40,8 +40,9 @@ pub(super) struct BucketArgs {
     analysis: AnalysisArgs,
     #[command(flatten)]
     batch: BatchArgs,
-    /// Dumps, report CABs, or directories searched recursively for them.
-    #[arg(required = true, value_name = "INPUT")]
+    /// Dump files, report CABs, or directories searched recursively for them (or
+    /// `--files-from`).
+    #[arg(value_name = "INPUT")]
     inputs: Vec<PathBuf>,
 }
 
@@ -73,7 +74,10 @@ pub(super) fn run(args: BucketArgs) -> ExitCode {
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());
     let mut write_error = None;
-    let inputs = Discovery::new(&args.inputs, args.batch.shard);
+    let inputs = match args.batch.inputs(&args.inputs) {
+        Ok(all) => Discovery::new(&all, args.batch.shard),
+        Err(message) => return fatal(message),
+    };
     let run = bucket_all(
         &share,
         inputs,

@@ -68,9 +68,14 @@ enum Command {
 /// How a batch runs: threads, sharding, progress.
 #[derive(Args, Debug, Clone)]
 struct BatchArgs {
-    /// Worker threads (default: the number of CPUs).
-    #[arg(long, short = 'j', value_name = "N")]
+    /// Worker threads: 0 or absent is the number of CPUs; at most 256 (more only waits on the
+    /// same cores).
+    #[arg(long, short = 'j', value_name = "N", value_parser = parse_jobs)]
     jobs: Option<usize>,
+    /// Read input paths from FILE, one per line (`-` for standard input, as `find ... |`
+    /// pipelines give them), after the INPUT arguments.
+    #[arg(long, value_name = "FILE")]
+    files_from: Option<PathBuf>,
     /// Take only part K of N of the inputs. Inputs are split by a hash of their path below
     /// the argument they were found under, so N machines (or the N tasks of a Kubernetes
     /// indexed Job or a Slurm array: `--shard $((JOB_COMPLETION_INDEX+1))/N`) running the same
@@ -82,13 +87,61 @@ struct BatchArgs {
     no_progress: bool,
 }
 
+/// Most worker threads.
+const MAX_JOBS: usize = 256;
+
+/// `--jobs N`: 0 is "the number of CPUs"; above [`MAX_JOBS`] is refused.
+fn parse_jobs(text: &str) -> Result<usize, String> {
+    let n: usize = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{text}` is not a number of threads"))?;
+    if n > MAX_JOBS {
+        return Err(format!("{n} threads is over the limit of {MAX_JOBS}"));
+    }
+    Ok(n)
+}
+
 impl BatchArgs {
+    /// The inputs: `given`, then the lines of `--files-from` (blank lines skipped).
+    fn inputs(&self, given: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
+        if given.iter().any(|p| p.as_os_str() == "-") {
+            return Err(
+                "`-` is not a file: to read input paths from standard input, use --files-from -"
+                    .to_owned(),
+            );
+        }
+        let mut all = given.to_vec();
+        if let Some(file) = &self.files_from {
+            let text = if file.as_os_str() == "-" {
+                let mut text = String::new();
+                std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
+                    .map_err(|e| format!("--files-from -: cannot read standard input: {e}"))?;
+                text
+            } else {
+                std::fs::read_to_string(file)
+                    .map_err(|e| format!("--files-from {}: {e}", file.display()))?
+            };
+            all.extend(
+                text.lines()
+                    .map(|l| l.trim_end_matches('\r'))
+                    .filter(|l| !l.is_empty())
+                    .map(PathBuf::from),
+            );
+        }
+        if all.is_empty() {
+            return Err("no input: give INPUT paths or --files-from FILE".to_owned());
+        }
+        Ok(all)
+    }
+
     fn options(&self) -> BatchOptions {
         BatchOptions {
             jobs: self
                 .jobs
+                .filter(|&n| n > 0)
                 .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
-                .max(1),
+                .clamp(1, MAX_JOBS),
             progress: (!self.no_progress && std::io::stderr().is_terminal())
                 .then_some(progress_bar as fn() -> Box<dyn Progress>),
         }
@@ -130,6 +183,11 @@ impl AnalysisArgs {
     }
 
     fn symbols(&self) -> Result<Symbols, String> {
+        for dir in &self.symbols {
+            if !dir.is_dir() {
+                return Err(format!("--symbols {}: no such folder", dir.display()));
+            }
+        }
         let mut path = SymbolPath::default();
         for p in &self.symbol_path {
             path.extend(p).map_err(|e| format!("--symbol-path: {e}"))?;
@@ -171,6 +229,13 @@ fn image_store(values: &[String]) -> Result<Option<ImageStore>, String> {
     let mut path = SymbolPath::default();
     for v in values {
         path.extend(v).map_err(|e| format!("--image-store: {e}"))?;
+    }
+    for entry in path.entries() {
+        if let symbols::store::StoreEntry::Folder(dir) = entry {
+            if !dir.is_dir() {
+                return Err(format!("--image-store {}: no such folder", dir.display()));
+            }
+        }
     }
     Ok(Some(ImageStore::new(path)))
 }

@@ -41,7 +41,15 @@ fn is_results(path: &Path) -> bool {
 pub(super) fn run(args: ReportArgs) -> ExitCode {
     let mut reports: Vec<serde_json::Value> = Vec::new();
     let mut to_analyze: Vec<PathBuf> = args.share.iter().cloned().collect();
-    for input in &args.inputs {
+    let given = if args.batch.files_from.is_some() {
+        match args.batch.inputs(&args.inputs) {
+            Ok(all) => all,
+            Err(message) => return fatal(message),
+        }
+    } else {
+        args.inputs.clone()
+    };
+    for input in &given {
         if !is_results(input) {
             to_analyze.push(input.clone());
             continue;
