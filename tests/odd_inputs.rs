@@ -219,3 +219,66 @@ fn jobs_and_option_folders_are_checked() {
         );
     }
 }
+
+#[test]
+fn unusable_shares_are_one_error_before_any_analysis() {
+    let dir = scratch_dir("share-errors");
+    let file = dir.join("share.txt");
+    std::fs::write(&file, "a file").unwrap();
+    let dumps = s(&real_dump("minidump"));
+    let r = run(BIN, &["bucket", "--share", &s(&file), &dumps]);
+    assert_eq!(r.code(), 2, "{}", r.stderr);
+    assert_eq!(
+        r.stderr.trim_end(),
+        format!(
+            "dumpsig: error: {}: is a file, not a share folder",
+            file.display()
+        ),
+        "one line, no analysis"
+    );
+    // `scan` on a folder that is not a CER share, and on one that does not exist.
+    let plain = dir.join("plain");
+    std::fs::create_dir_all(&plain).unwrap();
+    let r = run(BIN, &["scan", &s(&plain)]);
+    assert_eq!(r.code(), 2);
+    assert_eq!(
+        r.stderr.trim_end(),
+        format!(
+            "dumpsig: error: {}: not a CER share (it has no `cabs`, `counts` or `status` folder and no policy.txt)",
+            plain.display()
+        )
+    );
+    let r = run(BIN, &["scan", &s(&dir.join("missing"))]);
+    assert_eq!(r.code(), 2);
+    assert!(r.stderr.contains("no such folder"), "{}", r.stderr);
+    // Its help lists only what it takes.
+    let help = run(BIN, &["scan", "--help"]);
+    assert!(!help.stdout.contains("--shard") && !help.stdout.contains("--files-from"));
+    assert!(help.stdout.contains("--jobs"), "{}", help.stdout);
+}
+
+#[test]
+fn scan_names_the_file_and_line_of_damage() {
+    let dir = scratch_dir("scan-words");
+    let share = dir.join("share");
+    let r = run(
+        BIN,
+        &[
+            "bucket",
+            "--share",
+            &s(&share),
+            &s(&real_dump("minidump/test.dmp")),
+        ],
+    );
+    assert_eq!(r.code(), 0, "{}", r.stderr);
+    let count = share.join("counts/test_app.exe/0.0.0.0/test_app.exe/0.0.0.0/0000429e/count.txt");
+    std::fs::write(&count, "garbage\r\n").unwrap();
+    let r = run(BIN, &["scan", &s(&share)]);
+    assert_eq!(r.code(), 1);
+    assert!(
+        r.stdout.contains(&format!("{}: line 1: ", count.display())),
+        "{}",
+        r.stdout
+    );
+    assert!(!r.stdout.contains("LineIssue"), "{}", r.stdout);
+}

@@ -227,11 +227,8 @@ where
 pub fn analyze_input(input: &Input, options: &AnalyzeOptions) -> Report {
     match input {
         Input::File(path) => analyze_path(path, options),
-        Input::Unreadable(path, why) => Report::failed(
-            path.display().to_string(),
-            None,
-            None,
-            why.clone(),
-        ),
+        Input::Unreadable(path, why) => {
+            Report::failed(path.display().to_string(), None, None, why.clone())
+        }
     }
 }

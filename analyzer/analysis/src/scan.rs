@@ -54,18 +54,16 @@ pub fn scan_share(
                 .map(|i| format!("{}: {i}", b.subpath)),
         );
         if let Some(count) = &b.count {
-            problems.extend(
-                count
-                    .issues
-                    .iter()
-                    .map(|i| format!("{}: count.txt: {i:?}", b.subpath)),
-            );
+            problems.extend(count.issues.iter().map(|i| match &b.count_file {
+                Some(file) => format!("{}: {i}", file.display()),
+                None => format!("{}: count.txt: {i}", b.subpath),
+            }));
         }
         if let Some(log) = &b.hits_log {
             problems.extend(
                 log.damaged
                     .iter()
-                    .map(|i| format!("{}: {i:?}", log.path.display())),
+                    .map(|i| format!("{}: {i}", log.path.display())),
             );
         }
     }
@@ -73,7 +71,7 @@ pub fn scan_share(
         problems.extend(
             log.damaged
                 .iter()
-                .map(|i| format!("{}: {i:?}", log.path.display())),
+                .map(|i| format!("{}: {i}", log.path.display())),
         );
     }
     if share.pending_journal {

@@ -19,6 +19,19 @@ pub struct LineIssue {
     pub reason: String,
 }
 
+/// `line 3: <reason> ("<text>")`, the text cut to 60 characters: a damaged line can be
+/// megabytes long, and the message names it, it does not reprint it.
+impl std::fmt::Display for LineIssue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        const SHOWN: usize = 60;
+        let mut shown: String = self.text.chars().take(SHOWN).collect();
+        if self.text.chars().nth(SHOWN).is_some() {
+            shown.push('…');
+        }
+        write!(f, "line {}: {} (\"{shown}\")", self.line, self.reason)
+    }
+}
+
 impl LineIssue {
     pub(crate) fn new(line: usize, text: &str, reason: impl Into<String>) -> LineIssue {
         LineIssue {

@@ -51,11 +51,32 @@ pub(super) fn run(args: BucketArgs) -> ExitCode {
         Ok(o) => o,
         Err(message) => return fatal(message),
     };
+    // The share is checked once, before any analysis: one error, exit 2, not one per input.
+    if args.share.exists() && !args.share.is_dir() {
+        return fatal(format!(
+            "{}: is a file, not a share folder",
+            args.share.display()
+        ));
+    }
     if let Err(e) = std::fs::create_dir_all(&args.share) {
         return fatal(format!(
             "{}: cannot create the share: {e}",
             args.share.display()
         ));
+    }
+    let probe = args
+        .share
+        .join(format!("dumpsig-probe-{}.tmp", std::process::id()));
+    match std::fs::write(&probe, b"") {
+        Ok(()) => {
+            let _ = std::fs::remove_file(&probe);
+        }
+        Err(e) => {
+            return fatal(format!(
+                "{}: the share is not writable: {e}",
+                args.share.display()
+            ))
+        }
     }
     let durability = if args.no_sync {
         Durability::Unflushed

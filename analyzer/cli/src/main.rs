@@ -91,7 +91,7 @@ struct BatchArgs {
 const MAX_JOBS: usize = 256;
 
 /// `--jobs N`: 0 is "the number of CPUs"; above [`MAX_JOBS`] is refused.
-fn parse_jobs(text: &str) -> Result<usize, String> {
+pub(crate) fn parse_jobs(text: &str) -> Result<usize, String> {
     let n: usize = text
         .trim()
         .parse()

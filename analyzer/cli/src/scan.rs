@@ -21,22 +21,38 @@ pub(super) struct ScanArgs {
     /// Print the whole scan as one JSON object.
     #[arg(long)]
     json: bool,
-    #[command(flatten)]
-    batch: BatchArgs,
+    /// Worker threads for the report files: 0 or absent is the number of CPUs; at most 256.
+    #[arg(long, short = 'j', value_name = "N", value_parser = super::parse_jobs)]
+    jobs: Option<usize>,
+    /// Never draw a progress bar (one is drawn on stderr only when it is a terminal).
+    #[arg(long)]
+    no_progress: bool,
     /// The share's root folder.
     #[arg(value_name = "SHARE")]
     share: PathBuf,
 }
 
 pub(super) fn run(args: ScanArgs) -> ExitCode {
-    if args.batch.shard.is_some() {
-        return fatal("--shard does not apply to scan: a share is checked as a whole");
+    if !args.share.is_dir() {
+        return fatal(format!("{}: no such folder", args.share.display()));
     }
+    if !analysis::regress::is_share(&args.share) {
+        return fatal(format!(
+            "{}: not a CER share (it has no `cabs`, `counts` or `status` folder and no policy.txt)",
+            args.share.display()
+        ));
+    }
+    let batch = BatchArgs {
+        jobs: args.jobs,
+        shard: None,
+        files_from: None,
+        no_progress: args.no_progress,
+    };
     let options = AnalyzeOptions {
         depth: Depth::Signature,
         ..AnalyzeOptions::default()
     };
-    let result = match scan_share(&args.share, &options, &args.batch.options()) {
+    let result = match scan_share(&args.share, &options, &batch.options()) {
         Ok(r) => r,
         Err(e) => return fatal(format!("{}: {e}", args.share.display())),
     };

@@ -9,10 +9,13 @@ use crate::inputs::Input;
 
 use super::{Line, RunData, RunNote};
 
-/// Whether `root` is laid out as a CER share (it has the `cabs` or `counts` tree), rather
-/// than a folder of dumps.
+/// Whether `root` is laid out as a CER share (it has the `cabs`, `counts` or `status` tree,
+/// or a `policy.txt`), rather than a folder of dumps.
 pub fn is_share(root: &Path) -> bool {
-    root.join("cabs").is_dir() || root.join("counts").is_dir()
+    ["cabs", "counts", "status"]
+        .iter()
+        .any(|d| root.join(d).is_dir())
+        || root.join("policy.txt").is_file()
 }
 
 /// Reads the share at `root` as a run. Each report file is analyzed and counts as one hit. An
