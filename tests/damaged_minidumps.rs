@@ -83,3 +83,52 @@ fn damaged_streams_keep_the_keys_and_are_named() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The whole batch over hostile inputs runs under an address-space limit (as containers set
+/// one): no count from a file reserves memory before it is checked, so nothing aborts.
+#[cfg(unix)]
+#[test]
+fn hostile_batch_runs_under_an_address_space_limit() {
+    let dir = scratch_dir("ulimit");
+    for sample in specs()
+        .into_iter()
+        .filter(|s| s.file_name.ends_with("dll-crash.dmp"))
+    {
+        for damage in Damage::ALL {
+            let path = dir.join(format!("{}-{}", damage.name(), sample.file_name));
+            std::fs::write(path, damaged(&sample.spec, damage)).unwrap();
+        }
+    }
+    for dump in std::fs::read_dir(crate::support::real_dump("minidump")).unwrap() {
+        let dump = dump.unwrap().path();
+        let bytes = std::fs::read(&dump).unwrap();
+        let name = dump.file_name().unwrap().to_string_lossy().into_owned();
+        std::fs::write(dir.join(format!("half-{name}")), &bytes[..bytes.len() / 2]).unwrap();
+    }
+    let share = dir.join("share");
+    for command in [
+        format!("analyze --json --jobs 2 {}", dir.display()),
+        format!(
+            "bucket --jobs 2 --share {} {}",
+            share.display(),
+            dir.display()
+        ),
+    ] {
+        // 2 GiB of address space: a reader trusting a count of billions would abort.
+        let script = format!("ulimit -v 2097152 && exec {BIN} {command}");
+        let r = run("sh", &["-c", &script]);
+        assert!(
+            matches!(r.code(), 0 | 1),
+            "{command}: exit {:?}\n{}",
+            r.status,
+            r.stderr
+        );
+        assert!(!r.stderr.contains("memory allocation"), "{}", r.stderr);
+        assert!(
+            r.stderr.contains(" analyzed") || r.stderr.contains(" filed"),
+            "{}",
+            r.stderr
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
