@@ -94,22 +94,28 @@ pub fn analyze_source(source: &DumpSource, options: &AnalyzeOptions) -> Result<R
     let path = source.path().display().to_string();
     match format {
         DumpFormat::Minidump => {
+            // Checked once (damaged parts hidden in a copy); every step below reads `fixed`.
+            let (fixed, damage) = minidump::checked(bytes)?;
             let (facts, details, warnings) = match options.depth {
                 Depth::Signature => {
-                    let (mut facts, warnings) = minidump::quick::read_signature_facts(bytes)?;
-                    minidump::stackwalk::name_fault_frame(bytes, &mut facts, &options.symbols);
+                    let (mut facts, warnings) = minidump::quick::read_checked(&fixed, damage)?;
+                    minidump::stackwalk::name_fault_frame(&fixed, &mut facts, &options.symbols);
                     (facts, None, warnings)
                 }
                 Depth::Full => {
-                    let mut full =
-                        minidump::stackwalk::analyze_full(bytes, &options.symbols, options.frames)?;
+                    let mut full = minidump::stackwalk::analyze_checked(
+                        &fixed,
+                        damage,
+                        &options.symbols,
+                        options.frames,
+                    )?;
                     let fault = CerTuple::from_facts(&full.facts).fault_address;
                     if full.facts.frames.first().map(|f| f.instruction) != Some(fault) {
                         // No walk (a damaged thread list), or one that started elsewhere (an
                         // unreadable exception context): the bucket still names the faulting
                         // function, as the signature path does.
                         minidump::stackwalk::name_fault_frame(
-                            bytes,
+                            &fixed,
                             &mut full.facts,
                             &options.symbols,
                         );

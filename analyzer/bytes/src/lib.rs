@@ -82,11 +82,6 @@ pub fn u32_at(data: &[u8], offset: impl Offset) -> Option<u32> {
     array(data, offset).map(u32::from_le_bytes)
 }
 
-/// The little-endian `i32` at `offset`.
-pub fn i32_at(data: &[u8], offset: impl Offset) -> Option<i32> {
-    array(data, offset).map(i32::from_le_bytes)
-}
-
 /// The little-endian `u64` at `offset`.
 pub fn u64_at(data: &[u8], offset: impl Offset) -> Option<u64> {
     array(data, offset).map(u64::from_le_bytes)
@@ -163,7 +158,6 @@ mod tests {
         assert_eq!(slice(&d, usize::MAX, 2usize), None);
         assert_eq!(slice(&d, 2u64, u64::MAX), None);
         assert_eq!(ptr_at(&d, 0usize, false), Some(0x0403_0201));
-        assert_eq!(i32_at(&[0xff, 0xff, 0xff, 0xff], 0usize), Some(-1));
     }
 
     #[test]

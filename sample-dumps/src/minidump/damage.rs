@@ -31,8 +31,8 @@ pub enum Damage {
     MiscInfo,
     /// A thread names stream declaring billions of names.
     ThreadNames,
-    /// A handle data stream declaring billions of descriptors (a reader that trusts it
-    /// reserves tens of gigabytes).
+    /// A handle data stream declaring billions of zero-sized descriptors (a reader that
+    /// trusts it reserves hundreds of gigabytes).
     HandleData,
     /// Both the module list and the exception stream are unusable.
     Essentials,
@@ -98,8 +98,9 @@ pub fn damaged(spec: &DumpSpec, damage: Damage) -> Vec<u8> {
         }
         Damage::HandleData => {
             // MINIDUMP_HANDLE_DATA_STREAM: SizeOfHeader, SizeOfDescriptor, NumberOfDescriptors,
-            // Reserved; then no descriptor at all.
-            let s = [16u32, 40, u32::MAX, 0]
+            // Reserved; then no descriptor at all. A descriptor size of 0 lets any count "fit"
+            // the stream: a reader that checks count x size reserves by the count alone.
+            let s = [16u32, 0, u32::MAX, 0]
                 .iter()
                 .flat_map(|v| v.to_le_bytes())
                 .collect();

@@ -72,11 +72,9 @@ pub fn kernel_signature(
             .and_then(|s| s.resolve(&report.drivers, address))
             .map(|f| f.function),
     };
-    // Frame 0: the address the stop code names, else where the processor stopped.
-    let first = stop_code
-        .named_address
-        .or(report.context.as_ref().map(|c| c.pc))
-        .or(report.crash_address);
+    // Frame 0: the address the stop code names, else where the processor stopped (the report
+    // built it so: `build_report`).
+    let first = report.crash_address;
     let frames: Vec<KernelFrame> = first
         .into_iter()
         .chain(report.stack.iter().map(|s| s.address))

@@ -169,8 +169,15 @@ pub(super) fn nothing_to_bucket(warnings: &[MinidumpWarning]) -> AnalyzeError {
 /// Reads the signature facts, and the warnings of the parts that are damaged. The returned
 /// `modules` hold only the main executable and the faulting module: all the tuple needs.
 pub fn read_signature_facts(bytes: &[u8]) -> Result<(UserCrashFacts, Vec<MinidumpWarning>)> {
-    let (fixed, mut warnings) = super::checked(bytes)?;
-    let bytes: &[u8] = &fixed;
+    let (fixed, warnings) = super::checked(bytes)?;
+    read_checked(&fixed, warnings)
+}
+
+/// [`read_signature_facts`] over bytes [`super::checked`] returned, with its warnings.
+pub fn read_checked(
+    bytes: &[u8],
+    mut warnings: Vec<MinidumpWarning>,
+) -> Result<(UserCrashFacts, Vec<MinidumpWarning>)> {
     let dump = super::open_checked(bytes)?;
     let system = stream(&dump, STREAM_SYSTEM_INFO, "system info stream")?;
     let arch = system.and_then(|s| u16_at(s, 0));

@@ -73,7 +73,8 @@ impl FrameSymbolizer for FaultFrame {
 /// The signature path's one symbol lookup: names the function at the fault address with the
 /// same symbolizer the stack walk uses, so the failure bucket (which takes frame 0's function
 /// when frame 0 is the fault address) is the one the full path gives. No stack walk; nothing
-/// happens when no symbols are configured or the address lies in no module.
+/// happens when no symbols are configured or the address lies in no module. `bytes` are those
+/// [`checked`] returned.
 pub fn name_fault_frame(bytes: &[u8], facts: &mut UserCrashFacts, symbols: &Symbols) {
     if !symbols.source.is_configured() {
         return;
@@ -83,10 +84,7 @@ pub fn name_fault_frame(bytes: &[u8], facts: &mut UserCrashFacts, symbols: &Symb
         return;
     }
     let address = tuple.fault_address;
-    let Ok((fixed, _)) = checked(bytes) else {
-        return;
-    };
-    let Ok(dump) = open_checked(&fixed) else {
+    let Ok(dump) = open_checked(bytes) else {
         return;
     };
     let Ok(modules) = dump.get_stream::<MinidumpModuleList>() else {
@@ -110,9 +108,19 @@ pub fn name_fault_frame(bytes: &[u8], facts: &mut UserCrashFacts, symbols: &Symb
 /// warning: a partial report beats no report.
 pub fn analyze_full(bytes: &[u8], symbols: &Symbols, frames: usize) -> Result<MinidumpFacts> {
     let (fixed, warnings) = checked(bytes)?;
-    let dump = open_checked(&fixed)?;
+    analyze_checked(&fixed, warnings, symbols, frames)
+}
+
+/// [`analyze_full`] over bytes [`checked`] returned, with its warnings.
+pub fn analyze_checked(
+    bytes: &[u8],
+    warnings: Vec<MinidumpWarning>,
+    symbols: &Symbols,
+    frames: usize,
+) -> Result<MinidumpFacts> {
+    let dump = open_checked(bytes)?;
     let mut out = read_facts(&dump, warnings)?;
-    super::mark_null_class_pointer(&fixed, &mut out.facts);
+    super::mark_null_class_pointer(bytes, &mut out.facts);
     let walked = futures_executor::block_on(minidump_processor::process_minidump(
         &dump,
         &symbols.symbolizer,
