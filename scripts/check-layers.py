@@ -32,6 +32,9 @@ SIGNATURES, SIGNATURES_MAY_USE = "signatures", {"dumpsig-bytes"}
 NOISE = re.compile(r'//[^\n]*|/\*[\s\S]*?\*/|(?<!\w)b?r(#*)"[\s\S]*?"\1|b?"(?:\\[\s\S]|[^"\\])*"'
                    r"|b?'(?:\\u\{[0-9a-fA-F]+\}|\\.|[^'\\\n])'")
 TEST_ITEM = re.compile(r"#\[cfg\(test\)\]|\bmod\s+(?:tests|\w+_tests|tests_\w+)\b")
+# `#[path = "x.rs"] mod name;` (one file per platform, say): read on the raw text, since the
+# blanking of string literals removes the path.
+PATH_MOD = re.compile(r'#\[path\s*=\s*"([^"]+)"\]\s*(?:pub(?:\([^)]*\))?\s+)?mod\s+(\w+)\s*;')
 MOD_DECL = re.compile(r"^[ \t]*(?:pub(?:\([^)]*\))?\s+)?mod\s+(\w+)\s*;", re.M)
 PREFIX = re.compile(r"(?<![\w:])(crate|self|super)((?:\s*::\s*super\b)*)\s*::\s*")
 TOKEN = re.compile(r"\s*(::|[A-Za-z_]\w*|\S)")
@@ -106,7 +109,14 @@ class Crate:
         code = strip_tests(NOISE.sub(lambda m: spaces(m.group()), file.read_text(encoding="utf-8")))
         self.files.append((file, modpath, code))
         names = self.children.setdefault(modpath, [])
-        for name in (n for n in MOD_DECL.findall(code) if not is_test_name(n)):
+        pathed = PATH_MOD.findall(file.read_text(encoding="utf-8"))
+        for target, name in pathed:
+            if name not in names:
+                names.append(name)
+            self.walk(file.parent / target, modpath + (name,), child_dir / name)
+        pathed_names = {n for _, n in pathed}
+        for name in (n for n in MOD_DECL.findall(code)
+                     if not is_test_name(n) and n not in pathed_names):
             found = next((c for c in (child_dir / f"{name}.rs", child_dir / name / "mod.rs")
                           if c.exists()), None)
             if found is None:

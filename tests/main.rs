@@ -30,4 +30,5 @@ mod one_answer;
 mod real_kernel_dumps;
 mod real_minidumps;
 mod share_bucket;
+mod share_jail;
 mod symbols;

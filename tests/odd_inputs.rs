@@ -282,3 +282,64 @@ fn scan_names_the_file_and_line_of_damage() {
     );
     assert!(!r.stdout.contains("LineIssue"), "{}", r.stdout);
 }
+
+/// Runs the binary as an unprivileged user: as root (CI) through `setpriv`, since root writes
+/// to read-only folders anyway; otherwise as we are.
+fn run_unprivileged(args: &[String]) -> crate::support::Run {
+    let uid = std::process::Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_default();
+    if uid == "0" {
+        let mut all: Vec<String> = [
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "--",
+            BIN,
+        ]
+        .map(String::from)
+        .to_vec();
+        all.extend(args.iter().cloned());
+        run("setpriv", &all)
+    } else {
+        run(BIN, args)
+    }
+}
+
+#[test]
+fn a_read_only_share_is_one_error_before_any_analysis() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = scratch_dir("share-read-only");
+    let share = dir.join("share");
+    let dumps = real_dump("minidump/test.dmp");
+    let r = run(BIN, &["bucket", "--share", &s(&share), &s(&dumps)]);
+    assert_eq!(r.code(), 0, "{}", r.stderr);
+    // Everyone may read and enter the share and the dumps; no one but root may write.
+    for path in [&dir, &share] {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o555)).unwrap();
+    }
+    let listing = || {
+        let out = std::process::Command::new("ls")
+            .args(["-laR", "--time-style=full-iso", &s(&share)])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let before = listing();
+    let r = run_unprivileged(&["bucket", "--share", &s(&share), &s(&dumps)].map(String::from));
+    let after = listing();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(&share, std::fs::Permissions::from_mode(0o755)).unwrap();
+    assert_eq!(r.code(), 2, "{}{}", r.stdout, r.stderr);
+    assert_eq!(r.stdout, "", "no analysis was printed");
+    let prefix = format!(
+        "dumpsig: error: {}: the share is not writable: ",
+        share.display()
+    );
+    assert!(r.stderr.starts_with(&prefix), "{}", r.stderr);
+    assert!(r.stderr.contains("Permission denied"), "{}", r.stderr);
+    assert_eq!(r.stderr.lines().count(), 1, "one error: {}", r.stderr);
+    assert_eq!(before, after, "nothing in the share changed");
+}

@@ -37,6 +37,16 @@ pub struct ScanResult {
     pub problems: Vec<String>,
 }
 
+/// A log's damaged lines: the examples the reader kept, and how many more there are.
+fn log_problems(log: &cer_share::LogSummary, problems: &mut Vec<String>) {
+    let path = log.path.display();
+    problems.extend(log.damaged.iter().map(|i| format!("{path}: {i}")));
+    let more = log.damaged_lines.saturating_sub(log.damaged.len());
+    if more > 0 {
+        problems.push(format!("{path}: {more} more damaged lines not shown"));
+    }
+}
+
 /// Scans `root` and analyzes its report files as a batch.
 pub fn scan_share(
     root: &Path,
@@ -60,20 +70,19 @@ pub fn scan_share(
             }));
         }
         if let Some(log) = &b.hits_log {
-            problems.extend(
-                log.damaged
-                    .iter()
-                    .map(|i| format!("{}: {i}", log.path.display())),
-            );
+            log_problems(log, &mut problems);
         }
     }
     if let Some(log) = &share.crash_log {
-        problems.extend(
-            log.damaged
-                .iter()
-                .map(|i| format!("{}: {i}", log.path.display())),
-        );
+        log_problems(log, &mut problems);
     }
+    // Links (never followed), FIFOs and files the layout has no place for.
+    problems.extend(
+        share
+            .strays
+            .iter()
+            .map(|st| format!("{}: {}", st.path.display(), st.reason)),
+    );
     if share.pending_journal {
         problems.push(
             "an interrupted filing is pending (the next `dumpsig bucket` completes it)".to_owned(),

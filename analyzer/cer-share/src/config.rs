@@ -290,10 +290,11 @@ pub fn parse_config(path: &Path, kind: ConfigKind, bytes: &[u8]) -> ConfigFile {
 
 /// Reads and parses a configuration file; `Ok(None)` when it does not exist.
 pub(crate) fn read_config(
+    root: &Path,
     path: &Path,
     kind: ConfigKind,
 ) -> Result<Option<ConfigFile>, super::ShareError> {
-    match std::fs::read(path) {
+    match super::jail::read(root, path) {
         Ok(bytes) => Ok(Some(parse_config(path, kind, &bytes))),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(super::error::io_err(path)(e)),

@@ -17,6 +17,19 @@ pub enum ShareError {
         #[source]
         source: io::Error,
     },
+    /// A symbolic link or a mount point stands where a folder or file of the share belongs.
+    /// Nothing is read or written through it; it is left alone.
+    #[error(
+        "{path} is {} inside the share, where a folder or file of the share belongs: \
+         not followed, left alone",
+        if *mount { "a mount point" } else { "a symbolic link" }
+    )]
+    Link {
+        /// The link (or mount point).
+        path: PathBuf,
+        /// Whether it is a mount point rather than a link.
+        mount: bool,
+    },
     /// The share root (or a FileTreeRoot target) is not an existing directory.
     #[error("share root {0} is not an existing directory")]
     NotADirectory(PathBuf),
@@ -74,5 +87,11 @@ pub enum ShareError {
 /// Attaches a path to an I/O error.
 pub(crate) fn io_err(path: impl Into<PathBuf>) -> impl FnOnce(io::Error) -> ShareError {
     let path = path.into();
-    move |source| ShareError::Io { path, source }
+    move |source| match super::jail::link_of(&source) {
+        Some(link) => ShareError::Link {
+            path: link.path.clone(),
+            mount: link.mount,
+        },
+        None => ShareError::Io { path, source },
+    }
 }

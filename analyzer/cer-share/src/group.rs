@@ -15,14 +15,15 @@
 //! whose length differs (another writer was there in between) is read again.
 
 use std::collections::{HashMap, HashSet};
-use std::fs;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use super::appends::Appends;
 use super::config::{effective, read_config, ConfigKind, Effective};
+use super::error::io_err;
 use super::index::{self, clean_key};
 use super::index_cache::IndexCache;
+use super::jail;
 use super::journal::{self, commit, file_len, recover, temp_path, Action, ShareLock};
 use super::paths::{check_content_id, longest_path, BucketFiles, MAX_PATH_CHARS};
 use super::text::{
@@ -64,20 +65,21 @@ struct BucketState {
 pub(crate) const LIST_AT_MOST: u64 = 4096;
 
 /// The names in `dir` (none if it does not exist); `None` if it cannot be listed.
-fn list_names(dir: &std::path::Path) -> Option<HashSet<String>> {
-    let entries = match fs::read_dir(dir) {
+/// A link on the way is an error (the report is not filed there).
+fn list_names(root: &Path, dir: &Path) -> Result<Option<HashSet<String>>, ShareError> {
+    let entries = match jail::list(root, dir) {
         Ok(entries) => entries,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Some(HashSet::new()),
-        Err(_) => return None,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Some(HashSet::new())),
+        Err(e) if jail::link_of(&e).is_some() => return Err(io_err(dir)(e)),
+        Err(_) => return Ok(None),
     };
-    let mut names = HashSet::new();
-    for entry in entries {
-        // A name that is not UTF-8 is not one of ours (they are hex digits and `.cab`).
-        if let Ok(name) = entry.ok()?.file_name().into_string() {
-            names.insert(name);
-        }
-    }
-    Some(names)
+    // A name that is not UTF-8 is not one of ours (they are hex digits and `.cab`).
+    Ok(Some(
+        entries
+            .into_iter()
+            .filter_map(|(name, _)| name.into_string().ok())
+            .collect(),
+    ))
 }
 
 /// One report copy the plan needs: which report, and where its temp file goes.
@@ -201,7 +203,7 @@ impl<'s> ShareWriter<'s> {
         let planned: HashSet<usize> = plan.copies.iter().map(|c| c.report).collect();
         for report in copied.difference(&planned) {
             if let Some(r) = reports.get(*report) {
-                let _ = fs::remove_file(temp_path(&self.report_path(r)));
+                let _ = jail::remove_file(&self.share.root, &temp_path(&self.report_path(r)));
             }
         }
         // The copies must be on disk before a journal that renames them into place.
@@ -356,17 +358,21 @@ impl<'s> ShareWriter<'s> {
         }
         if !buckets.contains_key(&subpath) {
             let files = self.bucket_files(r);
-            let status = read_config(&files.status_txt, ConfigKind::Status)?;
+            let status = read_config(root, &files.status_txt, ConfigKind::Status)?;
             let rules = effective(
                 self.share.policy.as_ref().map(|p| &p.settings),
                 status.as_ref().map(|s| &s.settings),
                 r.bucket.is_special(),
             );
-            let counts = read_counts(&files.count_txt)?;
-            let present = counts
-                .map_or(true, |c| c.cabs_gathered <= LIST_AT_MOST)
-                .then(|| list_names(&files.cabs_dir))
-                .flatten();
+            let counts = read_counts(root, &files.count_txt)?;
+            let present = if counts.map_or(true, |c| c.cabs_gathered <= LIST_AT_MOST) {
+                list_names(root, &files.cabs_dir)?
+            } else {
+                None
+            };
+            // Files a filing appends to must not be links either: found now, the report is
+            // not filed, rather than the group's journal failing half way.
+            file_len(root, &files.hits_log)?;
             buckets.insert(
                 subpath.clone(),
                 BucketState {
@@ -389,7 +395,9 @@ impl<'s> ShareWriter<'s> {
         let report_path = state.files.cabs_dir.join(&report_name);
         let already = match &state.present {
             Some(names) => names.contains(&report_name),
-            None => report_path.exists(),
+            None => jail::kind(root, &report_path)
+                .map_err(io_err(&report_path))?
+                .is_some(),
         };
         if already {
             return Ok(FileOutcome::AlreadyFiled { subpath });
@@ -481,12 +489,12 @@ impl<'s> ShareWriter<'s> {
             let crash_item = rules.bucket_id.map_or(subpath.clone(), |id| id.to_string());
             plan.hits.push(
                 rel(&files.cabs_rel, "hits.log"),
-                || file_len(&files.hits_log),
+                || file_len(root, &files.hits_log),
                 &log_line(&time, &machine, &user, file_item),
             )?;
             plan.crash.push(
                 vec![CRASH_LOG.to_owned()],
-                || file_len(&root.join(CRASH_LOG)),
+                || file_len(root, &root.join(CRASH_LOG)),
                 &log_line(&time, &machine, &user, &crash_item),
             )?;
         }
@@ -502,7 +510,7 @@ impl<'s> ShareWriter<'s> {
             let copied = not_copied.is_none().then_some(report_name.as_str());
             plan.blue.push(
                 vec![index::BLUE_INDEX_FILE.to_owned()],
-                || file_len(&root.join(index::BLUE_INDEX_FILE)),
+                || file_len(root, &root.join(index::BLUE_INDEX_FILE)),
                 index::blue_index_line(failure_bucket, id, copied, r.content_id).as_bytes(),
             )?;
         }
@@ -532,11 +540,12 @@ impl<'s> ShareWriter<'s> {
     ) -> Vec<(usize, ShareError)> {
         let copy_one = |c: &ReportCopy| -> Option<(usize, ShareError)> {
             let result = match reports.get(c.report).and_then(|r| r.report.as_ref()) {
-                Some(source) => copy_report(source, &c.temp),
+                Some(source) => copy_report(&self.share.root, source, &c.temp),
                 None => Ok(()),
             };
             result.err().map(|e| {
-                let _ = fs::remove_file(&c.temp); // best effort; repair removes it otherwise
+                // Best effort; repair removes it otherwise.
+                let _ = jail::remove_file(&self.share.root, &c.temp);
                 (c.report, e)
             })
         };
@@ -562,7 +571,7 @@ impl<'s> ShareWriter<'s> {
                     handle.join().unwrap_or_else(|_| {
                         part.iter()
                             .map(|c| {
-                                let _ = fs::remove_file(&c.temp);
+                                let _ = jail::remove_file(&self.share.root, &c.temp);
                                 (
                                     c.report,
                                     ShareError::InvalidInput {

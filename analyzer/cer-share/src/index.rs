@@ -12,13 +12,15 @@
 //!   shards, not more: a group of filings appends to nearly every shard, one file operation
 //!   each, and a million hits still make shards of only about 10 MB to read.
 
-use std::fs;
+use std::io::BufReader;
 use std::path::Path;
 
 use serde::Serialize;
 
 use super::error::io_err;
-use super::text::{split_crlf_text, LineIssue, NO_CAB};
+use super::jail;
+use super::lines::{CrlfLines, Damage};
+use super::text::{LineIssue, NO_CAB};
 use super::ShareError;
 
 /// BucketID registry file at the share root.
@@ -64,65 +66,86 @@ pub(crate) fn clean_key(failure_bucket: &str) -> String {
         .collect()
 }
 
-fn read_text(path: &Path) -> Result<String, ShareError> {
-    match fs::read(path) {
-        Ok(bytes) => Ok(String::from_utf8_lossy(&bytes).into_owned()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(String::new()),
-        Err(e) => Err(io_err(path)(e)),
+/// Calls `each` with the well-framed lines of one of our files, line by line; framing damage
+/// goes to `damage`. A missing file has no lines.
+fn for_each_line(
+    root: &Path,
+    path: &Path,
+    damage: &mut Damage,
+    mut each: impl FnMut(usize, &str, &mut Damage),
+) -> Result<(), ShareError> {
+    let file = match jail::open(root, path, jail::Mode::Read) {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(io_err(path)(e)),
+    };
+    for line in CrlfLines::utf8(BufReader::with_capacity(64 * 1024, file)) {
+        let line = line.map_err(io_err(path))?;
+        match line.framing {
+            Some(reason) => damage.push(line.number, &line.text, reason),
+            None => each(line.number, &line.text, damage),
+        }
     }
+    Ok(())
 }
 
 /// Reads the registry; damaged lines are reported and skipped.
 pub fn read_registry(root: &Path) -> Result<(Vec<RegistryEntry>, Vec<LineIssue>), ShareError> {
-    let (lines, mut issues) = split_crlf_text(&read_text(&root.join(REGISTRY_FILE))?);
     let mut entries = Vec::new();
-    for (number, line) in lines {
-        let parsed = line.split_once('\t').and_then(|(id, bucket)| {
-            let id = id.parse::<u64>().ok().filter(|&n| n > 0)?;
-            (!bucket.is_empty() && !bucket.contains('\t')).then_some((id, bucket))
-        });
-        match parsed {
-            Some((bucket_id, bucket)) => entries.push(RegistryEntry {
-                bucket_id,
-                failure_bucket: bucket.to_owned(),
-            }),
-            None => issues.push(LineIssue::new(
-                number,
-                &line,
-                "not `<BucketID> TAB <failure bucket>`",
-            )),
-        }
-    }
-    Ok((entries, issues))
+    let mut damage = Damage::default();
+    for_each_line(
+        root,
+        &root.join(REGISTRY_FILE),
+        &mut damage,
+        |number, line, damage| {
+            let parsed = line.split_once('\t').and_then(|(id, bucket)| {
+                let id = id.parse::<u64>().ok().filter(|&n| n > 0)?;
+                (!bucket.is_empty() && !bucket.contains('\t')).then_some((id, bucket))
+            });
+            match parsed {
+                Some((bucket_id, bucket)) => entries.push(RegistryEntry {
+                    bucket_id,
+                    failure_bucket: bucket.to_owned(),
+                }),
+                None => damage.push(number, line, "not `<BucketID> TAB <failure bucket>`"),
+            }
+        },
+    )?;
+    Ok((entries, damage.into_issues()))
 }
 
 /// Reads the kernel index; damaged lines are reported and skipped.
 pub fn read_blue_index(root: &Path) -> Result<(Vec<BlueIndexEntry>, Vec<LineIssue>), ShareError> {
-    let (lines, mut issues) = split_crlf_text(&read_text(&root.join(BLUE_INDEX_FILE))?);
     let mut entries = Vec::new();
-    for (number, line) in lines {
-        let fields: Vec<&str> = line.split('\t').collect();
-        let parsed = match fields.as_slice() {
-            [bucket, id, report, content] if !bucket.is_empty() => {
-                id.parse::<u64>().ok().map(|bucket_id| BlueIndexEntry {
-                    failure_bucket: (*bucket).to_owned(),
-                    bucket_id,
-                    report_file: (*report).to_owned(),
-                    content_id: (*content).to_owned(),
-                })
+    let mut damage = Damage::default();
+    for_each_line(
+        root,
+        &root.join(BLUE_INDEX_FILE),
+        &mut damage,
+        |number, line, damage| {
+            let fields: Vec<&str> = line.split('\t').collect();
+            let parsed = match fields.as_slice() {
+                [bucket, id, report, content] if !bucket.is_empty() => {
+                    id.parse::<u64>().ok().map(|bucket_id| BlueIndexEntry {
+                        failure_bucket: (*bucket).to_owned(),
+                        bucket_id,
+                        report_file: (*report).to_owned(),
+                        content_id: (*content).to_owned(),
+                    })
+                }
+                _ => None,
+            };
+            match parsed {
+                Some(entry) => entries.push(entry),
+                None => damage.push(
+                    number,
+                    line,
+                    "not `<failure bucket> TAB <BucketID> TAB <report file> TAB <content id>`",
+                ),
             }
-            _ => None,
-        };
-        match parsed {
-            Some(entry) => entries.push(entry),
-            None => issues.push(LineIssue::new(
-                number,
-                &line,
-                "not `<failure bucket> TAB <BucketID> TAB <report file> TAB <content id>`",
-            )),
-        }
-    }
-    Ok((entries, issues))
+        },
+    )?;
+    Ok((entries, damage.into_issues()))
 }
 
 /// The index line of one kernel hit.

@@ -3,7 +3,6 @@
 //! file of another length was written by someone else in between and is read again.
 
 use std::collections::{HashMap, HashSet};
-use std::fs;
 use std::path::{Path, PathBuf};
 
 use super::index;
@@ -81,10 +80,10 @@ impl IndexCache {
     fn refresh_shard(&mut self, rel: &[String]) -> Result<(), ShareError> {
         let mut path = self.root.clone();
         path.extend(rel.iter());
-        let len = file_len(&path)?;
+        let len = file_len(&self.root, &path)?;
         let fresh = self.seen.get(rel).is_some_and(|s| s.len == len);
         if !fresh {
-            let bytes = read_or_empty(&path)?;
+            let bytes = read_or_empty(&self.root, &path)?;
             let lines = String::from_utf8_lossy(&bytes)
                 .split('\n')
                 .map(|l| l.strip_suffix('\r').unwrap_or(l))
@@ -107,7 +106,7 @@ impl IndexCache {
         let key = vec![index::REGISTRY_FILE.to_owned()];
         let len = match (&self.registry, self.checked.contains(&key)) {
             (Some(registry), true) => registry.len,
-            _ => file_len(&self.root.join(index::REGISTRY_FILE))?,
+            _ => file_len(&self.root, &self.root.join(index::REGISTRY_FILE))?,
         };
         self.checked.insert(key);
         if self.registry.as_ref().map_or(true, |r| r.len != len) {
@@ -166,8 +165,8 @@ impl IndexCache {
 }
 
 /// A file's bytes, empty when it does not exist.
-fn read_or_empty(path: &Path) -> Result<Vec<u8>, ShareError> {
-    match fs::read(path) {
+fn read_or_empty(root: &Path, path: &Path) -> Result<Vec<u8>, ShareError> {
+    match super::jail::read(root, path) {
         Ok(bytes) => Ok(bytes),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
         Err(e) => Err(super::error::io_err(path)(e)),

@@ -17,7 +17,7 @@
 //! together ([`sync_files`]) before the journal is deleted, so a power loss at any point
 //! leaves either the journal to redo them or all of them on disk.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
@@ -25,6 +25,7 @@ use fs4::fs_std::FileExt;
 use serde::{Deserialize, Serialize};
 
 use super::error::io_err;
+use super::jail;
 use super::paths::check_component;
 use super::ShareError;
 
@@ -44,13 +45,7 @@ pub(crate) struct ShareLock {
 impl ShareLock {
     pub(crate) fn acquire(root: &Path) -> Result<ShareLock, ShareError> {
         let path = root.join(LOCK_FILE);
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
-            .map_err(io_err(&path))?;
+        let file = jail::open(root, &path, jail::Mode::Lock).map_err(io_err(&path))?;
         FileExt::lock_exclusive(&file).map_err(io_err(&path))?;
         Ok(ShareLock { file })
     }
@@ -101,9 +96,9 @@ fn resolve(root: &Path, rel: &[String]) -> Result<PathBuf, ShareError> {
 }
 
 /// Makes a file's parent directories (rule 3).
-pub(crate) fn make_parent(path: &Path) -> Result<(), ShareError> {
+pub(crate) fn make_parent(root: &Path, path: &Path) -> Result<(), ShareError> {
     match path.parent() {
-        Some(dir) => fs::create_dir_all(dir).map_err(io_err(dir)),
+        Some(dir) => jail::create_dir_all(root, dir).map_err(io_err(dir)),
         None => Ok(()),
     }
 }
@@ -129,50 +124,51 @@ impl Durability {
 
 /// Flushes a directory entry change to disk where the platform supports it (best effort:
 /// a rename is already atomic against a killed process; this is for power loss).
-fn sync_dir(path: &Path) {
+fn sync_dir(root: &Path, path: &Path) {
     #[cfg(unix)]
     if let Some(dir) = path.parent() {
-        if let Ok(d) = File::open(dir) {
+        if let Ok(d) = jail::open(root, dir, jail::Mode::Dir) {
             let _ = d.sync_all();
         }
     }
     #[cfg(not(unix))]
-    let _ = path;
+    let _ = (root, path);
 }
 
 /// Writes `data` to `<path>.dumpsig-tmp`, fsyncs it, and renames it over `path`.
 pub(crate) fn write_atomic(
+    root: &Path,
     path: &Path,
     data: &[u8],
     durability: Durability,
 ) -> Result<(), ShareError> {
-    write_replacing(path, data, durability.flushes())
+    write_replacing(root, path, data, durability.flushes())
 }
 
 /// `write_atomic`, flushing to disk only when `each` (otherwise the caller syncs a whole
 /// group of files at once with [`sync_files`], or nothing is flushed).
-fn write_replacing(path: &Path, data: &[u8], each: bool) -> Result<(), ShareError> {
+fn write_replacing(root: &Path, path: &Path, data: &[u8], each: bool) -> Result<(), ShareError> {
     let temp = temp_path(path);
-    let mut file = create_with_parent(&temp)?;
+    let mut file = create_with_parent(root, &temp)?;
     file.write_all(data).map_err(io_err(&temp))?;
     if each {
         file.sync_all().map_err(io_err(&temp))?;
     }
     drop(file);
-    fs::rename(&temp, path).map_err(io_err(path))?;
+    jail::rename(root, &temp, path).map_err(io_err(path))?;
     if each {
-        sync_dir(path);
+        sync_dir(root, path);
     }
     Ok(())
 }
 
 /// Creates (truncates) a file, making its parent folders only when they are missing.
-pub(crate) fn create_with_parent(path: &Path) -> Result<File, ShareError> {
-    match File::create(path) {
+pub(crate) fn create_with_parent(root: &Path, path: &Path) -> Result<File, ShareError> {
+    match jail::open(root, path, jail::Mode::Create) {
         Ok(file) => Ok(file),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            make_parent(path)?;
-            File::create(path).map_err(io_err(path))
+            make_parent(root, path)?;
+            jail::open(root, path, jail::Mode::Create).map_err(io_err(path))
         }
         Err(e) => Err(io_err(path)(e)),
     }
@@ -195,20 +191,20 @@ pub(crate) fn sync_files(
 
 #[cfg(target_os = "linux")]
 fn sync_each_or_all(root: &Path, _paths: &[PathBuf]) -> Result<(), ShareError> {
-    let dir = File::open(root).map_err(io_err(root))?;
+    let dir = jail::open(root, root, jail::Mode::Dir).map_err(io_err(root))?;
     rustix::fs::syncfs(&dir).map_err(|e| io_err(root)(e.into()))
 }
 
 #[cfg(not(target_os = "linux"))]
-fn sync_each_or_all(_root: &Path, paths: &[PathBuf]) -> Result<(), ShareError> {
+fn sync_each_or_all(root: &Path, paths: &[PathBuf]) -> Result<(), ShareError> {
     for path in paths {
-        match File::open(path) {
+        match jail::open(root, path, jail::Mode::Read) {
             Ok(file) => file.sync_all().map_err(io_err(path))?,
             // A rename's source: its target is in the list too.
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
             Err(e) => return Err(io_err(path)(e)),
         }
-        sync_dir(path);
+        sync_dir(root, path);
     }
     Ok(())
 }
@@ -221,9 +217,9 @@ pub(crate) fn temp_path(path: &Path) -> PathBuf {
 }
 
 /// Current length of a file, 0 when it does not exist.
-pub(crate) fn file_len(path: &Path) -> Result<u64, ShareError> {
-    match fs::metadata(path) {
-        Ok(meta) => Ok(meta.len()),
+pub(crate) fn file_len(root: &Path, path: &Path) -> Result<u64, ShareError> {
+    match jail::len(root, path) {
+        Ok(len) => Ok(len),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(0),
         Err(e) => Err(io_err(path)(e)),
     }
@@ -235,12 +231,12 @@ fn apply(root: &Path, action: &Action) -> Result<PathBuf, ShareError> {
     match action {
         Action::Write { path, data } => {
             let path = resolve(root, path)?;
-            write_replacing(&path, data, false)?;
+            write_replacing(root, &path, data, false)?;
             Ok(path)
         }
         Action::Rename { from, to } => {
             let (from, to) = (resolve(root, from)?, resolve(root, to)?);
-            match fs::rename(&from, &to) {
+            match jail::rename(root, &from, &to) {
                 Ok(()) => Ok(to),
                 // Done by an earlier attempt (or the temp was removed: the count then says
                 // one cab more than is present, which scan accepts as a deleted report).
@@ -254,25 +250,19 @@ fn apply(root: &Path, action: &Action) -> Result<PathBuf, ShareError> {
             data,
         } => {
             let path = resolve(root, path)?;
-            append_once(&path, *len_before, data)?;
+            append_once(root, &path, *len_before, data)?;
             Ok(path)
         }
     }
 }
 
 /// Appends `data` so that the bytes from `len_before` on are exactly `data`, with one write.
-fn append_once(path: &Path, len_before: u64, data: &[u8]) -> Result<(), ShareError> {
-    let open = || {
-        OpenOptions::new()
-            .read(true)
-            .append(true)
-            .create(true)
-            .open(path)
-    };
+fn append_once(root: &Path, path: &Path, len_before: u64, data: &[u8]) -> Result<(), ShareError> {
+    let open = || jail::open(root, path, jail::Mode::Append);
     let mut file = match open() {
         Ok(file) => file,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            make_parent(path)?;
+            make_parent(root, path)?;
             open().map_err(io_err(path))?
         }
         Err(e) => return Err(io_err(path)(e)),
@@ -332,13 +322,13 @@ pub(crate) fn commit(
         path: journal_path.clone(),
         detail: e.to_string(),
     })?;
-    write_atomic(&journal_path, &bytes, durability)?;
+    write_atomic(root, &journal_path, &bytes, durability)?;
     fault(1)?;
     let touched = apply_all(root, &journal.actions, fault, threads)?;
     // Redo logging: the actions need not reach the disk one by one, only all of them before
     // the journal that can redo them is gone.
     sync_files(root, &touched, durability)?;
-    fs::remove_file(&journal_path).map_err(io_err(&journal_path))?;
+    jail::remove_file(root, &journal_path).map_err(io_err(&journal_path))?;
     Ok(())
 }
 
@@ -429,7 +419,7 @@ fn apply_all(
 /// Returns whether there was one.
 pub(crate) fn recover(root: &Path, durability: Durability) -> Result<bool, ShareError> {
     let journal_path = root.join(JOURNAL_FILE);
-    let bytes = match fs::read(&journal_path) {
+    let bytes = match jail::read(root, &journal_path) {
         Ok(bytes) => bytes,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
         Err(e) => return Err(io_err(&journal_path)(e)),
@@ -450,6 +440,6 @@ pub(crate) fn recover(root: &Path, durability: Durability) -> Result<bool, Share
         touched.push(apply(root, action)?);
     }
     sync_files(root, &touched, durability)?;
-    fs::remove_file(&journal_path).map_err(io_err(&journal_path))?;
+    jail::remove_file(root, &journal_path).map_err(io_err(&journal_path))?;
     Ok(true)
 }

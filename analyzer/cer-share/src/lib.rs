@@ -68,7 +68,9 @@ mod error;
 mod group;
 mod index;
 mod index_cache;
+mod jail;
 mod journal;
+mod lines;
 mod paths;
 mod scan;
 mod text;
@@ -78,11 +80,13 @@ mod tests;
 #[cfg(test)]
 mod tests_group;
 #[cfg(test)]
+mod tests_jail;
+#[cfg(test)]
 mod tests_read;
 #[cfg(test)]
 mod tests_safety;
 
-use std::fs::{self, File};
+use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
@@ -99,6 +103,7 @@ pub use error::ShareError;
 pub use group::ShareWriter;
 pub use index::{BlueIndexEntry, RegistryEntry};
 pub use journal::Durability;
+pub use lines::MAX_EXAMPLES;
 pub use paths::{check_component, windows_root, BucketPath, MAX_PATH_CHARS};
 pub use scan::{scan, BucketScan, CountRewrite, LogSummary, RepairReport, ShareScan, Stray};
 pub use text::{
@@ -261,12 +266,12 @@ impl CerShare {
             if !current.is_dir() {
                 return Err(ShareError::NotADirectory(current));
             }
-            let canonical = fs::canonicalize(&current).map_err(io_err(&current))?;
+            let canonical = std::fs::canonicalize(&current).map_err(io_err(&current))?;
             if visited.contains(&canonical) {
                 return Err(ShareError::RedirectLoop(current));
             }
             visited.push(canonical);
-            let policy = read_config(&current.join(POLICY_FILE), ConfigKind::Policy)?;
+            let policy = read_config(&current, &current.join(POLICY_FILE), ConfigKind::Policy)?;
             let target = policy
                 .as_ref()
                 .and_then(|p| p.settings.file_tree_root.clone());
@@ -384,12 +389,32 @@ impl CerShare {
         }
         let _lock = ShareLock::acquire(&self.root)?;
         recover(&self.root, self.durability)?;
-        if files.status_txt.exists() {
+        let present =
+            jail::kind(&self.root, &files.status_txt).map_err(io_err(&files.status_txt))?;
+        if present.is_some() {
             return Ok(StatusOutcome::AlreadyExists);
         }
         let text = format!("Bucket={bucket_id}\r\nResponse={response}\r\n");
-        write_atomic(&files.status_txt, &encode_ansi(&text), self.durability)?;
+        write_atomic(
+            &self.root,
+            &files.status_txt,
+            &encode_ansi(&text),
+            self.durability,
+        )?;
         Ok(StatusOutcome::Created)
+    }
+
+    /// Checks, under the share lock, that the share can be written: the lock file opens for
+    /// writing and a file can be created and removed at the root. Callers run this once
+    /// before a batch, so that a read-only share is one error rather than one per report.
+    pub fn check_writable(&self) -> Result<(), ShareError> {
+        let _lock = ShareLock::acquire(&self.root)?;
+        // Named like our temp files, so that `repair` removes one a crash left behind.
+        let probe = self
+            .root
+            .join(format!("dumpsig-write-check{}", journal::TEMP_SUFFIX));
+        drop(jail::open(&self.root, &probe, jail::Mode::Create).map_err(io_err(&probe))?);
+        jail::remove_file(&self.root, &probe).map_err(io_err(&probe))
     }
 
     /// Completes an interrupted filing, removes left-over temp files, and raises count.txt
@@ -416,8 +441,8 @@ fn rel(dir: &[String], name: &str) -> Vec<String> {
 }
 
 /// Reads count.txt for the writer: `None` when absent, an error when not readable as counters.
-fn read_counts(path: &Path) -> Result<Option<Counts>, ShareError> {
-    let bytes = match fs::read(path) {
+fn read_counts(root: &Path, path: &Path) -> Result<Option<Counts>, ShareError> {
+    let bytes = match jail::read(root, path) {
         Ok(bytes) => bytes,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(io_err(path)(e)),
@@ -438,8 +463,8 @@ fn read_counts(path: &Path) -> Result<Option<Counts>, ShareError> {
 
 /// Copies the report to its temp name; the caller flushes the group's copies to disk
 /// together ([`journal::sync_files`]) before the journal that renames them is written.
-fn copy_report(source: &ReportSource<'_>, temp: &Path) -> Result<(), ShareError> {
-    let mut out = journal::create_with_parent(temp)?;
+fn copy_report(root: &Path, source: &ReportSource<'_>, temp: &Path) -> Result<(), ShareError> {
+    let mut out = journal::create_with_parent(root, temp)?;
     match source {
         ReportSource::Bytes(bytes) => out.write_all(bytes).map_err(io_err(temp))?,
         ReportSource::File(path) => {

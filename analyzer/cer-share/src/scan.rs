@@ -7,6 +7,7 @@
 
 use std::collections::BTreeMap;
 use std::fs;
+use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -14,9 +15,11 @@ use serde::Serialize;
 use super::config::{effective, read_config, ConfigFile, ConfigKind, Effective};
 use super::error::io_err;
 use super::index::{read_blue_index, read_registry, BlueIndexEntry, RegistryEntry, SEEN_DIR};
+use super::jail::{self, Kind};
 use super::journal::{recover, write_atomic, JOURNAL_FILE, TEMP_SUFFIX};
+use super::lines::{CrlfLines, Damage};
 use super::paths::BucketPath;
-use super::text::{parse_count, parse_log_line, split_crlf, CountRead, Counts, CrashTime};
+use super::text::{parse_count, parse_log_line, CountRead, Counts, CrashTime};
 use super::text::{LineIssue, LogKind};
 use super::{CerShare, ShareError, CRASH_LOG};
 
@@ -31,8 +34,10 @@ pub struct LogSummary {
     pub first: Option<CrashTime>,
     /// Latest time among the well-formed lines.
     pub last: Option<CrashTime>,
-    /// Lines that do not conform, with line numbers.
+    /// The first [`super::MAX_EXAMPLES`] lines that do not conform, with line numbers.
     pub damaged: Vec<LineIssue>,
+    /// How many lines do not conform.
+    pub damaged_lines: usize,
 }
 
 /// One bucket found in the share.
@@ -145,31 +150,42 @@ fn is_bucket(prefix: &[String]) -> bool {
     BucketPath::from_components(prefix).is_some()
 }
 
-fn walk(dir: &Path, prefix: &[String], top: Top, found: &mut Found) -> Result<(), ShareError> {
-    let mut entries: Vec<fs::DirEntry> = fs::read_dir(dir)
-        .map_err(io_err(dir))?
-        .collect::<Result<_, _>>()
-        .map_err(io_err(dir))?;
-    entries.sort_by_key(fs::DirEntry::file_name);
+/// Why a link or special file found where the layout expects a folder or file is a stray.
+const LINK_STRAY: &str = "symbolic link, not followed";
+const SPECIAL_STRAY: &str = "not a regular file or folder (a FIFO, socket or device)";
+
+fn walk(
+    root: &Path,
+    dir: &Path,
+    prefix: &[String],
+    top: Top,
+    found: &mut Found,
+) -> Result<(), ShareError> {
+    let mut entries = jail::list(root, dir).map_err(io_err(dir))?;
+    entries.sort_by(|a, b| a.0.cmp(&b.0));
     if top == Top::Cabs && is_bucket(prefix) {
         found.reports.entry(prefix.to_vec()).or_default();
     }
-    for entry in entries {
-        let path = entry.path();
-        let kind = entry.file_type().map_err(io_err(&path))?;
-        let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
+    for (file_name, kind) in entries {
+        let path = dir.join(&file_name);
+        let Some(name) = file_name.to_str().map(str::to_owned) else {
             found.strays.push(Stray {
                 path,
                 reason: "name is not valid Unicode".into(),
             });
             continue;
         };
-        if kind.is_symlink() {
+        if kind == Kind::Link {
             found.strays.push(Stray {
                 path,
-                reason: "symbolic link, not followed".into(),
+                reason: LINK_STRAY.into(),
             });
-        } else if kind.is_dir() {
+        } else if kind == Kind::Other {
+            found.strays.push(Stray {
+                path,
+                reason: SPECIAL_STRAY.into(),
+            });
+        } else if kind == Kind::Dir {
             let mut next = prefix.to_vec();
             next.push(name);
             if next.len() > 5 {
@@ -178,7 +194,7 @@ fn walk(dir: &Path, prefix: &[String], top: Top, found: &mut Found) -> Result<()
                     reason: "folder below an error subpath".into(),
                 });
             } else {
-                walk(&path, &next, top, found)?;
+                walk(root, &path, &next, top, found)?;
             }
         } else if name.ends_with(TEMP_SUFFIX) {
             found.temp_files.push(path);
@@ -208,39 +224,73 @@ fn walk(dir: &Path, prefix: &[String], top: Top, found: &mut Found) -> Result<()
     Ok(())
 }
 
-fn read_optional(path: &Path) -> Result<Option<Vec<u8>>, ShareError> {
-    match fs::read(path) {
-        Ok(bytes) => Ok(Some(bytes)),
+/// Opens a share file for reading; `None` when it does not exist.
+fn open_optional(root: &Path, path: &Path) -> Result<Option<fs::File>, ShareError> {
+    match jail::open(root, path, jail::Mode::Read) {
+        Ok(file) => Ok(Some(file)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(io_err(path)(e)),
     }
 }
 
-/// Reads a log file; `None` when it does not exist.
-pub(crate) fn summarize_log(path: &Path, kind: LogKind) -> Result<Option<LogSummary>, ShareError> {
-    let Some(bytes) = read_optional(path)? else {
+/// Most bytes of a count.txt read: two counters take about 40.
+const MAX_COUNT_BYTES: u64 = 64 * 1024;
+
+/// Reads count.txt; one far larger than two counters is reported, not read.
+pub(crate) fn read_count(root: &Path, path: &Path) -> Result<Option<CountRead>, ShareError> {
+    let Some(file) = open_optional(root, path)? else {
         return Ok(None);
     };
-    let (lines, mut damaged) = split_crlf(&bytes);
+    let len = file.metadata().map_err(io_err(path))?.len();
+    if len > MAX_COUNT_BYTES {
+        return Ok(Some(CountRead::unreadable(LineIssue::new(
+            1,
+            "",
+            format!("count.txt is {len} bytes, far more than two counters: not read"),
+        ))));
+    }
+    let mut bytes = Vec::new();
+    file.take(MAX_COUNT_BYTES)
+        .read_to_end(&mut bytes)
+        .map_err(io_err(path))?;
+    Ok(Some(parse_count(&bytes)))
+}
+
+/// Reads a log file line by line; `None` when it does not exist.
+pub(crate) fn summarize_log(
+    root: &Path,
+    path: &Path,
+    kind: LogKind,
+) -> Result<Option<LogSummary>, ShareError> {
+    let Some(file) = open_optional(root, path)? else {
+        return Ok(None);
+    };
     let mut summary = LogSummary {
         path: path.to_owned(),
         entries: 0,
         first: None,
         last: None,
         damaged: Vec::new(),
+        damaged_lines: 0,
     };
-    for (number, line) in lines {
-        match parse_log_line(&line, kind) {
+    let mut damage = Damage::default();
+    for line in CrlfLines::new(BufReader::with_capacity(64 * 1024, file)) {
+        let line = line.map_err(io_err(path))?;
+        if let Some(reason) = line.framing {
+            damage.push(line.number, &line.text, reason);
+            continue;
+        }
+        match parse_log_line(&line.text, kind) {
             Ok(entry) => {
                 summary.entries += 1;
                 summary.first = Some(summary.first.map_or(entry.time, |t| t.min(entry.time)));
                 summary.last = Some(summary.last.map_or(entry.time, |t| t.max(entry.time)));
             }
-            Err(reason) => damaged.push(LineIssue::new(number, &line, reason)),
+            Err(reason) => damage.push(line.number, &line.text, reason),
         }
     }
-    damaged.sort_by_key(|i| i.line);
-    summary.damaged = damaged;
+    summary.damaged = damage.examples;
+    summary.damaged_lines = damage.count;
     Ok(Some(summary))
 }
 
@@ -278,6 +328,33 @@ fn check_bucket(b: &mut BucketScan) {
     }
 }
 
+/// A read that met a link (or a FIFO, socket or device) where a share file belongs: the scan
+/// reports it as a stray and goes on without the file.
+fn soft<T>(
+    result: Result<T, ShareError>,
+    path: &Path,
+    strays: &mut Vec<Stray>,
+) -> Result<Option<T>, ShareError> {
+    match result {
+        Ok(value) => Ok(Some(value)),
+        Err(ShareError::Link { path, .. }) => {
+            strays.push(Stray {
+                path,
+                reason: LINK_STRAY.into(),
+            });
+            Ok(None)
+        }
+        Err(ShareError::Io { source, .. }) if source.kind() == std::io::ErrorKind::InvalidInput => {
+            strays.push(Stray {
+                path: path.to_owned(),
+                reason: SPECIAL_STRAY.into(),
+            });
+            Ok(None)
+        }
+        Err(e) => Err(e),
+    }
+}
+
 pub(crate) fn scan_share(share: &CerShare) -> Result<ShareScan, ShareError> {
     let root = share.root();
     let mut found = Found::default();
@@ -287,19 +364,44 @@ pub(crate) fn scan_share(share: &CerShare) -> Result<ShareScan, ShareError> {
         ("status", Top::Status),
     ] {
         let dir = root.join(name);
-        if dir.is_dir() {
-            walk(&dir, &[], top, &mut found)?;
+        match jail::kind(root, &dir).map_err(io_err(&dir))? {
+            Some(Kind::Dir) => walk(root, &dir, &[], top, &mut found)?,
+            None => {}
+            Some(Kind::Link) => found.strays.push(Stray {
+                path: dir,
+                reason: LINK_STRAY.into(),
+            }),
+            Some(_) => found.strays.push(Stray {
+                path: dir,
+                reason: "a file where the layout has a folder".into(),
+            }),
         }
     }
     for dir in [root.to_path_buf(), root.join(SEEN_DIR)] {
-        if let Ok(entries) = fs::read_dir(&dir) {
-            for entry in entries.flatten() {
-                if entry.file_name().to_string_lossy().ends_with(TEMP_SUFFIX) {
-                    found.temp_files.push(entry.path());
-                }
+        let entries = match jail::list(root, &dir) {
+            Ok(entries) => entries,
+            Err(e) if jail::link_of(&e).is_some() => {
+                found.strays.push(Stray {
+                    path: dir,
+                    reason: LINK_STRAY.into(),
+                });
+                continue;
+            }
+            Err(_) => continue,
+        };
+        for (name, kind) in entries {
+            let path = dir.join(&name);
+            if kind == Kind::Link {
+                found.strays.push(Stray {
+                    path,
+                    reason: LINK_STRAY.into(),
+                });
+            } else if name.to_string_lossy().ends_with(TEMP_SUFFIX) {
+                found.temp_files.push(path);
             }
         }
     }
+    let strays = &mut found.strays;
     let mut keys: Vec<Vec<String>> = found.reports.keys().cloned().collect();
     keys.extend(found.counts.keys().cloned());
     keys.extend(found.status.keys().cloned());
@@ -313,11 +415,13 @@ pub(crate) fn scan_share(share: &CerShare) -> Result<ShareScan, ShareError> {
         };
         let count_file = found.counts.get(&key).cloned();
         let count = match &count_file {
-            Some(path) => read_optional(path)?.map(|bytes| parse_count(&bytes)),
+            Some(path) => soft(read_count(root, path), path, strays)?.flatten(),
             None => None,
         };
         let status = match found.status.get(&key) {
-            Some(path) => read_config(path, ConfigKind::Status)?,
+            Some(path) => {
+                soft(read_config(root, path, ConfigKind::Status), path, strays)?.flatten()
+            }
             None => None,
         };
         let mut hits_path = root.join("cabs");
@@ -334,22 +438,49 @@ pub(crate) fn scan_share(share: &CerShare) -> Result<ShareScan, ShareError> {
             reports: found.reports.remove(&key).unwrap_or_default(),
             count_file,
             count,
-            hits_log: summarize_log(&hits_path, LogKind::Hits)?,
+            hits_log: soft(
+                summarize_log(root, &hits_path, LogKind::Hits),
+                &hits_path,
+                strays,
+            )?
+            .flatten(),
             status,
             inconsistencies: Vec::new(),
         };
         check_bucket(&mut b);
         buckets.push(b);
     }
-    let (registry, registry_issues) = read_registry(root)?;
-    let (blue_index, blue_index_issues) = read_blue_index(root)?;
+    let registry_path = root.join(super::index::REGISTRY_FILE);
+    let (registry, registry_issues) =
+        soft(read_registry(root), &registry_path, strays)?.unwrap_or_default();
+    let blue_path = root.join(super::index::BLUE_INDEX_FILE);
+    let (blue_index, blue_index_issues) =
+        soft(read_blue_index(root), &blue_path, strays)?.unwrap_or_default();
+    let journal_path = root.join(JOURNAL_FILE);
+    let pending_journal = match jail::kind(root, &journal_path).map_err(io_err(&journal_path))? {
+        Some(Kind::Link) => {
+            strays.push(Stray {
+                path: journal_path,
+                reason: LINK_STRAY.into(),
+            });
+            false
+        }
+        other => other.is_some(),
+    };
+    let crash_path = root.join(CRASH_LOG);
+    let crash_log = soft(
+        summarize_log(root, &crash_path, LogKind::Crash),
+        &crash_path,
+        strays,
+    )?
+    .flatten();
     Ok(ShareScan {
         root: root.to_owned(),
         redirects: share.redirects().to_vec(),
         passed_policies: share.passed_policies().to_vec(),
         policy: share.policy().cloned(),
-        pending_journal: root.join(JOURNAL_FILE).exists(),
-        crash_log: summarize_log(&root.join(CRASH_LOG), LogKind::Crash)?,
+        pending_journal,
+        crash_log,
         buckets,
         temp_files: found.temp_files,
         strays: found.strays,
@@ -371,7 +502,7 @@ pub(crate) fn repair_locked(share: &CerShare) -> Result<RepairReport, ShareError
         counts_rewritten: Vec::new(),
     };
     for temp in scanned.temp_files {
-        fs::remove_file(&temp).map_err(io_err(&temp))?;
+        jail::remove_file(root, &temp).map_err(io_err(&temp))?;
         report.temp_files_removed.push(temp);
     }
     for b in scanned.buckets {
@@ -396,7 +527,7 @@ pub(crate) fn repair_locked(share: &CerShare) -> Result<RepairReport, ShareError
         let mut path = root.join("counts");
         path.extend(parts);
         path.push("count.txt");
-        write_atomic(&path, &after.to_file_bytes(), share.durability())?;
+        write_atomic(root, &path, &after.to_file_bytes(), share.durability())?;
         report.counts_rewritten.push(CountRewrite {
             path,
             before,

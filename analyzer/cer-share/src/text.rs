@@ -32,11 +32,19 @@ impl std::fmt::Display for LineIssue {
     }
 }
 
+/// Characters of a damaged line kept in a [`LineIssue`].
+pub const MAX_ISSUE_CHARS: usize = 200;
+
 impl LineIssue {
     pub(crate) fn new(line: usize, text: &str, reason: impl Into<String>) -> LineIssue {
+        // A damaged line can be huge; its start says what it is.
+        let text = match text.char_indices().nth(MAX_ISSUE_CHARS) {
+            Some((end, _)) => format!("{}...", text.get(..end).unwrap_or_default()),
+            None => text.to_owned(),
+        };
         LineIssue {
             line,
-            text: text.to_owned(),
+            text,
             reason: reason.into(),
         }
     }
@@ -314,11 +322,13 @@ pub fn parse_log_line(line: &str, kind: LogKind) -> Result<LogEntry, &'static st
 }
 
 /// Splits a CRLF log into lines; returns `(line number, text)` pairs and framing damage.
+#[cfg(test)]
 pub(crate) fn split_crlf(bytes: &[u8]) -> (Vec<(usize, String)>, Vec<LineIssue>) {
     split_crlf_text(&decode_ansi(bytes))
 }
 
 /// [`split_crlf`] for text already decoded.
+#[cfg(test)]
 pub(crate) fn split_crlf_text(text: &str) -> (Vec<(usize, String)>, Vec<LineIssue>) {
     let mut lines = Vec::new();
     let mut issues = Vec::new();
@@ -385,6 +395,15 @@ pub struct CountRead {
 }
 
 impl CountRead {
+    /// A count.txt that could not be read at all, for the one reason given.
+    pub(crate) fn unreadable(issue: LineIssue) -> CountRead {
+        CountRead {
+            cabs_gathered: None,
+            total_hits: None,
+            issues: vec![issue],
+        }
+    }
+
     /// Both counters, if both could be read.
     pub fn counts(&self) -> Option<Counts> {
         Some(Counts {

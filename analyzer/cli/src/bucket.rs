@@ -64,20 +64,6 @@ pub(super) fn run(args: BucketArgs) -> ExitCode {
             args.share.display()
         ));
     }
-    let probe = args
-        .share
-        .join(format!("dumpsig-probe-{}.tmp", std::process::id()));
-    match std::fs::write(&probe, b"") {
-        Ok(()) => {
-            let _ = std::fs::remove_file(&probe);
-        }
-        Err(e) => {
-            return fatal(format!(
-                "{}: the share is not writable: {e}",
-                args.share.display()
-            ))
-        }
-    }
     let durability = if args.no_sync {
         Durability::Unflushed
     } else {
@@ -87,6 +73,12 @@ pub(super) fn run(args: BucketArgs) -> ExitCode {
         Ok(s) => s.with_durability(durability),
         Err(e) => return fatal(format!("{}: {e}", args.share.display())),
     };
+    if let Err(e) = share.check_writable() {
+        return fatal(format!(
+            "{}: the share is not writable: {e}",
+            args.share.display()
+        ));
+    }
     let filing = FilingOptions {
         create_status: args.create_status,
         machine: args.machine.clone(),
