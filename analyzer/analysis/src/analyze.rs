@@ -188,7 +188,12 @@ pub fn analyze_path_keeping(path: &Path, options: &AnalyzeOptions) -> (Report, O
 
 fn analyze_opened(name: String, source: &DumpSource, options: &AnalyzeOptions) -> Report {
     let kind = DumpFormat::sniff(source.bytes()).map(DumpFormat::kind);
-    match catch_unwind(AssertUnwindSafe(|| analyze_source(source, options))) {
+    let result = catch_unwind(AssertUnwindSafe(|| analyze_source(source, options)));
+    if source.truncated() {
+        let error = source.shortened_error();
+        return Report::failed(name, kind, Some(source.len()), error.to_string());
+    }
+    match result {
         Ok(Ok(report)) => report,
         Ok(Err(e)) => Report::failed(name, kind, Some(source.len()), e.to_string()),
         Err(panic) => {
@@ -236,5 +241,69 @@ pub fn analyze_input(input: &Input, options: &AnalyzeOptions) -> Report {
         Input::Unreadable(path, why) => {
             Report::failed(path.display().to_string(), None, None, why.clone())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::*;
+
+    /// A dump shortened by another process while a batch worker analyzes it: an error for that
+    /// input (not a SIGBUS that kills the batch), and the other inputs are analyzed.
+    #[test]
+    fn a_dump_shortened_during_its_analysis_fails_alone() {
+        let dir = std::env::temp_dir().join(format!("dumpsig-shorten-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let paths: Vec<PathBuf> = (0..4).map(|i| dir.join(format!("full-{i}.dmp"))).collect();
+        for path in &paths {
+            sample_dumps::kernel::sparse_full_dump(path, 64 << 20).unwrap();
+        }
+        let victim = paths[1].clone();
+        let size = std::fs::metadata(&victim).unwrap().len();
+        let options = AnalyzeOptions::default();
+        let batch = BatchOptions {
+            jobs: 2,
+            ..BatchOptions::default()
+        };
+        let mut reports = Vec::new();
+        run_batch(
+            paths.iter().cloned().map(Input::File),
+            &batch,
+            |input| {
+                let path = input.path().to_owned();
+                let source = DumpSource::open(&path).unwrap();
+                if path == victim {
+                    // Mapped, not yet read past its header: cut everything after it.
+                    std::fs::OpenOptions::new()
+                        .write(true)
+                        .open(&path)
+                        .unwrap()
+                        .set_len(8192)
+                        .unwrap();
+                }
+                analyze_opened(path.display().to_string(), &source, &options)
+            },
+            |input, report| reports.push((input.path().to_owned(), report)),
+        )
+        .unwrap();
+        assert_eq!(reports.len(), 4);
+        for (path, report) in &reports {
+            if *path == victim {
+                let error = report.error.as_deref().unwrap_or_default();
+                assert!(
+                    error.starts_with(&format!(
+                        "the file was shortened while it was read (it was {size} bytes when opened, \
+                         8192 now)"
+                    )),
+                    "{error}"
+                );
+            } else {
+                assert_eq!(report.error, None, "{}", path.display());
+                assert!(report.failure_bucket.is_some());
+            }
+        }
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

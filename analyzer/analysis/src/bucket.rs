@@ -191,6 +191,9 @@ fn prepare(
     };
     let bytes = source.bytes();
     let content_id = format!("{:x}", Sha256::digest(bytes));
+    if source.truncated() {
+        return Err(source.shortened_error().to_string());
+    }
     // Kernel crashes share the one `blue` bucket; application crashes file by their tuple.
     let bucket = match (&report.signature, &report.kernel) {
         (Some(tuple), _) => BucketPath::App(tuple.subpath_components()),

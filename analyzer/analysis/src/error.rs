@@ -33,6 +33,18 @@ pub enum AnalyzeError {
         /// The file's length.
         file_len: u64,
     },
+    /// Another process shortened the (mapped) file while it was being read.
+    #[error(
+        "the file was shortened while it was read (it was {mapped} bytes when opened{}): \
+         analysis abandoned",
+        .now.map(|n| format!(", {n} now")).unwrap_or_default()
+    )]
+    ShortenedWhileRead {
+        /// Its length when it was opened.
+        mapped: u64,
+        /// Its length afterwards, when it could be read.
+        now: Option<u64>,
+    },
     /// A structure that is present but malformed.
     #[error("malformed {what} at offset {offset:#x}: {reason}")]
     Malformed {

@@ -1,8 +1,12 @@
 //! The memory-mapped dump source every reader works on.
 //!
 //! Dumps can be many GiB; mapping them lets readers touch only the pages they need and lets a
-//! batch share the page cache instead of copying files into the heap. This is the one place in
+//! batch share the page cache instead of copying files into the heap. This module (with
+//! [`bus_guard`], which keeps a truncated file from killing the process) is the one place in
 //! dumpsig that needs `unsafe`.
+
+#[cfg(unix)]
+mod bus_guard;
 
 use std::fs::File;
 use std::ops::Deref;
@@ -28,8 +32,33 @@ pub struct DumpSource {
 
 #[derive(Clone)]
 enum SourceBytes {
-    Mapped(Arc<Mmap>),
+    Mapped(Arc<Mapped>),
     Owned(Arc<OwnedBytes>),
+}
+
+/// A mapped file, watched for truncation while mapped.
+struct Mapped {
+    // Declared first: dropped (unwatched) before the map is unmapped.
+    #[cfg(unix)]
+    watch: Option<bus_guard::Watch>,
+    map: Mmap,
+}
+
+impl Mapped {
+    fn new(map: Mmap) -> Mapped {
+        Mapped {
+            #[cfg(unix)]
+            watch: bus_guard::watch(map.as_ptr(), map.len()),
+            map,
+        }
+    }
+
+    fn truncated(&self) -> bool {
+        #[cfg(unix)]
+        return self.watch.as_ref().is_some_and(bus_guard::Watch::truncated);
+        #[cfg(not(unix))]
+        return false;
+    }
 }
 
 impl DumpSource {
@@ -56,15 +85,16 @@ impl DumpSource {
             });
         }
         // SAFETY: the map is read-only and private to this process. Another process truncating
-        // or rewriting the file while we read it can change the bytes under us (or raise
-        // SIGBUS on truncation); every reader treats the bytes as untrusted input anyway, so
-        // changed bytes give a wrong report or an error, never undefined behaviour in safe
-        // code that indexes with checks. This is the accepted trade-off of every mmap reader.
+        // or rewriting the file while we read it can change the bytes under us; every reader
+        // treats the bytes as untrusted input anyway, so changed bytes give a wrong report or
+        // an error, never undefined behaviour in safe code that indexes with checks. This is
+        // the accepted trade-off of every mmap reader. Truncation, which would raise SIGBUS,
+        // is caught by `bus_guard` and turned into an error for this input.
         #[allow(unsafe_code)]
         let map = unsafe { Mmap::map(&file)? };
         Ok(DumpSource {
             path: path.to_owned(),
-            bytes: SourceBytes::Mapped(Arc::new(map)),
+            bytes: SourceBytes::Mapped(Arc::new(Mapped::new(map))),
             modified: meta.modified().ok(),
         })
     }
@@ -92,8 +122,26 @@ impl DumpSource {
     /// The dump's bytes.
     pub fn bytes(&self) -> &[u8] {
         match &self.bytes {
-            SourceBytes::Mapped(m) => m,
+            SourceBytes::Mapped(m) => &m.map,
             SourceBytes::Owned(b) => b,
+        }
+    }
+
+    /// Whether the file was found shorter than when it was mapped, while it was read (the
+    /// bytes past its new end read as zeros): whatever was computed from it is not to be
+    /// trusted. Always false for bytes in memory.
+    pub fn truncated(&self) -> bool {
+        match &self.bytes {
+            SourceBytes::Mapped(m) => m.truncated(),
+            SourceBytes::Owned(_) => false,
+        }
+    }
+
+    /// The error for a source found [`truncated`](DumpSource::truncated).
+    pub fn shortened_error(&self) -> AnalyzeError {
+        AnalyzeError::ShortenedWhileRead {
+            mapped: self.len(),
+            now: std::fs::metadata(&self.path).ok().map(|m| m.len()),
         }
     }
 
