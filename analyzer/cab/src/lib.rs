@@ -46,7 +46,7 @@ mod tests;
 
 pub use extract::ExtractedFile;
 pub use header::{Cabinet, Compression, DosDateTime, FileEntry, Folder};
-pub use owned_bytes::OwnedBytes;
+pub use owned_bytes::{Budget, OwnedBytes, DEFAULT_BUDGET, FILE_AT_LEAST, MEMORY_BUDGET};
 
 /// Caps applied by [`Cabinet::extract_all`] and [`Cabinet::extract_matching`],
 /// checked against the sizes the cabinet declares before anything is

@@ -59,6 +59,7 @@ pub struct StoreClient {
     path: SymbolPath,
     agent: ureq::Agent,
     misses: Mutex<HashSet<String>>,
+    max_file_bytes: u64,
 }
 
 impl std::fmt::Debug for StoreClient {
@@ -101,7 +102,14 @@ impl StoreClient {
             path,
             agent,
             misses: Mutex::new(HashSet::new()),
+            max_file_bytes: MAX_FILE_BYTES,
         }
+    }
+
+    /// The same client with a lower cap on the size of one downloaded file (tests).
+    pub fn with_max_file_bytes(mut self, limit: u64) -> StoreClient {
+        self.max_file_bytes = limit.min(MAX_FILE_BYTES);
+        self
     }
 
     /// The places searched.
@@ -230,9 +238,19 @@ impl StoreClient {
         let plain = format!("{url}/{name}/{id}/{name}");
         let packed = format!("{url}/{name}/{id}/{}", compressed_name(name));
         let mut reachable = true;
+        // Downloads go to disk as they arrive: into the first cache's folder for the file (so
+        // the finished file is renamed into place), or the temp folder without a cache.
+        let landing = caches
+            .first()
+            .map_or_else(std::env::temp_dir, |c| c.join(name).join(id));
         for (target, compressed) in [(plain, false), (packed, true)] {
-            match self.get(&target) {
-                Ok(Some(body)) => {
+            match self.download(&target, &landing) {
+                Ok(Some(download)) => {
+                    let body = match read_limited(download.path(), notes) {
+                        Some(body) => body,
+                        None => continue,
+                    };
+                    let packed = needs_unpack(&body, name, compressed);
                     let bytes = match maybe_unpack(body, name, compressed) {
                         Ok(b) => b,
                         Err(e) => {
@@ -251,9 +269,16 @@ impl StoreClient {
                         continue;
                     }
                     let mut source = target.clone();
+                    // The download itself becomes the first cache's file when it is the file
+                    // (not a compressed one): no second copy is written.
+                    let mut download = (!packed).then_some(download);
                     for cache in caches {
                         let file = cache.join(name).join(id).join(name);
-                        match write_atomically(&file, &bytes) {
+                        let placed = match download.take() {
+                            Some(download) => download.keep_as(&file),
+                            None => write_atomically(&file, &bytes),
+                        };
+                        match placed {
                             Ok(()) => source = format!("{target} (cached in {})", file.display()),
                             Err(e) => notes.push(StoreNote::CannotCache {
                                 location: file.display().to_string(),
@@ -292,27 +317,30 @@ impl StoreClient {
         None
     }
 
-    /// GET a URL: `Ok(None)` on 404/410, the body on 200, an error otherwise.
-    fn get(&self, url: &str) -> Result<Option<Vec<u8>>, String> {
+    /// GET a URL into a temporary file in `dir`: `Ok(None)` on 404/410, the file on 200, an
+    /// error otherwise. The body goes to disk as it arrives, never past the size cap (a
+    /// declared length over it is refused before reading; a body that runs past it is cut
+    /// off and removed).
+    fn download(&self, url: &str, dir: &Path) -> Result<Option<Download>, String> {
+        let limit = self.max_file_bytes;
         match self.agent.get(url).call() {
             Ok(resp) => {
                 let declared: Option<u64> =
                     resp.header("Content-Length").and_then(|v| v.parse().ok());
-                if declared.is_some_and(|n| n > MAX_FILE_BYTES) {
-                    return Err(format!(
-                        "the server offers {} bytes (limit {MAX_FILE_BYTES})",
-                        declared.unwrap_or(0)
-                    ));
+                if let Some(n) = declared.filter(|n| *n > limit) {
+                    return Err(format!("the server offers {n} bytes (limit {limit})"));
                 }
-                let mut body = Vec::new();
-                resp.into_reader()
-                    .take(MAX_FILE_BYTES + 1)
-                    .read_to_end(&mut body)
+                std::fs::create_dir_all(dir)
+                    .map_err(|e| format!("cannot make {}: {e}", dir.display()))?;
+                let download = Download::new(dir);
+                let mut file = std::fs::File::create(download.path())
+                    .map_err(|e| format!("cannot write {}: {e}", download.path().display()))?;
+                let copied = std::io::copy(&mut resp.into_reader().take(limit + 1), &mut file)
                     .map_err(|e| format!("reading the response failed: {e}"))?;
-                if body.len() as u64 > MAX_FILE_BYTES {
-                    return Err(format!("the response exceeds {MAX_FILE_BYTES} bytes"));
+                if copied > limit {
+                    return Err(format!("the response exceeds {limit} bytes"));
                 }
-                Ok(Some(body))
+                Ok(Some(download))
             }
             Err(ureq::Error::Status(404 | 410, _)) => Ok(None),
             Err(ureq::Error::Status(code, _)) => Err(format!("HTTP status {code}")),
@@ -347,6 +375,56 @@ fn read_limited(file: &Path, notes: &mut Vec<StoreNote>) -> Option<Vec<u8>> {
     }
 }
 
+/// A download in its temporary file; removed when dropped unless kept.
+struct Download {
+    path: PathBuf,
+    kept: bool,
+}
+
+impl Download {
+    fn new(dir: &Path) -> Download {
+        Download {
+            path: dir.join(unique_temp_name()),
+            kept: false,
+        }
+    }
+
+    fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Renames the download into place as `file`.
+    fn keep_as(mut self, file: &Path) -> std::io::Result<()> {
+        if let Some(dir) = file.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        std::fs::rename(&self.path, file)?;
+        self.kept = true;
+        Ok(())
+    }
+}
+
+impl Drop for Download {
+    fn drop(&mut self) {
+        if !self.kept {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
+/// A temp file name no other thread or process uses at the same time.
+fn unique_temp_name() -> String {
+    let unique = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    format!(
+        ".dumpsig-tmp-{}-{unique}-{:?}",
+        std::process::id(),
+        std::thread::current().id()
+    )
+}
+
 /// A miss marker younger than [`NEGATIVE_TTL`].
 fn miss_is_fresh(marker: &Path) -> bool {
     std::fs::metadata(marker)
@@ -364,15 +442,7 @@ pub fn write_atomically(file: &Path, bytes: &[u8]) -> std::io::Result<()> {
         .parent()
         .ok_or_else(|| std::io::Error::other("no parent folder"))?;
     std::fs::create_dir_all(dir)?;
-    let unique = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    let tmp = dir.join(format!(
-        ".dumpsig-tmp-{}-{unique}-{:?}",
-        std::process::id(),
-        std::thread::current().id()
-    ));
+    let tmp = dir.join(unique_temp_name());
     std::fs::write(&tmp, bytes)?;
     std::fs::rename(&tmp, file).inspect_err(|_| {
         let _ = std::fs::remove_file(&tmp);
@@ -383,13 +453,18 @@ pub fn write_atomically(file: &Path, bytes: &[u8]) -> std::io::Result<()> {
 /// `_` name, and also under the plain name on stores that compress in place (`symstore
 /// /compress` output copied as is). A wanted `.cab` is never unpacked.
 fn maybe_unpack(bytes: Vec<u8>, name: &str, compressed_name: bool) -> Result<Vec<u8>, String> {
-    let is_cab = bytes.starts_with(b"MSCF");
-    let wants_cab = name.to_ascii_lowercase().ends_with(".cab");
-    if compressed_name || (is_cab && !wants_cab) {
+    if needs_unpack(&bytes, name, compressed_name) {
         unpack(&bytes, name)
     } else {
         Ok(bytes)
     }
+}
+
+/// Whether [`maybe_unpack`] unpacks these bytes.
+fn needs_unpack(bytes: &[u8], name: &str, compressed_name: bool) -> bool {
+    let is_cab = bytes.starts_with(b"MSCF");
+    let wants_cab = name.to_ascii_lowercase().ends_with(".cab");
+    compressed_name || (is_cab && !wants_cab)
 }
 
 /// The member of a compressed store file (`crash.pd_`) named `name`, or its only member.
