@@ -144,17 +144,6 @@ fn seed_scenario_pair_differs_only_in_the_diskdump_version() {
     );
 }
 
-/// Deterministic xorshift64.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-}
-
 /// Analyzes `bytes` on a worker thread and fails the test if it takes longer than `limit`
 /// (a hang) or panics.
 fn analyze_bounded(name: &str, bytes: Vec<u8>, limit: Duration) {
@@ -173,7 +162,7 @@ fn analyze_bounded(name: &str, bytes: Vec<u8>, limit: Duration) {
 }
 
 #[test]
-fn kernel_dumps_survive_truncation_and_byte_flips() {
+fn kernel_dumps_survive_truncation() {
     let mut inputs: Vec<(String, Vec<u8>)> = sample_dumps::kernel::kernel_samples()
         .into_iter()
         .map(|s| (s.file_name, s.bytes))
@@ -184,8 +173,9 @@ fn kernel_dumps_survive_truncation_and_byte_flips() {
             std::fs::read(real_dump(real)).expect("real kernel dump"),
         ));
     }
+    // Random byte changes are the `kernel_dump` fuzz target's (fuzz/); its regression inputs
+    // are replayed by the workspace tests.
     let limit = Duration::from_secs(20);
-    let mut rng = Rng(0x2545_F491_4F6C_DD1D);
     for (name, bytes) in &inputs {
         let len = bytes.len();
         for i in 1..=20u64 {
@@ -195,17 +185,6 @@ fn kernel_dumps_survive_truncation_and_byte_flips() {
                 bytes[..cut].to_vec(),
                 limit,
             );
-        }
-        // The header and structure region: the 64-bit header is 0x2000 bytes, and triage and
-        // bitmap structures follow it; flips there steer every parser decision.
-        let region = len.min(0x4000);
-        for round in 0..200 {
-            let mut mutated = bytes.clone();
-            for _ in 0..4 {
-                let at = (rng.next() % region as u64) as usize;
-                mutated[at] ^= (rng.next() & 0xFF) as u8 | 1;
-            }
-            analyze_bounded(&format!("{name} flip round {round}"), mutated, limit);
         }
     }
 }

@@ -12,7 +12,7 @@
 //!   shards, not more: a group of filings appends to nearly every shard, one file operation
 //!   each, and a million hits still make shards of only about 10 MB to read.
 
-use std::io::BufReader;
+use std::io::{BufRead, BufReader};
 use std::path::Path;
 
 use serde::Serialize;
@@ -66,20 +66,24 @@ pub(crate) fn clean_key(failure_bucket: &str) -> String {
         .collect()
 }
 
-/// Calls `each` with the well-framed lines of one of our files, line by line; framing damage
-/// goes to `damage`. A missing file has no lines.
+/// One of our files opened for reading line by line; `None` when it does not exist.
+fn open_lines(root: &Path, path: &Path) -> Result<Option<BufReader<std::fs::File>>, ShareError> {
+    match jail::open(root, path, jail::Mode::Read) {
+        Ok(file) => Ok(Some(BufReader::with_capacity(64 * 1024, file))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(io_err(path)(e)),
+    }
+}
+
+/// Calls `each` with the well-framed lines of `reader` (the file `path`), line by line;
+/// framing damage goes to `damage`.
 fn for_each_line(
-    root: &Path,
+    reader: impl BufRead,
     path: &Path,
     damage: &mut Damage,
     mut each: impl FnMut(usize, &str, &mut Damage),
 ) -> Result<(), ShareError> {
-    let file = match jail::open(root, path, jail::Mode::Read) {
-        Ok(file) => file,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(io_err(path)(e)),
-    };
-    for line in CrlfLines::utf8(BufReader::with_capacity(64 * 1024, file)) {
+    for line in CrlfLines::utf8(reader) {
         let line = line.map_err(io_err(path))?;
         match line.framing {
             Some(reason) => damage.push(line.number, &line.text, reason),
@@ -91,60 +95,82 @@ fn for_each_line(
 
 /// Reads the registry; damaged lines are reported and skipped.
 pub fn read_registry(root: &Path) -> Result<(Vec<RegistryEntry>, Vec<LineIssue>), ShareError> {
+    let path = root.join(REGISTRY_FILE);
+    match open_lines(root, &path)? {
+        Some(reader) => registry_from(reader, &path),
+        None => Ok((Vec::new(), Vec::new())),
+    }
+}
+
+/// The registry in `bytes`, as [`read_registry`] reads it from the share.
+pub fn parse_registry(bytes: &[u8]) -> (Vec<RegistryEntry>, Vec<LineIssue>) {
+    registry_from(bytes, Path::new(REGISTRY_FILE)).unwrap_or_default()
+}
+
+fn registry_from(
+    reader: impl BufRead,
+    path: &Path,
+) -> Result<(Vec<RegistryEntry>, Vec<LineIssue>), ShareError> {
     let mut entries = Vec::new();
     let mut damage = Damage::default();
-    for_each_line(
-        root,
-        &root.join(REGISTRY_FILE),
-        &mut damage,
-        |number, line, damage| {
-            let parsed = line.split_once('\t').and_then(|(id, bucket)| {
-                let id = id.parse::<u64>().ok().filter(|&n| n > 0)?;
-                (!bucket.is_empty() && !bucket.contains('\t')).then_some((id, bucket))
-            });
-            match parsed {
-                Some((bucket_id, bucket)) => entries.push(RegistryEntry {
-                    bucket_id,
-                    failure_bucket: bucket.to_owned(),
-                }),
-                None => damage.push(number, line, "not `<BucketID> TAB <failure bucket>`"),
-            }
-        },
-    )?;
+    for_each_line(reader, path, &mut damage, |number, line, damage| {
+        let parsed = line.split_once('\t').and_then(|(id, bucket)| {
+            let id = id.parse::<u64>().ok().filter(|&n| n > 0)?;
+            (!bucket.is_empty() && !bucket.contains('\t')).then_some((id, bucket))
+        });
+        match parsed {
+            Some((bucket_id, bucket)) => entries.push(RegistryEntry {
+                bucket_id,
+                failure_bucket: bucket.to_owned(),
+            }),
+            None => damage.push(number, line, "not `<BucketID> TAB <failure bucket>`"),
+        }
+    })?;
     Ok((entries, damage.into_issues()))
 }
 
 /// Reads the kernel index; damaged lines are reported and skipped.
 pub fn read_blue_index(root: &Path) -> Result<(Vec<BlueIndexEntry>, Vec<LineIssue>), ShareError> {
+    let path = root.join(BLUE_INDEX_FILE);
+    match open_lines(root, &path)? {
+        Some(reader) => blue_index_from(reader, &path),
+        None => Ok((Vec::new(), Vec::new())),
+    }
+}
+
+/// The kernel index in `bytes`, as [`read_blue_index`] reads it from the share.
+pub fn parse_blue_index(bytes: &[u8]) -> (Vec<BlueIndexEntry>, Vec<LineIssue>) {
+    blue_index_from(bytes, Path::new(BLUE_INDEX_FILE)).unwrap_or_default()
+}
+
+fn blue_index_from(
+    reader: impl BufRead,
+    path: &Path,
+) -> Result<(Vec<BlueIndexEntry>, Vec<LineIssue>), ShareError> {
     let mut entries = Vec::new();
     let mut damage = Damage::default();
-    for_each_line(
-        root,
-        &root.join(BLUE_INDEX_FILE),
-        &mut damage,
-        |number, line, damage| {
-            let fields: Vec<&str> = line.split('\t').collect();
-            let parsed = match fields.as_slice() {
-                [bucket, id, report, content] if !bucket.is_empty() => {
-                    id.parse::<u64>().ok().map(|bucket_id| BlueIndexEntry {
-                        failure_bucket: (*bucket).to_owned(),
-                        bucket_id,
-                        report_file: (*report).to_owned(),
-                        content_id: (*content).to_owned(),
-                    })
-                }
-                _ => None,
-            };
-            match parsed {
-                Some(entry) => entries.push(entry),
-                None => damage.push(
-                    number,
-                    line,
-                    "not `<failure bucket> TAB <BucketID> TAB <report file> TAB <content id>`",
-                ),
+    for_each_line(reader, path, &mut damage, |number, line, damage| {
+        let fields: Vec<&str> = line.split('\t').collect();
+        let parsed = match fields.as_slice() {
+            [bucket, id, report, content] if !bucket.is_empty() => {
+                id.parse::<u64>().ok().map(|bucket_id| BlueIndexEntry {
+                    failure_bucket: (*bucket).to_owned(),
+                    bucket_id,
+                    report_file: (*report).to_owned(),
+                    content_id: (*content).to_owned(),
+                })
             }
-        },
-    )?;
+            _ => None,
+        };
+        match parsed {
+            Some(entry) => entries.push(entry),
+            None => damage.push(
+                number,
+                line,
+                "not `<failure bucket> TAB <BucketID> TAB <report file> TAB <content id>`",
+            ),
+        }
+    })?;
     Ok((entries, damage.into_issues()))
 }
 

@@ -101,11 +101,13 @@ pub use config::{
 };
 pub use error::ShareError;
 pub use group::ShareWriter;
-pub use index::{BlueIndexEntry, RegistryEntry};
+pub use index::{parse_blue_index, parse_registry, BlueIndexEntry, RegistryEntry};
 pub use journal::Durability;
 pub use lines::MAX_EXAMPLES;
 pub use paths::{check_component, windows_root, BucketPath, MAX_PATH_CHARS};
-pub use scan::{scan, BucketScan, CountRewrite, LogSummary, RepairReport, ShareScan, Stray};
+pub use scan::{
+    parse_log, scan, BucketScan, CountRewrite, LogSummary, RepairReport, ShareScan, Stray,
+};
 pub use text::{
     decode_ansi, encode_ansi, parse_count, parse_log_line, CountRead, Counts, CrashTime, LineIssue,
     LogEntry, LogKind,

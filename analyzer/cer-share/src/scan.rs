@@ -265,6 +265,26 @@ pub(crate) fn summarize_log(
     let Some(file) = open_optional(root, path)? else {
         return Ok(None);
     };
+    summarize_lines(BufReader::with_capacity(64 * 1024, file), path, kind).map(Some)
+}
+
+/// A log in `bytes`, as [`scan`] reads one from the share.
+pub fn parse_log(bytes: &[u8], kind: LogKind) -> LogSummary {
+    summarize_lines(bytes, Path::new(""), kind).unwrap_or_else(|_| LogSummary {
+        path: PathBuf::new(),
+        entries: 0,
+        first: None,
+        last: None,
+        damaged: Vec::new(),
+        damaged_lines: 0,
+    })
+}
+
+fn summarize_lines(
+    reader: impl std::io::BufRead,
+    path: &Path,
+    kind: LogKind,
+) -> Result<LogSummary, ShareError> {
     let mut summary = LogSummary {
         path: path.to_owned(),
         entries: 0,
@@ -274,7 +294,7 @@ pub(crate) fn summarize_log(
         damaged_lines: 0,
     };
     let mut damage = Damage::default();
-    for line in CrlfLines::new(BufReader::with_capacity(64 * 1024, file)) {
+    for line in CrlfLines::new(reader) {
         let line = line.map_err(io_err(path))?;
         if let Some(reason) = line.framing {
             damage.push(line.number, &line.text, reason);
@@ -291,7 +311,7 @@ pub(crate) fn summarize_log(
     }
     summary.damaged = damage.examples;
     summary.damaged_lines = damage.count;
-    Ok(Some(summary))
+    Ok(summary)
 }
 
 fn check_bucket(b: &mut BucketScan) {

@@ -451,8 +451,9 @@ pub fn write_atomically(file: &Path, bytes: &[u8]) -> std::io::Result<()> {
 
 /// The file itself, or its content when the store keeps it CAB-compressed: always under the
 /// `_` name, and also under the plain name on stores that compress in place (`symstore
-/// /compress` output copied as is). A wanted `.cab` is never unpacked.
-fn maybe_unpack(bytes: Vec<u8>, name: &str, compressed_name: bool) -> Result<Vec<u8>, String> {
+/// /compress` output copied as is). A wanted `.cab` is never unpacked. Every answer of a store
+/// goes through this before the file is checked.
+pub fn maybe_unpack(bytes: Vec<u8>, name: &str, compressed_name: bool) -> Result<Vec<u8>, String> {
     if needs_unpack(&bytes, name, compressed_name) {
         unpack(&bytes, name)
     } else {

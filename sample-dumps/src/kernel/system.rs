@@ -259,6 +259,22 @@ pub(crate) fn build(spec: &SystemSpec) -> Result<System, GenError> {
         }
     }
 
+    // Each return address on the stack follows a call (`call rel32`, E8), as on a real stack:
+    // a stack scan takes nothing else.
+    for f in &frames {
+        let site = f.wrapping_sub(5);
+        let in_code = |a: u64| {
+            spec.modules.iter().any(|d| {
+                let l = d.image.layout();
+                a >= d.image.base + u64::from(l.text) && a < d.image.base + u64::from(l.rdata)
+            })
+        };
+        if in_code(site) && in_code(*f) && m.translate(site).is_some() && m.translate(*f).is_some()
+        {
+            m.write(site, &[0xE8, 0x10, 0x00, 0x00, 0x00])?;
+        }
+    }
+
     // Kernel data page: list heads, KiBugCheckData, NtBuildLab, KDBG.
     let nt = spec
         .modules

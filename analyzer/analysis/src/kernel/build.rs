@@ -16,6 +16,7 @@ use kernel_dump::physical::PAGE_SIZE;
 use kernel_dump::triage::KdDebuggerData;
 use kernel_dump::{KernelDump, Missing};
 use signatures::stop_codes::explain;
+use unwind::{Frame, Trust};
 
 /// Most stack bytes read through virtual memory.
 const MAX_STACK_BYTES: u64 = 64 * 1024;
@@ -111,6 +112,34 @@ fn stack_bytes(dump: &KernelDump<'_>, missing: &mut Vec<Missing>) -> Option<(u64
     (!out.is_empty()).then_some((sp, out, sp))
 }
 
+/// The walked frames after the context's (which is the crash address), as stack rows in
+/// modules: where each address was read from the stack, and how the frame was found.
+fn walked_hits(frames: &[Frame], index: &ModuleIndex, ptr64: bool) -> Vec<(StackHit, Trust)> {
+    let width = if ptr64 { 8 } else { 4 };
+    frames
+        .iter()
+        .skip(1)
+        .filter_map(|f| {
+            let module = index.find(f.lookup_address())?;
+            // A return address was read just below the caller's stack pointer; an interrupted
+            // instruction's address came from a machine frame.
+            let slot = if f.interrupted {
+                f.sp
+            } else {
+                f.sp.wrapping_sub(width)
+            };
+            Some((
+                StackHit {
+                    stack_address: slot,
+                    value: f.pc,
+                    module,
+                },
+                f.trust,
+            ))
+        })
+        .collect()
+}
+
 /// Builds the report.
 pub(crate) fn build_report(dump: &KernelDump<'_>) -> KernelReport {
     let header = dump.header();
@@ -118,11 +147,22 @@ pub(crate) fn build_report(dump: &KernelDump<'_>) -> KernelReport {
     let mut missing = dump.missing();
     let (modules, kdbg) = gather_modules(dump, &mut missing);
     let index = ModuleIndex::new(&modules);
-    let hits: Vec<StackHit> = stack_bytes(dump, &mut missing)
-        .map(|(va, bytes, from)| scan_stack(&bytes, va, from, ptr64, &index))
-        .unwrap_or_default();
+    // The stack as the debugger builds it: unwound where the images' unwind data is in the
+    // dump, scanned (and marked so) where not. Without a walkable context (ARM64), the old
+    // scan of the saved stack.
+    let hits: Vec<(StackHit, Trust)> = match super::unwound::walk(dump, &modules, &index) {
+        Some(frames) => walked_hits(&frames, &index, ptr64),
+        None => stack_bytes(dump, &mut missing)
+            .map(|(va, bytes, from)| {
+                scan_stack(&bytes, va, from, ptr64, &index)
+                    .into_iter()
+                    .map(|hit| (hit, Trust::Scan))
+                    .collect()
+            })
+            .unwrap_or_default(),
+    };
     let mut on_stack = vec![false; modules.len()];
-    for h in &hits {
+    for (h, _) in &hits {
         if let Some(flag) = on_stack.get_mut(h.module) {
             *flag = true;
         }
@@ -134,13 +174,14 @@ pub(crate) fn build_report(dump: &KernelDump<'_>) -> KernelReport {
         .or(dump.context().map(|c| c.pc));
     let stack = hits
         .iter()
-        .filter_map(|h| {
+        .filter_map(|(h, trust)| {
             let m = modules.get(h.module)?;
             Some(StackAddress {
                 stack_address: h.stack_address,
                 address: h.value,
                 module: m.name.clone(),
                 offset: h.value.wrapping_sub(m.base),
+                trust: *trust,
                 symbol: None,
             })
         })

@@ -7,6 +7,7 @@ pub mod note;
 pub mod report;
 pub mod signature;
 pub mod symbolize;
+mod unwound;
 
 #[cfg(test)]
 mod synthetic_tests;

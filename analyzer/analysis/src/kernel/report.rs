@@ -93,6 +93,8 @@ pub struct StackAddress {
     /// Offset in the module.
     #[serde(serialize_with = "le_bytes::hex::hex")]
     pub offset: u64,
+    /// How the frame was found: unwind data, frame pointer, or a stack scan (a guess).
+    pub trust: unwind::Trust,
     /// Function and source line, when the module's symbols were found.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub symbol: Option<FrameSymbol>,

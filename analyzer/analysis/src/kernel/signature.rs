@@ -15,9 +15,19 @@ use kernel_dump::KernelDump;
 use symbols::image_store::ImageStore;
 
 use crate::kernel::note::KernelNote;
-use crate::kernel::report::CausedBy;
+use crate::kernel::report::{CausedBy, StackAddress};
 use crate::kernel::symbolize::KernelSymbolizer;
 use crate::kernel::KernelReport;
+use unwind::Trust;
+
+/// The stack's addresses in the order the module selection walks them: frames found by
+/// unwinding (or a frame-pointer chain) first, in stack order, then the scanned ones, so that a
+/// guess never names the culprit ahead of a frame the unwind data vouches for.
+pub(crate) fn selection_order(stack: &[StackAddress]) -> impl Iterator<Item = u64> + '_ {
+    let found = stack.iter().filter(|s| s.trust != Trust::Scan);
+    let scanned = stack.iter().filter(|s| s.trust == Trust::Scan);
+    found.chain(scanned).map(|s| s.address)
+}
 
 /// Bytes of the WHEA_ERROR_RECORD_HEADER, read before the record's own length is known.
 const WHEA_HEADER_LEN: usize = 128;
@@ -77,7 +87,7 @@ pub fn kernel_signature(
     let first = report.crash_address;
     let frames: Vec<KernelFrame> = first
         .into_iter()
-        .chain(report.stack.iter().map(|s| s.address))
+        .chain(selection_order(&report.stack))
         .map(&mut frame)
         .collect();
     let symbols_loaded = symbols.as_deref().is_some_and(KernelSymbolizer::any_loaded);

@@ -194,21 +194,6 @@ fn full_dump_head_is_partial_not_an_error() {
     assert!(report.caused_by.is_none());
 }
 
-/// A tiny deterministic PRNG for the robustness tests.
-struct XorShift(u64);
-
-impl XorShift {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
-
 /// Parses and analyzes; must not panic and must finish quickly.
 fn survive(bytes: &[u8]) {
     let start = Instant::now();
@@ -224,7 +209,10 @@ fn survive(bytes: &[u8]) {
     );
 }
 
-pub(super) fn robustness(data: &[u8], regions: &[(u64, u64)], seed: u64) {
+/// Cuts `data` at the header's edges and at eight points spread over the file: each prefix
+/// must parse or fail cleanly, and quickly. (Random byte changes are the `kernel_dump` fuzz
+/// target's job: fuzz/.)
+pub(super) fn survives_cuts(data: &[u8]) {
     let len = data.len() as u64;
     let mut cuts = vec![
         0, 7, 8, 0x100, 0xfff, 0x1000, 0x1fff, 0x2000, 0x2001, 0x2040, 0x2080, 0x3000,
@@ -232,47 +220,14 @@ pub(super) fn robustness(data: &[u8], regions: &[(u64, u64)], seed: u64) {
     for i in 1..=8 {
         cuts.push(len * i / 9);
     }
-    assert_eq!(cuts.len(), 20);
     for cut in cuts {
         let cut = cut.min(len) as usize;
         survive(&data[..cut]);
     }
-    let mut rng = XorShift(seed);
-    let mut copy = data.to_vec();
-    for _ in 0..200 {
-        copy.copy_from_slice(data);
-        for _ in 0..8 {
-            let (start, end) = regions[rng.below(regions.len() as u64) as usize];
-            let end = end.min(len);
-            if end > start {
-                let at = (start + rng.below(end - start)) as usize;
-                copy[at] = rng.next() as u8;
-            }
-        }
-        survive(&copy);
-    }
 }
 
 #[test]
-fn triage_survives_truncation_and_flips() {
-    let data = real_dump("triage_x64.dmp");
-    let regions = [
-        (0, 0x2080),
-        (0x20d0, 0x21b8),
-        (0x10828, 0x15d18),
-        (0x15d18, 0x19438),
-        (0x19438, 0x206a8),
-        (0xe390, 0x104a8),
-    ];
-    robustness(&data, &regions, 0x9E37_79B9_7F4A_7C15);
-}
-
-#[test]
-fn full_dump_head_survives_truncation_and_flips() {
-    let data = real_dump("full-dump-head-x64.dmp");
-    robustness(
-        &data,
-        &[(0, 0x100), (0x340, 0x1060), (0x2000, 0x4000)],
-        0xDEAD_BEEF_1234_5678,
-    );
+fn real_kernel_dumps_survive_cuts() {
+    survives_cuts(&real_dump("triage_x64.dmp"));
+    survives_cuts(&real_dump("full-dump-head-x64.dmp"));
 }

@@ -187,7 +187,10 @@ pub(crate) fn render_report(report: &KernelReport, out: &mut String) {
     for m in &report.missing {
         kv("Missing", m.to_string());
     }
-    let _ = writeln!(out, "\nStack addresses in modules:");
+    let _ = writeln!(
+        out,
+        "\nStack (frames in modules, innermost first; how each was found):"
+    );
     for s in &report.stack {
         let symbol = s
             .symbol
@@ -196,8 +199,12 @@ pub(crate) fn render_report(report: &KernelReport, out: &mut String) {
             .unwrap_or_default();
         let _ = writeln!(
             out,
-            "  {:#018x}  {:#018x}  {}+{:x}{symbol}",
-            s.stack_address, s.address, s.module, s.offset
+            "  {:#018x}  {:#018x}  {:<13} {}+{:x}{symbol}",
+            s.stack_address,
+            s.address,
+            s.trust.words(),
+            s.module,
+            s.offset
         );
     }
     let _ = writeln!(

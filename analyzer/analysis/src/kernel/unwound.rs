@@ -1,0 +1,103 @@
+//! The crashing thread's stack, unwound by the `unwind` crate over the dump's memory, with the
+//! loaded modules' images (headers, exception directory, unwind data, code) read from the dump
+//! too; scanned only where unwinding cannot go on, and each frame says how it was found.
+
+use kernel_dump::modules::{LoadedModule, ModuleIndex};
+use kernel_dump::{Context, KernelDump};
+use unwind::{Frame, Image, Images, Memory, X64Registers};
+
+/// The dump's virtual memory.
+struct DumpMemory<'d, 'a>(&'d KernelDump<'a>);
+
+impl Memory for DumpMemory<'_, '_> {
+    fn read(&self, address: u64, buf: &mut [u8]) -> bool {
+        self.0.read_virtual(address, buf).is_ok()
+    }
+}
+
+/// A loaded module whose image is read from the dump.
+struct ModuleImage<'d, 'a> {
+    dump: &'d KernelDump<'a>,
+    base: u64,
+    size: u64,
+}
+
+impl Image for ModuleImage<'_, '_> {
+    fn base(&self) -> u64 {
+        self.base
+    }
+    fn size(&self) -> u64 {
+        self.size
+    }
+    fn read_rva(&self, rva: u64, buf: &mut [u8]) -> bool {
+        rva < self.size
+            && self
+                .base
+                .checked_add(rva)
+                .is_some_and(|va| self.dump.read_virtual(va, buf).is_ok())
+    }
+}
+
+struct ModuleImages<'d, 'a> {
+    images: Vec<ModuleImage<'d, 'a>>,
+    index: &'d ModuleIndex,
+}
+
+impl Images for ModuleImages<'_, '_> {
+    fn image_at(&self, address: u64) -> Option<&dyn Image> {
+        let i = self.index.find(address)?;
+        self.images.get(i).map(|m| m as &dyn Image)
+    }
+}
+
+/// x64 registers from a decoded context, by unwind-code number.
+fn x64_registers(context: &Context) -> X64Registers {
+    const ORDER: [&str; 16] = [
+        "rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi", "r8", "r9", "r10", "r11", "r12",
+        "r13", "r14", "r15",
+    ];
+    let mut regs = X64Registers {
+        rip: context.pc,
+        ..X64Registers::default()
+    };
+    for (slot, name) in regs.gpr.iter_mut().zip(ORDER) {
+        if let Some((_, value)) = context.registers.iter().find(|(n, _)| *n == name) {
+            *slot = *value;
+        }
+    }
+    regs.gpr[4] = context.sp;
+    regs
+}
+
+/// Walks the stack of the dump's context (x64 unwind data, x86 EBP chain); `None` without a
+/// context, or for an architecture not walked (ARM64: scanned as before).
+pub(crate) fn walk(
+    dump: &KernelDump<'_>,
+    modules: &[LoadedModule],
+    index: &ModuleIndex,
+) -> Option<Vec<Frame>> {
+    let context = dump.context()?;
+    let memory = DumpMemory(dump);
+    let images = ModuleImages {
+        images: modules
+            .iter()
+            .map(|m| ModuleImage {
+                dump,
+                base: m.base,
+                size: m.size,
+            })
+            .collect(),
+        index,
+    };
+    match context.arch {
+        "x64" => Some(unwind::walk_x64(x64_registers(context), &memory, &images)),
+        "x86" => Some(unwind::walk_x86(
+            u32::try_from(context.pc).ok()?,
+            u32::try_from(context.sp).ok()?,
+            u32::try_from(context.fp).ok()?,
+            &memory,
+            &images,
+        )),
+        _ => None,
+    }
+}
