@@ -14,6 +14,11 @@ use crate::exception_codes::{exception_name, fast_fail_name};
 
 /// The embedded table.
 const TABLE_TEXT: &str = include_str!("../data/stop-codes.txt");
+/// The name of every code Windows defines (`data/bugcheck-names.tsv`).
+const NAMES_TEXT: &str = include_str!("../data/bugcheck-names.tsv");
+
+/// What a code known only by name says of its parameters.
+const UNDESCRIBED: &str = "not described in the public bug check reference";
 
 /// Bit 28 marks the `_M` variants (0x1000007E is 0x7E written by a different code path).
 const M_VARIANT_BIT: u32 = 0x1000_0000;
@@ -34,6 +39,8 @@ pub enum AddressRule {
     NoModule,
     /// A manually initiated crash: not a bug.
     Manual,
+    /// A memory-capture tool's own code (`KeInitializeCrashDumpHeader`): not a crash at all.
+    Capture,
 }
 
 impl AddressRule {
@@ -48,6 +55,9 @@ impl AddressRule {
             AddressRule::Process => "a critical process died: a process, not a module".to_owned(),
             AddressRule::NoModule => "kernel-detected corruption: no module".to_owned(),
             AddressRule::Manual => "manually initiated crash: not a bug".to_owned(),
+            AddressRule::Capture => "a memory-capture tool wrote this code with \
+                                     KeInitializeCrashDumpHeader: a capture marker, not a crash"
+                .to_owned(),
         }
     }
 }
@@ -117,7 +127,51 @@ struct Table {
 
 fn table() -> &'static Table {
     static TABLE: OnceLock<Table> = OnceLock::new();
-    TABLE.get_or_init(|| parse_table(TABLE_TEXT))
+    TABLE.get_or_init(|| {
+        let mut table = parse_table(TABLE_TEXT);
+        add_names(&mut table, NAMES_TEXT);
+        table
+    })
+}
+
+/// Adds every code of the names list the table does not describe, by name only (its
+/// parameters undescribed, its culprit from the stack).
+fn add_names(table: &mut Table, text: &'static str) {
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let parsed = line.split_once('\t').and_then(|(code, name)| {
+            let code = u32::try_from(parse_hex(code)?).ok()?;
+            let name = name.trim();
+            (!name.is_empty()).then_some((code, name))
+        });
+        let Some((code, name)) = parsed else {
+            table.errors.push(format!(
+                "bugcheck-names.tsv line {}: not `<hex> TAB <NAME>`",
+                n + 1
+            ));
+            continue;
+        };
+        // Described already, or an `_M` variant whose base code is (it shares the meaning).
+        if table
+            .codes
+            .iter()
+            .any(|c| c.code == code || c.code == base_code(code))
+        {
+            continue;
+        }
+        table.codes.push(StopCode {
+            code,
+            name,
+            parameters: [UNDESCRIBED; 4],
+            address_rule: AddressRule::Stack,
+            key: "the stack",
+            sub_codes: Vec::new(),
+            decoders: [None; 4],
+        });
+    }
 }
 
 /// `0x1000007E` -> `0x7E`: the `_M` variants share the meaning of their base code.
@@ -383,6 +437,7 @@ fn parse_rule(text: &str) -> Result<AddressRule, String> {
         "process" => AddressRule::Process,
         "none" => AddressRule::NoModule,
         "manual" => AddressRule::Manual,
+        "capture" => AddressRule::Capture,
         other => return Err(format!("unknown address rule {other:?}")),
     })
 }

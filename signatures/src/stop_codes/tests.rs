@@ -90,7 +90,8 @@ fn m_variants_strip_bit_28() {
 
 #[test]
 fn unknown_codes_are_reported_raw() {
-    let e = explain(0x5454_414D, [1, 2, 3, 4]);
+    // No Windows code and no capture tool's: a number and four raw values.
+    let e = explain(0x7777_7777, [1, 2, 3, 4]);
     assert_eq!(e.name, None);
     assert_eq!(e.address_rule, AddressRule::Stack);
     assert_eq!(e.parameters[2].meaning, "parameter 3");
@@ -172,4 +173,96 @@ fn access_decoders() {
     );
     // 0x50 with P3 = 0: the instruction address is not known.
     assert_eq!(explain(0x50, [0x10, 0, 0, 2]).named_address, None);
+}
+
+/// The windows-sys list, read here on its own: every code in it is explained by its name,
+/// none is reported unknown.
+#[test]
+fn no_code_windows_defines_is_unknown() {
+    let list = include_str!("../../data/bugcheck-names.tsv");
+    let mut checked = 0;
+    for line in list
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+    {
+        let (code, name) = line.split_once('\t').expect("tab");
+        let code = u32::from_str_radix(code.trim_start_matches("0x"), 16).expect("hex");
+        let explained = explain(code, [0; 4]);
+        assert_eq!(explained.name.as_deref(), Some(name), "{code:#x}");
+        let facts = crate::KernelCrashFacts {
+            code,
+            parameters: [0; 4],
+            frames: Vec::new(),
+            verifier_active: false,
+            symbols_loaded: false,
+            detail: None,
+            whea: None,
+        };
+        let bucket = crate::KernelBucket::from_facts(&facts);
+        assert!(
+            !bucket
+                .notes
+                .iter()
+                .any(|n| matches!(n, crate::kernel_bucket::BucketNote::UnknownStopCode(_))),
+            "{code:#x} reported unknown"
+        );
+        checked += 1;
+    }
+    assert!(checked >= 500, "only {checked} codes in the list");
+    // The codes the issue names, spelled out here rather than read from the list.
+    for (code, name) in [
+        (0x1C8, "MANUALLY_INITIATED_POWER_BUTTON_HOLD"),
+        (0x4A, "IRQL_GT_ZERO_AT_SYSTEM_SERVICE"),
+        (0x1000_007E, "SYSTEM_THREAD_EXCEPTION_NOT_HANDLED_M"),
+        (0xEA, "THREAD_STUCK_IN_DEVICE_DRIVER"),
+    ] {
+        assert_eq!(explain(code, [0; 4]).name.as_deref(), Some(name));
+    }
+}
+
+#[test]
+fn at_least_a_hundred_codes_have_their_parameters_in_words() {
+    let described = StopCode::all()
+        .iter()
+        .filter(|c| {
+            c.parameters
+                .iter()
+                .any(|p| *p != UNDESCRIBED && !p.is_empty())
+        })
+        .count();
+    assert!(described >= 100, "{described}");
+    let e = explain(0x9F, [3, 0, 0, 0]);
+    assert!(
+        e.parameters[0].meaning.contains("sub-code") || e.parameters[0].meaning.contains("0x"),
+        "{:?}",
+        e.parameters[0]
+    );
+    let apc = explain(0x1, [0, 1, 0, 0]);
+    assert!(
+        apc.parameters[3].meaning.contains("call type"),
+        "{:?}",
+        apc.parameters[3]
+    );
+}
+
+#[test]
+fn a_capture_tools_code_is_a_marker_not_a_crash() {
+    let e = explain(0x5454_414D, [0; 4]);
+    assert_eq!(e.address_rule, AddressRule::Capture);
+    assert!(e.address_rule_words.contains("capture marker, not a crash"));
+    let facts = crate::KernelCrashFacts {
+        code: 0x5454_414D,
+        parameters: [0; 4],
+        frames: Vec::new(),
+        verifier_active: false,
+        symbols_loaded: false,
+        detail: None,
+        whea: None,
+    };
+    let bucket = crate::KernelBucket::from_facts(&facts);
+    let said: Vec<String> = bucket.notes.iter().map(ToString::to_string).collect();
+    assert!(
+        said.iter().any(|n| n.contains("the machine did not crash")),
+        "{said:?}"
+    );
 }

@@ -10,7 +10,6 @@ use kernel_dump::context::{Context, ExceptionRecord};
 use kernel_dump::header::AttributeNote;
 use kernel_dump::pe::CodeViewId;
 use kernel_dump::Missing;
-use signatures::stop_codes::base_code;
 use signatures::time::UtcTime;
 
 /// The stop code.
@@ -20,7 +19,7 @@ pub struct BugCheck {
     #[serde(serialize_with = "le_bytes::hex::hex_u32")]
     pub code: u32,
     /// Symbolic name, when known.
-    pub name: Option<&'static str>,
+    pub name: Option<String>,
     /// The four parameters.
     #[serde(serialize_with = "le_bytes::hex::hex_array4")]
     pub parameters: [u64; 4],
@@ -205,57 +204,10 @@ pub struct KernelReport {
     pub missing: Vec<Missing>,
 }
 
-/// Names of common stop codes (the full table is elsewhere).
-pub fn bugcheck_name(code: u32) -> Option<&'static str> {
-    let name = match base_code(code) {
-        0x01 => "APC_INDEX_MISMATCH",
-        0x0A => "IRQL_NOT_LESS_OR_EQUAL",
-        0x19 => "BAD_POOL_HEADER",
-        0x1A => "MEMORY_MANAGEMENT",
-        0x1E => "KMODE_EXCEPTION_NOT_HANDLED",
-        0x24 => "NTFS_FILE_SYSTEM",
-        0x3B => "SYSTEM_SERVICE_EXCEPTION",
-        0x50 => "PAGE_FAULT_IN_NONPAGED_AREA",
-        0x77 => "KERNEL_STACK_INPAGE_ERROR",
-        0x7A => "KERNEL_DATA_INPAGE_ERROR",
-        0x7B => "INACCESSIBLE_BOOT_DEVICE",
-        0x7E => "SYSTEM_THREAD_EXCEPTION_NOT_HANDLED",
-        0x7F => "UNEXPECTED_KERNEL_MODE_TRAP",
-        0x8E => "KERNEL_MODE_EXCEPTION_NOT_HANDLED",
-        0x9F => "DRIVER_POWER_STATE_FAILURE",
-        0xA0 => "INTERNAL_POWER_ERROR",
-        0xC2 => "BAD_POOL_CALLER",
-        0xC4 => "DRIVER_VERIFIER_DETECTED_VIOLATION",
-        0xC5 => "DRIVER_CORRUPTED_EXPOOL",
-        0xD1 => "DRIVER_IRQL_NOT_LESS_OR_EQUAL",
-        0xE2 => "MANUALLY_INITIATED_CRASH",
-        0xEF => "CRITICAL_PROCESS_DIED",
-        0xF4 => "CRITICAL_OBJECT_TERMINATION",
-        0xFC => "ATTEMPTED_EXECUTE_OF_NOEXECUTE_MEMORY",
-        0x101 => "CLOCK_WATCHDOG_TIMEOUT",
-        0x109 => "CRITICAL_STRUCTURE_CORRUPTION",
-        0x116 => "VIDEO_TDR_FAILURE",
-        0x117 => "VIDEO_TDR_TIMEOUT_DETECTED",
-        0x124 => "WHEA_UNCORRECTABLE_ERROR",
-        0x133 => "DPC_WATCHDOG_VIOLATION",
-        0x139 => "KERNEL_SECURITY_CHECK_FAILURE",
-        0x141 => "VIDEO_ENGINE_TIMEOUT_DETECTED",
-        0x1D4 => "UCMUCSI_LIVEDUMP",
-        0xDEAD_DEAD => "MANUALLY_INITIATED_CRASH1",
-        _ => return None,
-    };
-    // The 0x1000000x variants carry an `_M` suffix.
-    Some(match code {
-        0x1000_000A => "IRQL_NOT_LESS_OR_EQUAL_M",
-        0x1000_001E => "KMODE_EXCEPTION_NOT_HANDLED_M",
-        0x1000_007E => "SYSTEM_THREAD_EXCEPTION_NOT_HANDLED_M",
-        0x1000_007F => "UNEXPECTED_KERNEL_MODE_TRAP_M",
-        0x1000_008E => "KERNEL_MODE_EXCEPTION_NOT_HANDLED_M",
-        0x1000_00D1 => "DRIVER_IRQL_NOT_LESS_OR_EQUAL_M",
-        0x1000_003B => "SYSTEM_SERVICE_EXCEPTION_M",
-        0x1000_0050 => "PAGE_FAULT_IN_NONPAGED_AREA_M",
-        _ => name,
-    })
+/// The name of a stop code, from the one table (`signatures::stop_codes`: every code Windows
+/// defines, `_M` for the 0x1000xxxx variants); `None` for a code no one defined.
+pub fn bugcheck_name(code: u32) -> Option<String> {
+    signatures::stop_codes::StopCode::lookup(code).map(|entry| entry.name_for(code))
 }
 
 /// NT version for a build number.
@@ -305,12 +257,18 @@ mod tests {
 
     #[test]
     fn names() {
+        let name = |code| bugcheck_name(code);
         assert_eq!(
-            bugcheck_name(0x1000_007E),
+            name(0x1000_007E).as_deref(),
             Some("SYSTEM_THREAD_EXCEPTION_NOT_HANDLED_M")
         );
-        assert_eq!(bugcheck_name(0xD1), Some("DRIVER_IRQL_NOT_LESS_OR_EQUAL"));
-        assert_eq!(bugcheck_name(0x5454_414D), None);
+        assert_eq!(name(0xD1).as_deref(), Some("DRIVER_IRQL_NOT_LESS_OR_EQUAL"));
+        assert_eq!(
+            name(0x4A).as_deref(),
+            Some("IRQL_GT_ZERO_AT_SYSTEM_SERVICE")
+        );
+        assert_eq!(name(0x5454_414D).as_deref(), Some("MEMORY_CAPTURE_MARKER"));
+        assert_eq!(name(0x7777_7777), None);
         assert_eq!(nt_version(19041), Some("10.0"));
     }
 }

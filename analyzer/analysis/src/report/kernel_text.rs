@@ -117,7 +117,11 @@ pub(crate) fn render_report(report: &KernelReport, out: &mut String) {
         format!(
             "{:#010X} {}",
             report.bugcheck.code,
-            report.bugcheck.name.unwrap_or("(unknown stop code)")
+            report
+                .bugcheck
+                .name
+                .as_deref()
+                .unwrap_or("(unknown stop code)")
         ),
     );
     for (i, p) in report.bugcheck.parameters.iter().enumerate() {
