@@ -140,6 +140,13 @@ fn walked_hits(frames: &[Frame], index: &ModuleIndex, ptr64: bool) -> Vec<(Stack
         .collect()
 }
 
+/// Whether the header's exception record is the bug check's own stand-in rather than an
+/// exception that happened: the kernel writes a non-continuable STATUS_BREAKPOINT without
+/// parameters at the bug check call when there was no exception.
+fn is_bugcheck_breakpoint(e: &kernel_dump::ExceptionRecord) -> bool {
+    e.code == 0x8000_0003 && e.number_parameters == 0 && e.information.is_empty()
+}
+
 /// Builds the report.
 pub(crate) fn build_report(dump: &KernelDump<'_>) -> KernelReport {
     let header = dump.header();
@@ -220,7 +227,10 @@ pub(crate) fn build_report(dump: &KernelDump<'_>) -> KernelReport {
         header_width: if ptr64 { "64-bit" } else { "32-bit" },
         partial: !missing.is_empty(),
         crash_time: crash_time(header.system_time),
-        uptime_seconds: header.system_up_time / 10_000_000,
+        // A header that keeps the `PAGE` filler (or zero) recorded no up time.
+        uptime_seconds: (header.system_up_time != kernel_dump::UNSET64
+            && header.system_up_time != 0)
+            .then_some(header.system_up_time / 10_000_000),
         bugcheck: BugCheck {
             code: header.bugcheck_code,
             name: bugcheck_name(header.bugcheck_code),
@@ -246,6 +256,7 @@ pub(crate) fn build_report(dump: &KernelDump<'_>) -> KernelReport {
         kernel_base: kdbg.map(|k| k.kern_base),
         context: dump.context().cloned(),
         exception: dump.exception().cloned(),
+        exception_is_bugcheck_breakpoint: dump.exception().is_some_and(is_bugcheck_breakpoint),
         stack,
         drivers,
         unloaded_drivers,

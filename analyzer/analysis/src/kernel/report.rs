@@ -166,8 +166,8 @@ pub struct KernelReport {
     pub partial: bool,
     /// Crash time (RFC 3339 UTC).
     pub crash_time: Option<UtcTime>,
-    /// Uptime in seconds.
-    pub uptime_seconds: u64,
+    /// Uptime in seconds; `None` when the header recorded none (zero, or the `PAGE` filler).
+    pub uptime_seconds: Option<u64>,
     /// The stop code.
     pub bugcheck: BugCheck,
     /// Attributed driver.
@@ -190,6 +190,9 @@ pub struct KernelReport {
     pub context: Option<Context>,
     /// Exception record from the header, when written.
     pub exception: Option<ExceptionRecord>,
+    /// The record is the bug check's own stand-in (a breakpoint without parameters), not an
+    /// exception that happened: reports then show no exception.
+    pub exception_is_bugcheck_breakpoint: bool,
     /// Top stack addresses in modules, innermost first.
     pub stack: Vec<StackAddress>,
     /// Loaded drivers.

@@ -111,7 +111,12 @@ pub(crate) fn render_report(report: &KernelReport, out: &mut String) {
             .crash_time
             .map_or_else(|| "unknown".into(), |t| t.to_string()),
     );
-    kv("Up time", format!("{}s", report.uptime_seconds));
+    kv(
+        "Up time",
+        report
+            .uptime_seconds
+            .map_or_else(|| "not recorded".to_owned(), |s| format!("{s}s")),
+    );
     kv(
         "Bug check",
         format!(
@@ -176,7 +181,11 @@ pub(crate) fn render_report(report: &KernelReport, out: &mut String) {
             format!("{} pc={:#x} sp={:#x} fp={:#x}", c.arch, c.pc, c.sp, c.fp),
         );
     }
-    if let Some(e) = &report.exception {
+    if let Some(e) = report
+        .exception
+        .as_ref()
+        .filter(|_| !report.exception_is_bugcheck_breakpoint)
+    {
         kv(
             "Exception",
             format!("code {:#010x} at {:#x}", e.code, e.address),
