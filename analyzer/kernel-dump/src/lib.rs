@@ -21,6 +21,7 @@ pub mod modules;
 pub mod pe;
 pub mod pe_file;
 pub mod physical;
+pub mod process;
 pub mod triage;
 pub mod virtual_memory;
 

@@ -25,6 +25,12 @@ pub struct TriageHeader {
     pub valid_offset: u32,
     /// ContextOffset.
     pub context_offset: u32,
+    /// PrcbOffset (the KPRCB copy).
+    pub prcb_offset: u32,
+    /// ProcessOffset (the EPROCESS copy).
+    pub process_offset: u32,
+    /// ThreadOffset (the ETHREAD copy).
+    pub thread_offset: u32,
     /// ExceptionOffset.
     pub exception_offset: u32,
     /// UnloadedDriversOffset.
@@ -102,6 +108,8 @@ pub struct KdDebuggerData {
     pub mm_pfn_database: u64,
     /// MmUnloadedDrivers.
     pub mm_unloaded_drivers: u64,
+    /// KiProcessorBlock (the array of KPRCB pointers, one per processor).
+    pub ki_processor_block: u64,
 }
 
 impl KdDebuggerData {
@@ -127,6 +135,7 @@ impl KdDebuggerData {
             ps_active_process_head: p(0x50)?,
             mm_pfn_database: p(0xC0).unwrap_or(0),
             mm_unloaded_drivers: p(0x220).unwrap_or(0),
+            ki_processor_block: p(0x218).unwrap_or(0),
         })
     }
 }
@@ -226,6 +235,9 @@ impl<'a> TriageDump<'a> {
             size_of_dump: r(0x4),
             valid_offset: r(0x8),
             context_offset: r(0xC),
+            prcb_offset: r(0x1C),
+            process_offset: r(0x20),
+            thread_offset: r(0x24),
             exception_offset: r(0x10),
             unloaded_drivers_offset: r(0x18),
             call_stack_offset: r(0x28),

@@ -186,6 +186,9 @@ pub struct KernelReport {
     /// Kernel base (from the KDBG block), when known.
     #[serde(serialize_with = "le_bytes::hex::hex_opt")]
     pub kernel_base: Option<u64>,
+    /// The process and thread running when the system stopped, and the IRQL, where the dump
+    /// holds them (a triage dump's copies, or memory through the KPRCB).
+    pub process: Option<kernel_dump::process::CurrentProcess>,
     /// Crash context.
     pub context: Option<Context>,
     /// Exception record from the header, when written.

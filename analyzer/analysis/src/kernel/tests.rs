@@ -38,6 +38,13 @@ fn triage_x64_golden_values() {
     assert_eq!(h.dump_type, 4);
     assert_eq!((h.major_version, h.minor_version), (15, 19041));
     assert_eq!(h.machine_image_type, 0x8664);
+    // The EPROCESS and ETHREAD copies, read with the 19041 offsets of the table.
+    let process = kernel_dump::process::current_process(&dump, None).unwrap();
+    assert_eq!(
+        (process.name.as_str(), process.pid, process.thread_id),
+        ("System", 4, Some(264))
+    );
+    assert_eq!(process.source, "triage copy");
     assert_eq!(h.number_processors, 16);
     assert_eq!(h.bugcheck_code, 0x1000_007E);
     assert_eq!(

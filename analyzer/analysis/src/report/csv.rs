@@ -16,7 +16,7 @@ use serde_json::Value;
 pub const CSV_HEADER: &str = "Dump File,Crash Time,Bug Check String,Bug Check Code,\
 Parameter 1,Parameter 2,Parameter 3,Parameter 4,Caused By Driver,Caused By Address,\
 File Version,Processor,Crash Address,Stack Address 1,Stack Address 2,Stack Address 3,\
-OS Version,Dump File Size,Kind,Error,CER Subpath,Failure Bucket,Failure ID Hash,Verdicts";
+OS Version,Process,Process ID,Thread ID,IRQL,Dump File Size,Kind,Error,CER Subpath,Failure Bucket,Failure ID Hash,Verdicts";
 
 /// Quotes a field when it holds a comma, quote, or line break (RFC 4180); a leading `=`,
 /// `+`, `-` or `@` is prefixed with `'` so a spreadsheet does not run a dump's text as a
@@ -101,6 +101,10 @@ fn kernel_columns(k: &Value) -> Vec<String> {
         stack(1),
         stack(2),
         os,
+        text(k, "/process/name").to_owned(),
+        number(k, "/process/pid"),
+        number(k, "/process/thread_id"),
+        number(k, "/process/irql"),
     ]);
     cols
 }
@@ -143,6 +147,10 @@ fn minidump_columns(report: &Value, m: &Value) -> Vec<String> {
         frame(1),
         frame(2),
         text(m, "/system/os_version").to_owned(),
+        text(report, "/signature/app_name").to_owned(),
+        String::new(),
+        number(m, "/exception/thread_id"),
+        String::new(),
     ]);
     cols
 }
@@ -182,6 +190,12 @@ fn tuple_columns(t: &Value) -> Vec<String> {
         if no_exception { String::new() } else { address },
     ]);
     cols.extend(std::iter::repeat(String::new()).take(4));
+    cols.extend([
+        text(t, "/app_name").to_owned(),
+        String::new(),
+        String::new(),
+        String::new(),
+    ]);
     cols
 }
 
@@ -195,7 +209,7 @@ pub fn csv_row(report: &Value) -> String {
     } else if let Some(t) = report.get("signature").filter(|t| !t.is_null()) {
         cols.extend(tuple_columns(t));
     } else {
-        cols.extend(std::iter::repeat(String::new()).take(16));
+        cols.extend(std::iter::repeat(String::new()).take(20));
     }
     let verdicts: Vec<String> = report
         .get("known_issues")
@@ -241,7 +255,8 @@ mod tests {
                     "parameters": ["0x10", "0xf", "0x0", "0xfffff8800185da2c"]},
                 "caused_by": {"driver": "dump_diskdump.sys", "offset": "0x1a2c", "file_version": "6.1.7600.16385"},
                 "os": {"nt_version": "6.1", "build": 7600},
-                "stack": [{"address": "0x1", "module": "ntoskrnl.exe", "offset": "0x70469"}]
+                "stack": [{"address": "0x1", "module": "ntoskrnl.exe", "offset": "0x70469"}],
+                "process": {"name": "System", "pid": 4, "thread_id": 264, "irql": 2}
             },
             "known_issues": [{"id": "dump-path-virtual-miniport", "verdict": "fix-missing"}]
         });
@@ -251,7 +266,7 @@ mod tests {
             row,
             "a.dmp,2011-01-10T03:12:45Z,DRIVER_IRQL_NOT_LESS_OR_EQUAL,0x000000d1,0x10,0xf,0x0,\
 0xfffff8800185da2c,dump_diskdump.sys,dump_diskdump.sys+1a2c,6.1.7600.16385,x64,0xfffff8800185da2c,\
-ntoskrnl.exe+70469,,,6.1.7600,1024,kernel,,,0xD1_IMAGE_dump_diskdump.sys,{x},\
+ntoskrnl.exe+70469,,,6.1.7600,System,4,264,2,1024,kernel,,,0xD1_IMAGE_dump_diskdump.sys,{x},\
 dump-path-virtual-miniport=fix-missing"
         );
     }
@@ -288,7 +303,7 @@ dump-path-virtual-miniport=fix-missing"
         assert!(
             row.starts_with(
                 "t.dmp,,EXCEPTION_ACCESS_VIOLATION,0xc0000005,,,,,test_app.exe,test_app.exe+429e,\
-0.0.0.0,,0x0040429e,,,,,11317,minidump"
+0.0.0.0,,0x0040429e,,,,,,,,,11317,minidump"
             ),
             "{row}"
         );

@@ -175,6 +175,16 @@ pub(crate) fn render_report(report: &KernelReport, out: &mut String) {
     if let Some(kb) = report.kernel_base {
         kv("Kernel base", format!("{kb:#x}"));
     }
+    if let Some(p) = &report.process {
+        let mut line = format!("{} (pid {})", p.name, p.pid);
+        if let Some(t) = p.thread_id {
+            line.push_str(&format!(", thread {t}"));
+        }
+        if let Some(irql) = p.irql {
+            line.push_str(&format!(", IRQL {irql}"));
+        }
+        kv("Process", format!("{line} [{}]", p.source));
+    }
     if let Some(c) = &report.context {
         kv(
             "Context",
