@@ -175,6 +175,19 @@ fn access_decoders() {
     assert_eq!(explain(0x50, [0x10, 0, 0, 2]).named_address, None);
 }
 
+/// The kernel bucket of a stop with no parameters and no frames.
+fn bucket_of(code: u32) -> crate::KernelBucket {
+    crate::KernelBucket::from_facts(&crate::KernelCrashFacts {
+        code,
+        parameters: [0; 4],
+        frames: Vec::new(),
+        verifier_active: false,
+        symbols_loaded: false,
+        detail: None,
+        whea: None,
+    })
+}
+
 /// The windows-sys list, read here on its own: every code in it is explained by its name,
 /// none is reported unknown.
 #[test]
@@ -189,16 +202,7 @@ fn no_code_windows_defines_is_unknown() {
         let code = u32::from_str_radix(code.trim_start_matches("0x"), 16).expect("hex");
         let explained = explain(code, [0; 4]);
         assert_eq!(explained.name.as_deref(), Some(name), "{code:#x}");
-        let facts = crate::KernelCrashFacts {
-            code,
-            parameters: [0; 4],
-            frames: Vec::new(),
-            verifier_active: false,
-            symbols_loaded: false,
-            detail: None,
-            whea: None,
-        };
-        let bucket = crate::KernelBucket::from_facts(&facts);
+        let bucket = bucket_of(code);
         assert!(
             !bucket
                 .notes
@@ -250,16 +254,7 @@ fn a_capture_tools_code_is_a_marker_not_a_crash() {
     let e = explain(0x5454_414D, [0; 4]);
     assert_eq!(e.address_rule, AddressRule::Capture);
     assert!(e.address_rule_words.contains("capture marker, not a crash"));
-    let facts = crate::KernelCrashFacts {
-        code: 0x5454_414D,
-        parameters: [0; 4],
-        frames: Vec::new(),
-        verifier_active: false,
-        symbols_loaded: false,
-        detail: None,
-        whea: None,
-    };
-    let bucket = crate::KernelBucket::from_facts(&facts);
+    let bucket = bucket_of(0x5454_414D);
     let said: Vec<String> = bucket.notes.iter().map(ToString::to_string).collect();
     assert!(
         said.iter().any(|n| n.contains("the machine did not crash")),
