@@ -261,16 +261,7 @@ fn unusable_shares_are_one_error_before_any_analysis() {
 fn scan_names_the_file_and_line_of_damage() {
     let dir = scratch_dir("scan-words");
     let share = dir.join("share");
-    let r = run(
-        BIN,
-        &[
-            "bucket",
-            "--share",
-            &s(&share),
-            &s(&real_dump("minidump/test.dmp")),
-        ],
-    );
-    assert_eq!(r.code(), 0, "{}", r.stderr);
+    crate::support::file_test_dump(&share);
     let count = share.join("counts/test_app.exe/0.0.0.0/test_app.exe/0.0.0.0/0000429e/count.txt");
     std::fs::write(&count, "garbage\r\n").unwrap();
     let r = run(BIN, &["scan", &s(&share)]);
@@ -314,8 +305,7 @@ fn a_read_only_share_is_one_error_before_any_analysis() {
     let dir = scratch_dir("share-read-only");
     let share = dir.join("share");
     let dumps = real_dump("minidump/test.dmp");
-    let r = run(BIN, &["bucket", "--share", &s(&share), &s(&dumps)]);
-    assert_eq!(r.code(), 0, "{}", r.stderr);
+    crate::support::file_test_dump(&share);
     // Everyone may read and enter the share and the dumps; no one but root may write.
     for path in [&dir, &share] {
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o555)).unwrap();

@@ -19,16 +19,7 @@ fn share_with_one_report(tag: &str) -> (PathBuf, PathBuf) {
     let share = dir.join("share");
     std::fs::create_dir_all(&share).unwrap();
     std::fs::write(share.join("policy.txt"), "Tracking=YES\r\n").unwrap();
-    let r = run(
-        BIN,
-        &[
-            "bucket",
-            "--share",
-            &s(&share),
-            &s(&real_dump("minidump/test.dmp")),
-        ],
-    );
-    assert_eq!(r.code(), 0, "{}", r.stderr);
+    crate::support::file_test_dump(&share);
     (dir, share)
 }
 

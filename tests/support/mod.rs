@@ -171,3 +171,18 @@ pub fn scratch_dir(tag: &str) -> PathBuf {
     std::fs::create_dir_all(&dir).expect("create scratch dir");
     dir
 }
+
+/// Files `minidump/test.dmp` into the share at `share` (made when missing) with the binary,
+/// and checks that it worked: the common start of the share tests.
+pub fn file_test_dump(share: &Path) {
+    let r = run(
+        BIN,
+        &[
+            "bucket".as_ref(),
+            "--share".as_ref(),
+            share.as_os_str(),
+            real_dump("minidump/test.dmp").as_os_str(),
+        ],
+    );
+    assert_eq!(r.code(), 0, "{}", r.stderr);
+}
