@@ -42,7 +42,7 @@ fn csv_has_bluescreenview_columns_and_ours() {
         "DRIVER_IRQL_NOT_LESS_OR_EQUAL,0x000000d1",
         ",dump_diskdump.sys,dump_diskdump.sys+1a2c,6.1.7600.16385,x64,",
         ",6.1.7600,",
-        ",0xD1_IMAGE_dump_diskdump.sys,",
+        ",AV_IMAGE_dump_diskdump.sys,",
         "dump-path-virtual-miniport=fix-missing",
     ] {
         assert!(seed.contains(part), "{part} in {seed}");
@@ -144,7 +144,7 @@ fn regress_gates_on_a_diskdump_regression() {
     assert_eq!(ids, ["dump-path-virtual-miniport"]);
     assert!(v["new_buckets"]
         .to_string()
-        .contains("0xD1_IMAGE_dump_diskdump.sys"));
+        .contains("AV_IMAGE_dump_diskdump.sys"));
 
     let text = run(
         BIN,

@@ -47,7 +47,7 @@ fn dump_path_verdict(report: &Value) -> &Value {
 
 fn check_seed_facts(report: &Value) {
     assert_eq!(report["kernel"]["dump_type"], 4, "a triage dump");
-    assert_eq!(report["failure_bucket"], "0xD1_IMAGE_dump_diskdump.sys");
+    assert_eq!(report["failure_bucket"], "AV_IMAGE_dump_diskdump.sys");
     let selection = &report["kernel_signature"]["bucket"]["selection"];
     assert_eq!(selection["module"]["name"], "dump_diskdump.sys");
     let v = dump_path_verdict(report);

@@ -214,10 +214,7 @@ fn dump_path_issue_verdicts() {
         ),
     ] {
         let r = analyze_sample(name);
-        assert_eq!(
-            r["failure_bucket"], "0xD1_IMAGE_dump_diskdump.sys",
-            "{name}"
-        );
+        assert_eq!(r["failure_bucket"], "AV_IMAGE_dump_diskdump.sys", "{name}");
         assert_eq!(
             r["kernel_signature"]["bucket"]["selection"]["module"]["name"],
             "dump_diskdump.sys"
@@ -243,10 +240,8 @@ fn dump_path_issue_verdicts() {
             "{name}: {context:?}"
         );
         // The hash follows the bucket.
-        let hash = signatures::failure_id_hash(
-            signatures::HashKind::Kernel,
-            "0xD1_IMAGE_dump_diskdump.sys",
-        );
+        let hash =
+            signatures::failure_id_hash(signatures::HashKind::Kernel, "AV_IMAGE_dump_diskdump.sys");
         assert_eq!(r["failure_id_hash"], hash.as_str());
     }
 }
@@ -277,7 +272,7 @@ fn triage_x64_buckets_to_amdppm_with_a_reason() {
     let path = real_dump("kernel/triage_x64.dmp");
     let r = run(BIN, &["analyze", "--json", path.to_str().expect("utf-8")]);
     let rec = r.json_lines().remove(0);
-    assert_eq!(rec["failure_bucket"], "0x7E_c0000005_IMAGE_amdppm.sys");
+    assert_eq!(rec["failure_bucket"], "AV_IMAGE_amdppm.sys");
     let selection = &rec["kernel_signature"]["bucket"]["selection"];
     assert_eq!(selection["module"]["name"], "amdppm.sys");
     assert_eq!(selection["offset"], 0x334c);

@@ -43,7 +43,7 @@ fn assert_symbolized(report: &Value) {
     );
     assert_eq!(stack_symbol(report, "0x1d80")["function_offset"], "0x40");
     // The failure bucket names the function once symbols resolve it.
-    assert_eq!(report["failure_bucket"], "0xD1_dump_diskdump!DiskDumpWrite");
+    assert_eq!(report["failure_bucket"], "AV_dump_diskdump!DiskDumpWrite");
     // Drivers without symbols stay unnamed and are reported.
     let crashdmp = report["kernel"]["stack"]
         .as_array()
@@ -59,7 +59,7 @@ fn assert_symbolized(report: &Value) {
 #[test]
 fn kernel_frames_symbolize_from_a_breakpad_folder() {
     let plain = analyze_json(BIN, &[], &seed_dump());
-    assert_eq!(plain["failure_bucket"], "0xD1_IMAGE_dump_diskdump.sys");
+    assert_eq!(plain["failure_bucket"], "AV_IMAGE_dump_diskdump.sys");
     assert!(plain["kernel"]["caused_by"].get("symbol").is_none());
 
     let dir = symbols_dir();
@@ -143,13 +143,13 @@ fn bucket_files_the_kernel_report_under_the_symbolized_failure_bucket() {
     let records = r.json_lines();
     assert_eq!(
         records[0]["failure_bucket"],
-        "0xD1_dump_diskdump!DiskDumpWrite"
+        "AV_dump_diskdump!DiskDumpWrite"
     );
     let registry = std::fs::read_to_string(share.join("dumpsig-buckets.tsv")).unwrap();
-    assert_eq!(registry, "1\t0xD1_dump_diskdump!DiskDumpWrite\r\n");
+    assert_eq!(registry, "1\tAV_dump_diskdump!DiskDumpWrite\r\n");
     let index = std::fs::read_to_string(share.join("dumpsig-blue-index.tsv")).unwrap();
     assert!(
-        index.starts_with("0xD1_dump_diskdump!DiskDumpWrite\t1\t"),
+        index.starts_with("AV_dump_diskdump!DiskDumpWrite\t1\t"),
         "{index}"
     );
 }

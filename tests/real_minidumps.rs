@@ -23,7 +23,7 @@ fn cer_subpaths_match_the_expected_table() {
             assert_eq!(r["error"], Value::Null, "{file}");
             assert_eq!(r["cer_subpath"], expected, "{file} {mode:?}");
             assert_eq!(r["kind"], "minidump");
-            assert_eq!(r["schema_version"], 2);
+            assert_eq!(r["schema_version"], 3);
             if mode.is_empty() {
                 assert!(
                     r["crash_state"].is_array(),

@@ -1,41 +1,42 @@
-//! The failure bucket of a kernel crash in the debugger's grammar, with its `FAILURE_ID_HASH`
-//! and crash state (`shared/spec/signatures.md`, section 2).
+//! The failure bucket of a kernel crash in the grammar of today's debugger, with its
+//! `FAILURE_ID_HASH` and crash state (`shared/spec/analyze-buckets.md`, which supersedes section 2
+//! of `signatures.md`).
 //!
 //! ```text
-//! bucket   := prefix "_" location
-//! prefix   := "0x" CODE { "_" subtoken } [ "_VRF" ]
+//! bucket   := [ "LKD_" ] head "_" location
+//! head     := "AV" qualifiers | "0x" CODE { "_" token } [ "_VRF" ]
+//!           | "RAISED_IRQL_FAULT_" process | "0xEF_" process "_BUGCHECK_CRITICAL_PROCESS"
 //! location := module "!" function | module "!unknown_function" | "IMAGE_" imagefile
 //! ```
 //!
-//! Decisions, so that one driver bug is one bucket and buckets join with `!analyze` output:
-//! - CODE is the base code in uppercase hex (`0x1000007E` -> `0x7E`). The hash lowercases the
-//!   whole bucket, so `0x7f_8` and `0x7F_8` hash alike.
-//! - Sub-tokens: 0x1E `_<exception code>` plus `_R`/`_W` for an access violation (P3);
-//!   0x7E/0x8E/0x3B `_<exception code>`; 0x7F, 0x9F, 0x139 `_<P1 decimal>` (0x139 adds the
-//!   fast-fail name, 0x9F the analyzer's detail such as `POWER_DOWN`); 0x1A, 0x19, 0xC2
-//!   `_<P1 hex>` (their sub-types are known by hex names, `0x1a_41790`); 0x133 `_DPC` or `_ISR`;
-//!   0x124 from the WHEA record (`cper::whea_bucket`). `_VRF` when Driver Verifier was active.
-//! - The debugger's newer `AV_` family is not produced: we keep the stop code (the spec's seed
-//!   example is `0xD1_dump_diskdump!...`). An `AV_` bucket from `!analyze` can still be hashed with
-//!   `failure_id_hash` for joining.
-//! - Location: with a function, `<module>!<function>`; when the analyzer had symbols (for any
-//!   module) but none for this frame, `<module>!unknown_function`; with no symbols at all,
-//!   `IMAGE_<file>`. Module = file name without extension, `nt` for the kernel. When no frame is
-//!   in a module: `nt!unknown_function` with the raw address kept as an attribute.
-//! - Offset, timestamp, size and version are attributes, never part of the bucket.
+//! The head's rules, and the published rows each reproduces, are in [`head`]. The location:
+//! - with a function, `<module>!<function>` (C++ names sanitized as the debugger does); when
+//!   the analyzer had symbols (for any module) but none for this frame,
+//!   `<module>!unknown_function`; with no symbols at all, `IMAGE_<file>`. Module = file name
+//!   without extension, `nt` for the kernel. When no frame is in a module:
+//!   `nt!unknown_function` with the raw address kept as an attribute.
+//! - The frame is the first below the bug check plumbing whose module is not on the skip list
+//!   (`module_selection`); for 0x4A the first below the plumbing in whatever module, since the
+//!   process is the culprit (`RAISED_IRQL_FAULT_<process>_nt!KiSystemServiceExitPico`).
+//! - No offset in the bucket: the function offset is its own field
+//!   ([`BucketAttributes::function_offset`], the debugger's `BUCKET_ID_FUNC_OFFSET`), and
+//!   module offset, timestamp, size and version are attributes, so that two crashes in one
+//!   function share a bucket.
 
 use serde::Serialize;
 
 use crate::cper::{whea_bucket, WheaBucket};
 use crate::crash_state::CrashState;
-use crate::exception_codes::fast_fail_name;
 use crate::hash::HashKind;
 use crate::module_selection::{
-    kernel_crash_state, select_module, KernelCrashFacts, ModuleSelection, SelectionRule, SkipList,
-    KERNEL_MODULE,
+    kernel_crash_state, select_module, KernelCrashFacts, KernelFrame, ModuleSelection,
+    SelectionRule, SkipList, KERNEL_MODULE,
 };
 use crate::stop_codes::{base_code, StopCode};
-use crate::user_bucket::FailureBucket;
+use crate::user_bucket::{sanitize_function, FailureBucket};
+
+pub mod head;
+pub use head::{is_live_dump, HeadFamily, LIVE_DUMP_ATTRIBUTE};
 
 /// P1 of Stop 0x124 when a device driver reported the error.
 pub const WHEA_DEVICE_DRIVER_SOURCE: u64 = 0x10;
@@ -61,6 +62,9 @@ pub struct BucketAttributes {
     pub address: Option<u64>,
     /// Address minus the module base.
     pub offset: Option<u64>,
+    /// Address minus the start of the chosen frame's function, when symbols named it: the
+    /// debugger's `BUCKET_ID_FUNC_OFFSET`, kept out of the bucket.
+    pub function_offset: Option<u64>,
     /// PE TimeDateStamp of the module.
     pub timestamp: Option<u32>,
     /// SizeOfImage of the module.
@@ -74,8 +78,13 @@ pub struct BucketAttributes {
 pub struct KernelBucket {
     /// The bucket string and its `km:` hash.
     pub failure: FailureBucket,
-    /// The part before the location, e.g. `0x1E_c0000005_R_VRF`.
+    /// The part before the location, e.g. `AV_VRF`, `0x139_3_CORRUPT_LIST_ENTRY` or
+    /// `LKD_0x1CC`.
     pub prefix: String,
+    /// Which family the prefix belongs to.
+    pub head_family: HeadFamily,
+    /// A live kernel dump: the prefix starts with `LKD_`.
+    pub live_dump: bool,
     /// The location, e.g. `dump_diskdump!unknown_function`.
     pub location: String,
     /// Which form the location took.
@@ -167,62 +176,6 @@ impl Serialize for BucketNote {
     }
 }
 
-fn token(text: &str) -> String {
-    text.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_uppercase()
-            } else {
-                '_'
-            }
-        })
-        .collect()
-}
-
-/// The prefix without `_VRF` (and without the 0x124 parts, which need the record).
-fn stop_prefix(facts: &KernelCrashFacts) -> String {
-    let code = base_code(facts.code);
-    let [p1, _, p3, _] = facts.parameters;
-    let detail = facts.detail.as_deref().map(token).filter(|d| !d.is_empty());
-    let mut out = format!("0x{code:X}");
-    match code {
-        0x1E => {
-            out.push_str(&format!("_{:08x}", p1 as u32));
-            // 64-bit dumps may sign-extend the NTSTATUS: compare its low 32 bits.
-            if p1 as u32 == 0xC000_0005 {
-                match p3 {
-                    0 => out.push_str("_R"),
-                    1 => out.push_str("_W"),
-                    _ => {}
-                }
-            }
-        }
-        0x7E | 0x8E | 0x3B => out.push_str(&format!("_{:08x}", p1 as u32)),
-        0x7F | 0x9F => out.push_str(&format!("_{p1}")),
-        0x139 => {
-            out.push_str(&format!("_{p1}"));
-            if let Some(name) = fast_fail_name(p1) {
-                out.push_str(&format!("_{name}"));
-            }
-        }
-        0x1A | 0x19 | 0xC2 => out.push_str(&format!("_{p1:x}")),
-        0x133 => {
-            let kind = if detail.as_deref() == Some("ISR") {
-                "ISR"
-            } else {
-                "DPC"
-            };
-            out.push_str(&format!("_{kind}"));
-            return out;
-        }
-        _ => {}
-    }
-    if let Some(d) = detail {
-        out.push_str(&format!("_{d}"));
-    }
-    out
-}
-
 impl KernelBucket {
     /// The bucket of a kernel crash with the built-in skip list.
     pub fn from_facts(facts: &KernelCrashFacts) -> KernelBucket {
@@ -233,9 +186,16 @@ impl KernelBucket {
     pub fn with_skip_list(facts: &KernelCrashFacts, skip_list: &SkipList) -> KernelBucket {
         let code = base_code(facts.code);
         let mut notes = Vec::new();
-        let mut selection = select_module(&facts.frames, skip_list);
+        // 0x4A blames the process: the frame named is the first below the bug check plumbing,
+        // in whatever module (the debugger's `nt!KiSystemServiceExitPico`).
+        let process_culprit = code == 0x4A && facts.process_name.is_some();
+        let mut selection = if process_culprit {
+            select_module(&facts.frames, &skip_list.plumbing_only())
+        } else {
+            select_module(&facts.frames, skip_list)
+        };
         let mut whea = None;
-        let mut prefix = stop_prefix(facts);
+        let (mut prefix, head_family) = head::head(facts);
         let symbols =
             facts.symbols_loaded || facts.frames.iter().any(|f| f.clean_function().is_some());
         let (mut location, mut form) = location_of(&selection, symbols);
@@ -244,6 +204,9 @@ impl KernelBucket {
             let p1 = facts.parameters[0];
             let parts = whea_bucket(p1, facts.whea.as_ref());
             prefix = parts.prefix.clone();
+            if facts.verifier_active {
+                prefix.push_str("_VRF");
+            }
             let driver_found =
                 p1 == WHEA_DEVICE_DRIVER_SOURCE && selection.rule == SelectionRule::FirstNotSkipped;
             if driver_found {
@@ -269,8 +232,9 @@ impl KernelBucket {
             }
             whea = Some(parts);
         }
-        if facts.verifier_active {
-            prefix.push_str("_VRF");
+        let live_dump = is_live_dump(facts.code, facts.live_dump);
+        if live_dump {
+            prefix = format!("LKD_{prefix}");
         }
         if let Some(entry) = StopCode::lookup(code) {
             use crate::stop_codes::AddressRule;
@@ -292,10 +256,16 @@ impl KernelBucket {
         ) {
             notes.push(BucketNote::NoModule(selection.reason.clone()));
         }
+        let function_offset = selection
+            .frame_index
+            .and_then(|i| facts.frames.get(i))
+            .filter(|_| selection.function.is_some())
+            .and_then(KernelFrame::function_offset);
         let attributes = BucketAttributes {
             module_file: selection.module.as_ref().map(|m| m.file_name().to_owned()),
             address: selection.address,
             offset: selection.offset,
+            function_offset,
             timestamp: selection.module.as_ref().map(|m| m.timestamp),
             size: selection.module.as_ref().map(|m| m.size),
             version: selection.module.as_ref().and_then(|m| m.version.clone()),
@@ -303,6 +273,8 @@ impl KernelBucket {
         KernelBucket {
             failure: FailureBucket::new(HashKind::Kernel, format!("{prefix}_{location}")),
             prefix,
+            head_family,
+            live_dump,
             location,
             location_form: form,
             selection,
@@ -316,7 +288,10 @@ impl KernelBucket {
 
 fn location_of(selection: &ModuleSelection, symbols: bool) -> (String, LocationForm) {
     match (&selection.module, &selection.function) {
-        (Some(_), Some(f)) => (format!("{}!{f}", selection.name), LocationForm::Function),
+        (Some(_), Some(f)) => (
+            format!("{}!{}", selection.name, sanitize_function(f)),
+            LocationForm::Function,
+        ),
         (Some(m), None) if !symbols => (format!("IMAGE_{}", m.file_name()), LocationForm::Image),
         (Some(_), None) => (
             format!("{}!unknown_function", selection.name),

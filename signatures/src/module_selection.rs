@@ -87,6 +87,21 @@ impl KernelFrame {
         (!f.is_empty()).then_some(f)
     }
 
+    /// The displacement from the function's start, when the name carries one (`Foo+0x12`):
+    /// the debugger's `BUCKET_ID_FUNC_OFFSET`.
+    pub fn function_offset(&self) -> Option<u64> {
+        let f = self.function.as_deref()?;
+        let (_, offset) = f.rsplit_once('+')?;
+        let offset = offset.trim();
+        match offset
+            .strip_prefix("0x")
+            .or_else(|| offset.strip_prefix("0X"))
+        {
+            Some(hex) => u64::from_str_radix(hex, 16).ok(),
+            None => u64::from_str_radix(offset, 16).ok(),
+        }
+    }
+
     /// `module!function`, or `module+0xoffset` without symbols, or the raw address.
     pub fn describe(&self) -> String {
         match (&self.module, self.clean_function()) {
@@ -120,6 +135,11 @@ pub struct KernelCrashFacts {
     pub detail: Option<String>,
     /// The WHEA record of a Stop 0x124 and the CPU vendor.
     pub whea: Option<WheaFacts>,
+    /// A live kernel dump (header attribute LiveDumpGeneratedDump): the bucket gets `LKD_`.
+    pub live_dump: bool,
+    /// The process the stop code is about, as `EPROCESS.ImageFileName` holds it: for 0xEF the
+    /// process P1 names, otherwise the current one. 0x4A and 0xEF buckets name it.
+    pub process_name: Option<String>,
 }
 
 /// Which rule chose the module.
@@ -144,7 +164,7 @@ impl SelectionRule {
         match self {
             SelectionRule::FirstNotSkipped => "first frame whose module is not on the skip list",
             SelectionRule::AllSkippedFirstFrame => {
-                "every module on the stack is on the skip list: the first frame's module"
+                "every module on the stack is on the skip list: the first frame below the bug check plumbing"
             }
             SelectionRule::NoModule => "no frame lies in a loaded module: nt with the raw address",
             SelectionRule::NoFrames => "no frames: nt",
@@ -200,6 +220,10 @@ pub struct SkipList {
     pub skip: Vec<String>,
     /// Patterns that are never skipped (`crashdmp.sys`, `dump_*`).
     pub never: Vec<String>,
+    /// Functions of the bug check plumbing (`KeBugCheckEx`, `KiBugCheckDispatch`, the trap
+    /// handlers): never chosen when every module on the stack is skipped, so the frame named
+    /// is the first one below them, as the debugger names `nt!KiSystemServiceExitPico`.
+    pub functions: Vec<String>,
 }
 
 /// Case-insensitive match with an optional trailing `*`.
@@ -220,17 +244,20 @@ impl SkipList {
                 version: 0,
                 skip: Vec::new(),
                 never: vec!["crashdmp.sys".into(), "dump_*".into()],
+                functions: Vec::new(),
             })
         })
     }
 
-    /// Parses the skip-list format: `version N`, `skip PATTERN`, `never PATTERN`, `#` comments.
+    /// Parses the skip-list format: `version N`, `skip PATTERN`, `never PATTERN`,
+    /// `function NAME`, `#` comments.
     /// Errors are returned with their 1-based line numbers.
     pub fn parse(text: &str) -> Result<SkipList, Vec<(usize, String)>> {
         let mut list = SkipList {
             version: 0,
             skip: Vec::new(),
             never: Vec::new(),
+            functions: Vec::new(),
         };
         let mut errors = Vec::new();
         for (n, line) in text.lines().enumerate() {
@@ -245,7 +272,11 @@ impl SkipList {
                 },
                 Some(("skip", p)) => list.skip.push(p.trim().to_owned()),
                 Some(("never", p)) => list.never.push(p.trim().to_owned()),
-                _ => errors.push((n + 1, format!("expected version/skip/never: {line:?}"))),
+                Some(("function", p)) => list.functions.push(p.trim().to_owned()),
+                _ => errors.push((
+                    n + 1,
+                    format!("expected version/skip/never/function: {line:?}"),
+                )),
             }
         }
         if errors.is_empty() {
@@ -259,6 +290,24 @@ impl SkipList {
     pub fn is_protected(&self, name: &str) -> bool {
         let file = file_name_of(name);
         self.never.iter().any(|p| name_matches(p, file))
+    }
+
+    /// True when the frame's function is bug check plumbing (`function` entries).
+    pub fn is_plumbing(&self, frame: &KernelFrame) -> bool {
+        frame
+            .clean_function()
+            .is_some_and(|f| self.functions.iter().any(|p| name_matches(p, f)))
+    }
+
+    /// The same list without its module entries: for stop codes whose culprit is a process
+    /// (0x4A), where the frame named is the first below the plumbing, in whatever module.
+    pub fn plumbing_only(&self) -> SkipList {
+        SkipList {
+            version: self.version,
+            skip: Vec::new(),
+            never: self.never.clone(),
+            functions: self.functions.clone(),
+        }
     }
 
     /// The skip entry `name` matches, unless the name is protected.
@@ -286,6 +335,18 @@ pub fn select_module(frames: &[KernelFrame], skip_list: &SkipList) -> ModuleSele
             });
             continue;
         };
+        if skip_list.is_plumbing(frame) {
+            skipped.push(SkippedFrame {
+                index,
+                module: module.file_name().to_owned(),
+                why: format!(
+                    "{} is bug check plumbing (skip list v{})",
+                    frame.describe(),
+                    skip_list.version
+                ),
+            });
+            continue;
+        }
         if let Some(entry) = skip_list.skip_entry(&module.name) {
             skipped.push(SkippedFrame {
                 index,
@@ -314,9 +375,17 @@ pub fn select_module(frames: &[KernelFrame], skip_list: &SkipList) -> ModuleSele
             skip_list,
         );
     }
-    if let Some((index, frame)) = frames.iter().enumerate().find(|(_, f)| f.module.is_some()) {
+    // Below the plumbing when the stack goes on; the plumbing itself only when nothing else is
+    // in a module.
+    let framed = |f: &&KernelFrame| f.module.is_some();
+    let fallback = frames
+        .iter()
+        .enumerate()
+        .find(|(_, f)| framed(f) && !skip_list.is_plumbing(f))
+        .or_else(|| frames.iter().enumerate().find(|(_, f)| framed(f)));
+    if let Some((index, frame)) = fallback {
         let reason = format!(
-            "every framed module is on skip list v{}: frame {index} ({}) is the first in a module",
+            "every framed module is on skip list v{}: frame {index} ({}) is the first in a module below the bug check plumbing",
             skip_list.version,
             frame.describe()
         );
@@ -409,15 +478,22 @@ pub fn kernel_crash_state(frames: &[KernelFrame], skip_list: &SkipList) -> Crash
     let relevant: Vec<&KernelFrame> = frames
         .iter()
         .filter(|f| {
-            f.module
-                .as_ref()
-                .map_or(true, |m| skip_list.skip_entry(&m.name).is_none())
+            !skip_list.is_plumbing(f)
+                && f.module
+                    .as_ref()
+                    .map_or(true, |m| skip_list.skip_entry(&m.name).is_none())
         })
         .collect();
-    let chosen: Vec<&KernelFrame> = if relevant.is_empty() {
-        frames.iter().collect()
-    } else {
+    let below_plumbing: Vec<&KernelFrame> = frames
+        .iter()
+        .filter(|f| !skip_list.is_plumbing(f))
+        .collect();
+    let chosen: Vec<&KernelFrame> = if !relevant.is_empty() {
         relevant
+    } else if !below_plumbing.is_empty() {
+        below_plumbing
+    } else {
+        frames.iter().collect()
     };
     CrashState {
         frames: chosen
@@ -430,164 +506,4 @@ pub fn kernel_crash_state(frames: &[KernelFrame], skip_list: &SkipList) -> Crash
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn module(name: &str, base: u64) -> ModuleRef {
-        ModuleRef {
-            name: name.into(),
-            base,
-            size: 0x10_0000,
-            timestamp: 0x4D5B_7A3E,
-            version: None,
-        }
-    }
-
-    fn frame(address: u64, m: Option<ModuleRef>, function: Option<&str>) -> KernelFrame {
-        KernelFrame {
-            address,
-            module: m,
-            function: function.map(Into::into),
-        }
-    }
-
-    #[test]
-    fn builtin_list_parses_and_protects_the_dump_stack() {
-        let list = SkipList::builtin();
-        assert!(SkipList::parse(SKIP_LIST_TEXT).is_ok());
-        assert_eq!(list.version, 1);
-        for skipped in [
-            "ntoskrnl.exe",
-            "NT",
-            "ntkrnlmp.exe",
-            "hal.dll",
-            "Wdf01000.sys",
-            "VerifierExt.sys",
-            "ndis.sys",
-            "tcpip.sys",
-        ] {
-            assert!(list.skip_entry(skipped).is_some(), "{skipped}");
-        }
-        for kept in [
-            "crashdmp.sys",
-            "dump_diskdump.sys",
-            "DUMP_storvsc.sys",
-            "dump_dumpfve.sys",
-            "myfault.sys",
-            "storport.sys",
-        ] {
-            assert!(list.skip_entry(kept).is_none(), "{kept}");
-        }
-        // Even a list that tries to skip them cannot.
-        let hostile = SkipList::parse(
-            "version 9\nskip *\nskip crashdmp.sys\nnever crashdmp.sys\nnever dump_*\n",
-        );
-        let hostile = hostile.unwrap_or_else(|e| panic!("{e:?}"));
-        assert!(hostile.skip_entry("crashdmp.sys").is_none());
-        assert!(hostile
-            .skip_entry(r"\SystemRoot\System32\Drivers\dump_diskdump.sys")
-            .is_none());
-        assert!(hostile.skip_entry("anything.sys").is_some());
-    }
-
-    #[test]
-    fn parse_reports_line_numbers() {
-        let errors = SkipList::parse("version 1\nbogus line\nversion x\n")
-            .err()
-            .unwrap_or_default();
-        assert_eq!(errors.iter().map(|e| e.0).collect::<Vec<_>>(), vec![2, 3]);
-    }
-
-    #[test]
-    fn debugger_names() {
-        assert_eq!(
-            module(r"\SystemRoot\system32\ntoskrnl.exe", 0).debugger_name(),
-            "nt"
-        );
-        assert_eq!(
-            module("dump_diskdump.sys", 0).debugger_name(),
-            "dump_diskdump"
-        );
-        assert_eq!(module("ovpn-dco.sys", 0).debugger_name(), "ovpn-dco");
-        assert_eq!(
-            frame(5, None, Some("nt!KiBugCheck+0x12")).clean_function(),
-            Some("KiBugCheck")
-        );
-    }
-
-    #[test]
-    fn skips_plumbing_and_stops_at_the_dump_stack() {
-        let nt = module("ntoskrnl.exe", 0xFFFF_F800_0000_0000);
-        let dd = module("dump_diskdump.sys", 0xFFFF_F880_0100_0000);
-        let frames = vec![
-            frame(
-                0xFFFF_F800_0000_1000,
-                Some(nt.clone()),
-                Some("KeBugCheckEx"),
-            ),
-            frame(0x1234, None, None),
-            frame(0xFFFF_F880_0100_0456, Some(dd), None),
-            frame(0xFFFF_F800_0000_2000, Some(nt), None),
-        ];
-        let s = select_module(&frames, SkipList::builtin());
-        assert_eq!(s.rule, SelectionRule::FirstNotSkipped);
-        assert_eq!(s.frame_index, Some(2));
-        assert_eq!(s.name, "dump_diskdump");
-        assert_eq!(s.offset, Some(0x456));
-        assert_eq!(
-            s.skipped.iter().map(|k| k.index).collect::<Vec<_>>(),
-            vec![0, 1]
-        );
-        assert!(
-            s.reason.contains("frame 2")
-                && s.reason
-                    .contains("skipped frames 0 (ntoskrnl.exe), 1 (no module)"),
-            "{}",
-            s.reason
-        );
-        let state = kernel_crash_state(&frames, SkipList::builtin());
-        assert_eq!(state.frames, vec!["0x1234", "dump_diskdump+0x456"]);
-    }
-
-    #[test]
-    fn fallbacks() {
-        let nt = module("ntkrnlmp.exe", 0x1000_0000);
-        let hal = module("hal.dll", 0x2000_0000);
-        let frames = vec![
-            frame(0x10, None, None),
-            frame(0x2000_0010, Some(hal), None),
-            frame(0x1000_0020, Some(nt), Some("KiPageFault")),
-        ];
-        let s = select_module(&frames, SkipList::builtin());
-        assert_eq!(
-            (s.rule, s.frame_index, s.name.as_str()),
-            (SelectionRule::AllSkippedFirstFrame, Some(1), "hal")
-        );
-        assert_eq!(s.skipped.len(), 3);
-        let state = kernel_crash_state(&frames, SkipList::builtin());
-        assert_eq!(state.frames, vec!["0x10"]);
-
-        let s = select_module(&[frame(0xDEAD, None, None)], SkipList::builtin());
-        assert_eq!(
-            (s.rule, s.name.as_str(), s.address),
-            (SelectionRule::NoModule, "nt", Some(0xDEAD))
-        );
-        let s = select_module(&[], SkipList::builtin());
-        assert_eq!((s.rule, s.address), (SelectionRule::NoFrames, None));
-    }
-
-    #[test]
-    fn state_caps_frames_at_80_chars_and_keeps_three() {
-        let m = module("drv.sys", 0);
-        let long = "F".repeat(200);
-        let frames: Vec<KernelFrame> = (0..5)
-            .map(|i| frame(i, Some(m.clone()), Some(&long)))
-            .collect();
-        let state = kernel_crash_state(&frames, SkipList::builtin());
-        assert_eq!(state.frames.len(), 3);
-        assert!(state
-            .frames
-            .iter()
-            .all(|f| f.chars().count() == MAX_FRAME_CHARS));
-    }
-}
+mod tests;

@@ -167,6 +167,28 @@ pub fn current_process(
     from_memory(dump, o, kdbg?)
 }
 
+/// The image name (`EPROCESS.ImageFileName`) of the process whose EPROCESS is at `eprocess`,
+/// read through dump memory: the process a 0xEF names in P1.
+pub fn process_name_at(dump: &KernelDump<'_>, eprocess: u64) -> Option<String> {
+    let header = dump.header();
+    let o = offsets_for(arch_of(dump)?, header.minor_version)?;
+    let mut name = [0u8; 15];
+    dump.memory()
+        .read_virtual(eprocess.checked_add(o.name)?, &mut name)
+        .ok()?;
+    image_name(&name)
+}
+
+/// The Driver Verifier flags in effect (`MM_DRIVER_VERIFIER_DATA.Level`, through the debugger
+/// data block's `MmVerifierData`), where the dump holds them; 0 means the verifier was off.
+pub fn verifier_level(dump: &KernelDump<'_>, kdbg: Option<&KdDebuggerData>) -> Option<u32> {
+    let address = kdbg?.mm_verifier_data;
+    if address == 0 {
+        return None;
+    }
+    dump.memory().read_u32(address).ok()
+}
+
 /// Through memory: the KPRCB of the processor whose saved context is the header's, its current
 /// thread, and the process whose address space that thread is in.
 fn from_memory(

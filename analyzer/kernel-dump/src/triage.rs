@@ -110,6 +110,9 @@ pub struct KdDebuggerData {
     pub mm_unloaded_drivers: u64,
     /// KiProcessorBlock (the array of KPRCB pointers, one per processor).
     pub ki_processor_block: u64,
+    /// MmVerifierData: the address of MM_DRIVER_VERIFIER_DATA, whose first field (`Level`)
+    /// holds the Driver Verifier flags in effect (0 when the verifier is off).
+    pub mm_verifier_data: u64,
 }
 
 impl KdDebuggerData {
@@ -136,6 +139,7 @@ impl KdDebuggerData {
             mm_pfn_database: p(0xC0).unwrap_or(0),
             mm_unloaded_drivers: p(0x220).unwrap_or(0),
             ki_processor_block: p(0x218).unwrap_or(0),
+            mm_verifier_data: p(0x248).unwrap_or(0),
         })
     }
 }

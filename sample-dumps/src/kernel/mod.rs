@@ -16,6 +16,7 @@
 //! Pages that exist in the run list but were never written hold the marker `FREEPAGE` and
 //! their PFN, so a mistranslated read is easy to recognise.
 
+mod buckets;
 mod catalog;
 mod dumpfile;
 mod header;
@@ -35,6 +36,8 @@ mod writer;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
+
+pub use buckets::{kernel_bucket_dump, CaseFrame, CaseParam, KernelBucketCase, KernelBucketDump};
 
 /// The raw value of a header field that was never written (`PAGE`), as reported in
 /// [`KernelExpected::attributes`] when a sample leaves Attributes unset.

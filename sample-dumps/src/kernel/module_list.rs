@@ -155,6 +155,10 @@ pub(crate) struct Kdbg {
     pub(crate) ps_active_process_head: u64,
     /// KiBugCheckData.
     pub(crate) ki_bugcheck_data: u64,
+    /// KiProcessorBlock (0 when the sample has no KPRCB).
+    pub(crate) ki_processor_block: u64,
+    /// MmVerifierData (0 when the sample leaves it out).
+    pub(crate) mm_verifier_data: u64,
     /// MmPfnDatabase (address of the variable).
     pub(crate) mm_pfn_database: u64,
     /// NtBuildLab (address of the string).
@@ -190,6 +194,8 @@ pub(crate) fn kdbg_bytes(k: &Kdbg, width: usize) -> Vec<u8> {
     b.u64(0x88, s(k.ki_bugcheck_data));
     b.u64(0xC0, s(k.mm_pfn_database));
     b.u64(0x208, s(k.nt_build_lab));
+    b.u64(0x218, s(k.ki_processor_block));
+    b.u64(0x248, s(k.mm_verifier_data));
     b.u64(0x268, s(k.cm_nt_csd_version));
     b.into_vec()
 }

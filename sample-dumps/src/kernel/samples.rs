@@ -98,6 +98,8 @@ fn system(
         frames,
         stack_last: false,
         whea: None,
+        current: None,
+        verifier_level: None,
     }
 }
 

@@ -37,6 +37,23 @@ pub(crate) enum Addr {
     ContextRecord,
     /// The WHEA_ERROR_RECORD in pool.
     Whea,
+    /// The EPROCESS of [`SystemSpec::current`] (0xEF names it in P1).
+    CurrentProcess,
+}
+
+/// The thread that was running when the system stopped, and its process: written as a KPCR
+/// with its KPRCB (reached through KiProcessorBlock), an ETHREAD and an EPROCESS. Windows 10
+/// 19041 x64 layouts only, from the generator's own constants.
+#[derive(Debug, Clone)]
+pub(crate) struct CurrentThread {
+    /// EPROCESS.ImageFileName (at most 15 bytes are written, as Windows keeps them).
+    pub(crate) process: String,
+    /// UniqueProcessId.
+    pub(crate) pid: u64,
+    /// UniqueThread.
+    pub(crate) tid: u64,
+    /// KPCR.Irql.
+    pub(crate) irql: u8,
 }
 
 /// Shorthand for [`Addr::Mod`].
@@ -85,6 +102,11 @@ pub(crate) struct SystemSpec {
     pub(crate) stack_last: bool,
     /// A WHEA_ERROR_RECORD to place in pool.
     pub(crate) whea: Option<Vec<u8>>,
+    /// The running thread and process, reachable through KiProcessorBlock.
+    pub(crate) current: Option<CurrentThread>,
+    /// MM_DRIVER_VERIFIER_DATA.Level, reachable through MmVerifierData (non-zero: Driver
+    /// Verifier on).
+    pub(crate) verifier_level: Option<u32>,
 }
 
 /// The built machine and what the dump header needs to say about it.
@@ -143,6 +165,19 @@ const CXR_OFFSET: u64 = 0x2700;
 const LDR_OFFSET: u64 = 0x900;
 const EPROCESS_OFFSET: u64 = 0x2010;
 const WHEA_OFFSET: u64 = 0x3C80;
+/// The current thread's structures in pool: EPROCESS, ETHREAD, KPCR (KPRCB at +0x180).
+const CURRENT_EPROCESS_OFFSET: u64 = 0x2800;
+const CURRENT_ETHREAD_OFFSET: u64 = 0x2E00;
+const KPCR_OFFSET: u64 = 0x3400;
+/// Windows 10 19041 x64: EPROCESS UniqueProcessId and ImageFileName, ETHREAD Cid,
+/// KTHREAD.ApcState.Process, KPRCB.CurrentThread, KPRCB within the KPCR, KPCR.Irql.
+const W10_PID: u64 = 0x440;
+const W10_IMAGE_NAME: u64 = 0x5A8;
+const W10_CID: u64 = 0x478;
+const W10_APC_PROCESS: u64 = 0xB8;
+const W10_CURRENT_THREAD: u64 = 0x8;
+const W10_PRCB_IN_PCR: u64 = 0x180;
+const W10_IRQL: u64 = 0x50;
 const POOL_SIZE: u64 = 5 * PAGE;
 /// At most this many PFNs (the lowest ones) are candidates for allocation.
 const POOL_LIMIT: usize = 0x1_0000;
@@ -157,7 +192,11 @@ fn eprocess_offsets(paging: Paging, build: u32) -> (u64, u64, u64, u64) {
     }
 }
 
-fn resolve(a: &Addr, mods: &[Loaded], exr: u64, cxr: u64, whea: u64) -> Result<u64, GenError> {
+fn resolve(
+    a: &Addr,
+    mods: &[Loaded],
+    (exr, cxr, whea, process): (u64, u64, u64, u64),
+) -> Result<u64, GenError> {
     match a {
         Addr::Lit(v) => Ok(*v),
         Addr::Mod(name, off) => mods
@@ -168,6 +207,7 @@ fn resolve(a: &Addr, mods: &[Loaded], exr: u64, cxr: u64, whea: u64) -> Result<u
         Addr::ExceptionRecord => Ok(exr),
         Addr::ContextRecord => Ok(cxr),
         Addr::Whea => Ok(whea),
+        Addr::CurrentProcess => Ok(process),
     }
 }
 
@@ -207,7 +247,8 @@ pub(crate) fn build(spec: &SystemSpec) -> Result<System, GenError> {
     let exr = spec.stack_va + EXR_OFFSET;
     let cxr = spec.stack_va + CXR_OFFSET;
     let whea_va = spec.pool_va + WHEA_OFFSET;
-    let res = |a: &Addr| resolve(a, &mods, exr, cxr, whea_va);
+    let current_process = spec.pool_va + CURRENT_EPROCESS_OFFSET;
+    let res = |a: &Addr| resolve(a, &mods, (exr, cxr, whea_va, current_process));
     let params = [
         res(&spec.params[0])?,
         res(&spec.params[1])?,
@@ -288,6 +329,8 @@ pub(crate) fn build(spec: &SystemSpec) -> Result<System, GenError> {
     let bugcheck_data = data + 0xC0;
     let build_lab = data + 0x100;
     let csd = data + 0x180;
+    let processor_block = data + 0x1A0;
+    let verifier_data = data + 0x1E0;
     let kd_list = data + 0x1F0;
     let kdbg_va = data + 0x200;
     m.write_ptr(pfn_var, spec.pfn_database)?;
@@ -314,6 +357,16 @@ pub(crate) fn build(spec: &SystemSpec) -> Result<System, GenError> {
             mm_pfn_database: pfn_var,
             nt_build_lab: build_lab,
             cm_nt_csd_version: csd,
+            ki_processor_block: if spec.current.is_some() {
+                processor_block
+            } else {
+                0
+            },
+            mm_verifier_data: if spec.verifier_level.is_some() {
+                verifier_data
+            } else {
+                0
+            },
         },
         w,
     );
@@ -335,6 +388,12 @@ pub(crate) fn build(spec: &SystemSpec) -> Result<System, GenError> {
     m.write_ptr(ps_active + wu, eprocess + links)?;
     if let Some(rec) = &spec.whea {
         m.write(whea_va, rec)?;
+    }
+    if let Some(level) = spec.verifier_level {
+        m.write(verifier_data, &level.to_le_bytes())?;
+    }
+    if let Some(c) = &spec.current {
+        write_current(&mut m, spec, c, processor_block, current_process)?;
     }
 
     // Stack.
@@ -448,4 +507,41 @@ pub(crate) fn build(spec: &SystemSpec) -> Result<System, GenError> {
         stack_end: spec.stack_va + STACK_SIZE,
         eprocess,
     })
+}
+
+/// The KPCR / KPRCB, ETHREAD and EPROCESS of the running thread, every processor's
+/// KiProcessorBlock slot pointing at the one KPRCB.
+fn write_current(
+    m: &mut Machine,
+    spec: &SystemSpec,
+    c: &CurrentThread,
+    processor_block: u64,
+    eprocess: u64,
+) -> Result<(), GenError> {
+    if spec.paging != Paging::X64 || !(19041..=19045).contains(&spec.build) {
+        return Err(GenError::new(
+            "a current thread is written with Windows 10 19041 x64 layouts only",
+        ));
+    }
+    let ethread = spec.pool_va + CURRENT_ETHREAD_OFFSET;
+    let pcr = spec.pool_va + KPCR_OFFSET;
+    let prcb = pcr + W10_PRCB_IN_PCR;
+    let mut name = [0u8; 15];
+    // Windows keeps 14 characters and the terminating NUL.
+    for (slot, b) in name.iter_mut().zip(c.process.bytes().take(14)) {
+        *slot = b;
+    }
+    m.write(eprocess, &[3u8])?; // ProcessObject
+    m.write_ptr(eprocess + W10_PID, c.pid)?;
+    m.write(eprocess + W10_IMAGE_NAME, &name)?;
+    m.write(ethread, &[6u8])?; // ThreadObject
+    m.write_ptr(ethread + W10_APC_PROCESS, eprocess)?;
+    m.write_ptr(ethread + W10_CID, c.pid)?;
+    m.write_ptr(ethread + W10_CID + 8, c.tid)?;
+    m.write(pcr + W10_IRQL, &[c.irql])?;
+    m.write_ptr(prcb + W10_CURRENT_THREAD, ethread)?;
+    for i in 0..u64::from(spec.processors.clamp(1, 4)) {
+        m.write_ptr(processor_block + 8 * i, prcb)?;
+    }
+    Ok(())
 }

@@ -185,6 +185,8 @@ fn bucket_of(code: u32) -> crate::KernelBucket {
         symbols_loaded: false,
         detail: None,
         whea: None,
+        live_dump: false,
+        process_name: None,
     })
 }
 

@@ -254,6 +254,7 @@ pub(crate) fn build_report(dump: &KernelDump<'_>) -> KernelReport {
             product_type: header.product_type,
         },
         process: kernel_dump::process::current_process(dump, kdbg.as_ref()),
+        verifier_level: kernel_dump::process::verifier_level(dump, kdbg.as_ref()),
         kernel_base: kdbg.as_ref().map(|k| k.kern_base),
         context: dump.context().cloned(),
         exception: dump.exception().cloned(),

@@ -189,6 +189,9 @@ pub struct KernelReport {
     /// The process and thread running when the system stopped, and the IRQL, where the dump
     /// holds them (a triage dump's copies, or memory through the KPRCB).
     pub process: Option<kernel_dump::process::CurrentProcess>,
+    /// Driver Verifier flags in effect (`MmVerifierData.Level`), where the dump holds them:
+    /// non-zero means the verifier was on, and kernel buckets get `_VRF`.
+    pub verifier_level: Option<u32>,
     /// Crash context.
     pub context: Option<Context>,
     /// Exception record from the header, when written.

@@ -80,7 +80,8 @@ pub fn kernel_signature(
         function: symbols
             .as_deref_mut()
             .and_then(|s| s.resolve(&report.drivers, address))
-            .map(|f| f.function),
+            // The displacement rides along: it becomes BUCKET_ID_FUNC_OFFSET, not the bucket.
+            .map(|f| format!("{}+0x{:x}", f.function, f.function_offset)),
     };
     // Frame 0: the address the stop code names, else where the processor stopped (the report
     // built it so: `build_report`).
@@ -95,17 +96,27 @@ pub fn kernel_signature(
     let whea = (base_code(code) == 0x124)
         .then(|| read_whea(dump, parameters[1], &mut notes))
         .flatten();
+    // 0xEF is about the process P1 names; every other code about the current one.
+    let process_name = if base_code(code) == 0xEF {
+        kernel_dump::process::process_name_at(dump, parameters[0])
+    } else {
+        report.process.as_ref().map(|p| p.name.clone())
+    };
     let facts = KernelCrashFacts {
         code,
         parameters,
         frames,
-        verifier_active: false,
+        verifier_active: report.verifier_level.is_some_and(|level| level != 0),
         symbols_loaded,
         detail: None,
         whea: (base_code(code) == 0x124).then(|| WheaFacts {
             record: whea.clone(),
             cpu_vendor: None,
         }),
+        live_dump: report
+            .attributes_raw
+            .is_some_and(|a| a & signatures::kernel_bucket::LIVE_DUMP_ATTRIBUTE != 0),
+        process_name,
     };
     let bucket = KernelBucket::from_facts(&facts);
 

@@ -102,6 +102,10 @@ pub struct RunData {
     codes: BTreeMap<(CodeKind, u64), CodeStat>,
     /// Caveats found while reading the run (a share's unattributed hits).
     notes: Vec<RunNote>,
+    /// Kernel records written before schema version 3, whose buckets use the older grammar.
+    old_kernel_grammar: usize,
+    /// Kernel records of schema version 3 or later.
+    new_kernel_grammar: usize,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -254,8 +258,9 @@ pub struct RegressReport {
 /// Reads one run from JSON Lines. Blank lines are skipped; `source` names the run in errors.
 ///
 /// Fails on the first line that is not JSON, not an object with a `path`, mistypes a field read
-/// here, or carries a `schema_version` other than 1 or 2 (2 only moved the minidump warnings
-/// and changed what regress does not read).
+/// here, or carries a `schema_version` other than 1, 2 or 3 (2 only moved the minidump
+/// warnings; 3 changed the kernel bucket grammar, which [`compare`] notes when the two runs
+/// straddle it).
 pub fn load_jsonl(text: &str, source: &str) -> Result<RunData, RegressError> {
     let mut run = RunData {
         source: source.to_owned(),
@@ -281,10 +286,16 @@ pub fn load_jsonl(text: &str, source: &str) -> Result<RunData, RegressError> {
             ));
         }
         let record: Line = serde_json::from_str(raw).map_err(|e| fail(line, json_message(&e)))?;
-        if let Some(version) = record.schema_version.filter(|v| !matches!(v, 1 | 2)) {
+        if let Some(version) = record.schema_version.filter(|v| !matches!(v, 1..=3)) {
             let message =
-                format!("unsupported schema_version {version} (this dumpsig reads 1 and 2)");
+                format!("unsupported schema_version {version} (this dumpsig reads 1 to 3)");
             return Err(fail(line, message));
+        }
+        if record.kernel.is_some() {
+            match record.schema_version {
+                Some(v) if v < 3 => run.old_kernel_grammar += 1,
+                _ => run.new_kernel_grammar += 1,
+            }
         }
         run.add(record);
     }
@@ -482,6 +493,14 @@ pub fn compare(baseline: &RunData, current: &RunData, threshold: f64) -> Regress
     }
     if current.summary_only > 0 {
         notes.push(partial(current));
+    }
+    for (older, other) in [(baseline, current), (current, baseline)] {
+        if older.old_kernel_grammar > 0 && other.new_kernel_grammar > 0 {
+            notes.push(RunNote::OlderKernelGrammar {
+                source: older.source.clone(),
+                records: older.old_kernel_grammar,
+            });
+        }
     }
 
     let (mut verdict_regressions, mut still_regressed) = (vec![], vec![]);

@@ -24,6 +24,14 @@ pub enum RunNote {
         /// Hits left out.
         hits: usize,
     },
+    /// Kernel records of a run written before schema version 3, compared with a run written
+    /// after: the same crash has another bucket string in each.
+    OlderKernelGrammar {
+        /// The older run's source.
+        source: String,
+        /// Its kernel records.
+        records: usize,
+    },
     /// Some records carry no verdicts or codes (bucket output, signature-only runs).
     SummaryOnly {
         /// The run's source.
@@ -38,6 +46,13 @@ pub enum RunNote {
 impl std::fmt::Display for RunNote {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
+            RunNote::OlderKernelGrammar { source, records } => write!(
+                f,
+                "{source}: {records} kernel record(s) written before schema version 3, whose \
+                 buckets use the older grammar (0xD1_... where version 3 says AV_...): the \
+                 same crash shows as one gone and one new bucket; re-run the older run's \
+                 inputs to compare buckets"
+            ),
             RunNote::EmptyBaseline { source } => {
                 write!(f, "{source}: empty, so every bucket is new")
             }

@@ -269,8 +269,8 @@ fn malformed_line_is_reported_with_its_number() {
             "not a dumpsig report: invalid type",
         ),
         (
-            "{\"path\": \"a\", \"schema_version\": 3}",
-            "unsupported schema_version 3",
+            "{\"path\": \"a\", \"schema_version\": 4}",
+            "unsupported schema_version 4",
         ),
         (
             "{\"path\": \"a\", \"known_issues\": [{\"verdict\": \"known\"}]}",
@@ -464,4 +464,33 @@ fn bucket_baseline_counts_verdicts_but_skips_codes() {
         "{:?}",
         report.notes
     );
+}
+
+#[test]
+fn runs_straddling_the_kernel_grammar_change_are_noted() {
+    let old = kernel(
+        "a.dmp",
+        "0xD1_IMAGE_dump_diskdump.sys",
+        "0xd1",
+        0xD1,
+        json!([]),
+    );
+    let new = old
+        .replace("\"schema_version\":1", "\"schema_version\":3")
+        .replace("0xD1_IMAGE_dump_diskdump.sys", "AV_IMAGE_dump_diskdump.sys");
+    assert!(new.contains("\"schema_version\":3"), "{new}");
+    let baseline = load_jsonl(&old, "baseline.jsonl").unwrap();
+    let current = load_jsonl(&new, "current.jsonl").unwrap();
+    let report = compare(&baseline, &current, 0.05);
+    let notes: Vec<String> = report.notes.iter().map(ToString::to_string).collect();
+    assert!(
+        notes
+            .iter()
+            .any(|n| n
+                .starts_with("baseline.jsonl: 1 kernel record(s) written before schema version 3")),
+        "{notes:?}"
+    );
+    // Two runs of one version: no note.
+    let same = compare(&current, &current, 0.05);
+    assert!(same.notes.is_empty(), "{:?}", same.notes);
 }

@@ -22,7 +22,7 @@ use cab::wer::{FieldAgreement, WerMetadata};
 pub const TEXT_FRAMES: usize = 10;
 
 /// Version of the JSON schema in `docs/json.md`; bumped on any incompatible change.
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// The analysis of one input. Inputs that failed carry `error` and nothing else but the path.
 #[derive(Debug, Clone, Serialize)]

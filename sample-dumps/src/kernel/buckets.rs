@@ -1,0 +1,254 @@
+//! Kernel dumps built to a failure bucket's description: a Windows 10 19041 x64 full dump with
+//! the stop code and parameters, the drivers, a kernel stack of named functions, the running
+//! process, Driver Verifier and the live-dump attribute a bucket row implies, plus Breakpad
+//! symbols that name those functions. Tests check that the analysis gives the row's bucket
+//! (`shared/spec/analyze-buckets.md`, `failure-bucket-vectors.tsv`).
+
+use super::catalog::{contoso, win10_set, WIN10_19041};
+use super::dumpfile::{full_dump, DumpOpts};
+use super::paging::Paging;
+use super::pe_image::ImageSpec;
+use super::phys::Run;
+use super::symbols::breakpad_debug_id;
+use super::system::{at, build, Addr, CurrentThread, ModuleDef, SystemSpec};
+use super::GenError;
+
+const NT: u64 = 0xFFFF_F807_5B00_0000;
+const DRV: u64 = 0xFFFF_F807_5E60_0000;
+/// Drivers of a case load here, one every 1 MiB.
+const CASE_DRIVERS: u64 = 0xFFFF_F807_6000_0000;
+const CASE_DRIVER_SIZE: u32 = 0x2_0000;
+const POOL: u64 = 0xFFFF_C50B_2A4F_0000;
+const STACK: u64 = 0xFFFF_A08D_6F2C_A000;
+const PFN: u64 = 0xFFFF_EC00_0000_0000;
+/// Functions of a module are laid out from this RVA, one every 0x100 bytes.
+const FIRST_FUNCTION: u64 = 0x2000;
+const FUNCTION_SIZE: u64 = 0x100;
+/// Where in its function a frame's address lies.
+const FRAME_DISPLACEMENT: u64 = 0x2A;
+/// KeBugCheckEx, where the processor stopped.
+const KE_BUG_CHECK_EX: &str = "KeBugCheckEx";
+
+/// A bug check parameter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CaseParam {
+    /// A plain value.
+    Value(u64),
+    /// The address of the frame of this function (module file name, function), as the stop
+    /// code names a faulting instruction.
+    Function(String, String),
+    /// The EPROCESS of the running process (0xEF's P1).
+    CurrentProcess,
+}
+
+/// One frame: a function of a module.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaseFrame {
+    /// Module file name (`ntoskrnl.exe`, `Driver.sys`).
+    pub module: String,
+    /// Function name.
+    pub function: String,
+}
+
+/// A kernel crash as a bucket row describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KernelBucketCase {
+    /// Bug check code.
+    pub code: u32,
+    /// P1..P4.
+    pub params: [CaseParam; 4],
+    /// Return addresses on the stack, innermost first, below KeBugCheckEx.
+    pub stack: Vec<CaseFrame>,
+    /// Modules whose functions the symbols name (file names; `ntoskrnl.exe` for the kernel).
+    pub symbols_for: Vec<String>,
+    /// The running process's image name.
+    pub process: Option<String>,
+    /// Driver Verifier on.
+    pub verifier: bool,
+    /// Header attribute LiveDumpGeneratedDump.
+    pub live_dump: bool,
+}
+
+/// A generated dump and its symbol store.
+#[derive(Debug, Clone)]
+pub struct KernelBucketDump {
+    /// The dump file.
+    pub bytes: Vec<u8>,
+    /// Breakpad symbol files, `(path relative to the store root, bytes)`.
+    pub symbols: Vec<(String, Vec<u8>)>,
+}
+
+impl CaseFrame {
+    /// A frame of `function` in `module`.
+    pub fn new(module: &str, function: &str) -> CaseFrame {
+        CaseFrame {
+            module: module.to_owned(),
+            function: function.to_owned(),
+        }
+    }
+}
+
+/// The functions of each module, in first-seen order: each gets its own RVA.
+struct Functions(Vec<(String, Vec<String>)>);
+
+impl Functions {
+    fn of(case: &KernelBucketCase) -> Functions {
+        let mut f = Functions(vec![("ntoskrnl.exe".to_owned(), Vec::new())]);
+        f.add("ntoskrnl.exe", KE_BUG_CHECK_EX);
+        for p in &case.params {
+            if let CaseParam::Function(m, n) = p {
+                f.add(m, n);
+            }
+        }
+        for fr in &case.stack {
+            f.add(&fr.module, &fr.function);
+        }
+        f
+    }
+
+    fn add(&mut self, module: &str, function: &str) {
+        match self.0.iter_mut().find(|(m, _)| m == module) {
+            Some((_, list)) => {
+                if !list.iter().any(|f| f == function) {
+                    list.push(function.to_owned());
+                }
+            }
+            None => self.0.push((module.to_owned(), vec![function.to_owned()])),
+        }
+    }
+
+    /// The RVA where `function` starts.
+    fn rva(&self, module: &str, function: &str) -> Result<u64, GenError> {
+        let list = self
+            .0
+            .iter()
+            .find(|(m, _)| m == module)
+            .map(|(_, l)| l)
+            .ok_or_else(|| GenError::new(format!("no module {module}")))?;
+        let i = list
+            .iter()
+            .position(|f| f == function)
+            .ok_or_else(|| GenError::new(format!("no function {module}!{function}")))?;
+        Ok(FIRST_FUNCTION + FUNCTION_SIZE * i as u64)
+    }
+
+    fn frame(&self, module: &str, function: &str) -> Result<Addr, GenError> {
+        Ok(at(module, self.rva(module, function)? + FRAME_DISPLACEMENT))
+    }
+}
+
+/// Builds the dump a bucket case describes, with symbols for `case.symbols_for`.
+pub fn kernel_bucket_dump(case: &KernelBucketCase) -> Result<KernelBucketDump, GenError> {
+    let functions = Functions::of(case);
+    let mut modules = win10_set(&WIN10_19041, NT, DRV);
+    for (i, (name, _)) in functions.0.iter().enumerate() {
+        if modules.iter().any(|m| m.name.eq_ignore_ascii_case(name)) {
+            continue;
+        }
+        modules.push(contoso(
+            true,
+            name,
+            CASE_DRIVERS + 0x10_0000 * i as u64,
+            CASE_DRIVER_SIZE,
+            "Driver of a bucket case",
+        ));
+    }
+    let param = |p: &CaseParam| -> Result<Addr, GenError> {
+        Ok(match p {
+            CaseParam::Value(v) => Addr::Lit(*v),
+            CaseParam::Function(m, f) => functions.frame(m, f)?,
+            CaseParam::CurrentProcess => Addr::CurrentProcess,
+        })
+    };
+    let [p1, p2, p3, p4] = &case.params;
+    let frames = case
+        .stack
+        .iter()
+        .map(|f| functions.frame(&f.module, &f.function))
+        .collect::<Result<Vec<_>, _>>()?;
+    let spec = SystemSpec {
+        paging: Paging::X64,
+        build: 19041,
+        build_lab: "19041.1.amd64fre.vb_release.191206-1406".to_owned(),
+        csd_version: 0,
+        processors: 2,
+        runs: vec![
+            Run {
+                base: 0x1,
+                count: 0x9E,
+            },
+            Run {
+                base: 0x100,
+                count: 0x200,
+            },
+        ],
+        pool_seed: Some(u64::from(case.code)),
+        large_page_pfn: 0,
+        modules: modules.clone(),
+        pool_va: POOL,
+        stack_va: STACK,
+        pfn_database: PFN,
+        bugcheck: case.code,
+        params: [param(p1)?, param(p2)?, param(p3)?, param(p4)?],
+        exception: None,
+        ip: functions.frame("ntoskrnl.exe", KE_BUG_CHECK_EX)?,
+        frames,
+        stack_last: false,
+        whea: None,
+        current: case.process.as_ref().map(|name| CurrentThread {
+            process: name.clone(),
+            pid: 0x1A2C,
+            tid: 0x2F10,
+            irql: 2,
+        }),
+        verifier_level: Some(if case.verifier { 0x209BB } else { 0 }),
+    };
+    let system = build(&spec)?;
+    let opts = DumpOpts {
+        dump_type: 1,
+        attributes: Some(if case.live_dump { 0x10 } else { 0 }),
+        system_time: (1_700_000_000 + 11_644_473_600) * 10_000_000,
+        uptime: 0x0000_0004_7A3C_91E0,
+        product_type: 1,
+        suite_mask: 0x110,
+        ..DumpOpts::default()
+    };
+    let bytes = full_dump(&system, &opts)?;
+    let mut symbols = Vec::new();
+    for name in &case.symbols_for {
+        let module = modules
+            .iter()
+            .find(|m| m.name.eq_ignore_ascii_case(name))
+            .ok_or_else(|| GenError::new(format!("symbols for {name}, which is not loaded")))?;
+        let names = functions
+            .0
+            .iter()
+            .find(|(m, _)| m.eq_ignore_ascii_case(name))
+            .map_or(&[][..], |(_, l)| &l[..]);
+        symbols.push(symbol_file(module, names)?);
+    }
+    Ok(KernelBucketDump { bytes, symbols })
+}
+
+/// The Breakpad file naming `functions` at their RVAs, under the image's CodeView id.
+fn symbol_file(module: &ModuleDef, functions: &[String]) -> Result<(String, Vec<u8>), GenError> {
+    let image: &ImageSpec = &module.image;
+    let id = breakpad_debug_id(image);
+    let mut text = format!("MODULE windows x86_64 {id} {}\n", image.pdb_name);
+    text.push_str(&format!(
+        "INFO CODE_ID {:08X}{:x} {}\n",
+        image.timestamp, image.size, module.name
+    ));
+    for (i, f) in functions.iter().enumerate() {
+        let rva = FIRST_FUNCTION + FUNCTION_SIZE * i as u64;
+        text.push_str(&format!("FUNC {rva:x} {FUNCTION_SIZE:x} 0 {f}\n"));
+    }
+    let stem = image
+        .pdb_name
+        .strip_suffix(".pdb")
+        .unwrap_or(&image.pdb_name);
+    Ok((
+        format!("{}/{id}/{stem}.sym", image.pdb_name),
+        text.into_bytes(),
+    ))
+}
