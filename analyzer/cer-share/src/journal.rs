@@ -175,9 +175,8 @@ pub(crate) fn create_with_parent(root: &Path, path: &Path) -> Result<File, Share
 }
 
 /// Flushes a group of files written without flushing (and the renames that placed them) to
-/// disk, when writes are flushed at all. On Linux one `syncfs` of the share's file system
-/// does it in one call, however many files a group touched; elsewhere each file and its
-/// folder are flushed.
+/// disk, when writes are flushed at all: exactly those files and their folders
+/// ([`super::flush`]), never the whole file system.
 pub(crate) fn sync_files(
     root: &Path,
     paths: &[PathBuf],
@@ -186,27 +185,7 @@ pub(crate) fn sync_files(
     if !durability.flushes() || paths.is_empty() {
         return Ok(());
     }
-    sync_each_or_all(root, paths)
-}
-
-#[cfg(target_os = "linux")]
-fn sync_each_or_all(root: &Path, _paths: &[PathBuf]) -> Result<(), ShareError> {
-    let dir = jail::open(root, root, jail::Mode::Dir).map_err(io_err(root))?;
-    rustix::fs::syncfs(&dir).map_err(|e| io_err(root)(e.into()))
-}
-
-#[cfg(not(target_os = "linux"))]
-fn sync_each_or_all(root: &Path, paths: &[PathBuf]) -> Result<(), ShareError> {
-    for path in paths {
-        match jail::open(root, path, jail::Mode::Read) {
-            Ok(file) => file.sync_all().map_err(io_err(path))?,
-            // A rename's source: its target is in the list too.
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-            Err(e) => return Err(io_err(path)(e)),
-        }
-        sync_dir(root, path);
-    }
-    Ok(())
+    super::flush::flush(root, paths).map(|_| ())
 }
 
 /// The temp name beside `path`.

@@ -65,6 +65,7 @@
 mod appends;
 mod config;
 mod error;
+mod flush;
 mod group;
 mod index;
 mod index_cache;

@@ -31,7 +31,8 @@ pub(super) struct BucketArgs {
     /// User name for the logs when a report does not name one; otherwise `unknown user`.
     #[arg(long, value_name = "NAME")]
     user: Option<String>,
-    /// Do not flush filings to disk (one syncfs/fsync per group of filings). The share stays
+    /// Do not flush filings to disk (by default each group of filings flushes the files and
+    /// folders it wrote, and nothing else, before its journal is removed). The share stays
     /// consistent if dumpsig is killed, but a power loss may lose the last filings: for
     /// scratch shares and benchmarks.
     #[arg(long)]
