@@ -24,7 +24,7 @@ use super::error::io_err;
 use super::index::{self, clean_key};
 use super::index_cache::IndexCache;
 use super::jail;
-use super::journal::{self, commit, file_len, recover, temp_path, Action, ShareLock};
+use super::journal::{self, commit, file_len, recover, temp_path, Action, Durability, ShareLock};
 use super::paths::{check_content_id, longest_path, BucketFiles, MAX_PATH_CHARS};
 use super::text::{
     log_item, log_line, MAX_MACHINE, MAX_USER, NO_CAB, UNKNOWN_MACHINE, UNKNOWN_USER,
@@ -112,7 +112,7 @@ impl<'s> ShareWriter<'s> {
         ShareWriter {
             share,
             copy_threads: copy_threads.max(1),
-            cache: IndexCache::new(&share.root),
+            cache: IndexCache::new(&share.root, share.durability == Durability::Flushed),
         }
     }
 

@@ -7,14 +7,8 @@ use std::path::{Path, PathBuf};
 
 use super::index;
 use super::journal::file_len;
+use super::seen::SeenShard;
 use super::ShareError;
-
-/// What the writer knows of one seen-index shard: the lines in it and the length the file
-/// had (or will have after our own appends).
-struct SeenShard {
-    len: u64,
-    lines: HashSet<String>,
-}
 
 /// What the writer knows of the BucketID registry.
 pub(crate) struct Registry {
@@ -35,6 +29,8 @@ impl Registry {
 /// The cached indexes of one share root.
 pub(crate) struct IndexCache {
     root: PathBuf,
+    /// Whether rebuilt seen tables are flushed to disk (the share's durability).
+    flush: bool,
     seen: HashMap<Vec<String>, SeenShard>,
     registry: Option<Registry>,
     /// Files whose length was checked since the group began: under the lock nobody else
@@ -43,9 +39,10 @@ pub(crate) struct IndexCache {
 }
 
 impl IndexCache {
-    pub(crate) fn new(root: &Path) -> IndexCache {
+    pub(crate) fn new(root: &Path, flush: bool) -> IndexCache {
         IndexCache {
             root: root.to_path_buf(),
+            flush,
             seen: HashMap::new(),
             registry: None,
             checked: HashSet::new(),
@@ -59,7 +56,7 @@ impl IndexCache {
 
     /// Length of a seen shard as read in this group (0 if never read).
     pub(crate) fn seen_len(&self, rel: &[String]) -> u64 {
-        self.seen.get(rel).map_or(0, |s| s.len)
+        self.seen.get(rel).map_or(0, |s| s.log_len)
     }
 
     /// Length of the registry as last read (or after our own appends).
@@ -74,29 +71,20 @@ impl IndexCache {
             self.refresh_shard(rel)?;
             self.checked.insert(rel.to_vec());
         }
-        Ok(self.seen.get(rel).is_some_and(|s| s.lines.contains(line)))
+        match self.seen.get(rel) {
+            Some(shard) => shard.contains(&self.root, line),
+            None => Ok(false),
+        }
     }
 
     fn refresh_shard(&mut self, rel: &[String]) -> Result<(), ShareError> {
         let mut path = self.root.clone();
         path.extend(rel.iter());
         let len = file_len(&self.root, &path)?;
-        let fresh = self.seen.get(rel).is_some_and(|s| s.len == len);
+        let fresh = self.seen.get(rel).is_some_and(|s| s.log_len == len);
         if !fresh {
-            let bytes = read_or_empty(&self.root, &path)?;
-            let lines = String::from_utf8_lossy(&bytes)
-                .split('\n')
-                .map(|l| l.strip_suffix('\r').unwrap_or(l))
-                .filter(|l| !l.is_empty())
-                .map(str::to_owned)
-                .collect();
-            self.seen.insert(
-                rel.to_vec(),
-                SeenShard {
-                    len: bytes.len() as u64,
-                    lines,
-                },
-            );
+            let shard = SeenShard::open(&self.root, path, self.flush)?;
+            self.seen.insert(rel.to_vec(), shard);
         }
         Ok(())
     }
@@ -135,7 +123,7 @@ impl IndexCache {
     ) {
         for (rel, line) in seen {
             if let Some(shard) = self.seen.get_mut(&rel) {
-                shard.lines.insert(line);
+                shard.insert(line);
             }
         }
         if let Some(registry) = self.registry.as_mut() {
@@ -146,7 +134,7 @@ impl IndexCache {
         }
         for (rel, len) in expected {
             if let Some(shard) = self.seen.get_mut(rel) {
-                shard.len = *len;
+                shard.log_len = *len;
             }
             if rel.len() == 1 && rel.first().is_some_and(|p| p == index::REGISTRY_FILE) {
                 if let Some(registry) = self.registry.as_mut() {
@@ -161,14 +149,5 @@ impl IndexCache {
         self.seen.clear();
         self.registry = None;
         self.checked.clear();
-    }
-}
-
-/// A file's bytes, empty when it does not exist.
-fn read_or_empty(root: &Path, path: &Path) -> Result<Vec<u8>, ShareError> {
-    match super::jail::read(root, path) {
-        Ok(bytes) => Ok(bytes),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
-        Err(e) => Err(super::error::io_err(path)(e)),
     }
 }

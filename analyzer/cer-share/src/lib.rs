@@ -74,6 +74,7 @@ mod journal;
 mod lines;
 mod paths;
 mod scan;
+mod seen;
 mod text;
 
 #[cfg(test)]
