@@ -33,4 +33,5 @@ mod real_minidumps;
 mod shard_share;
 mod share_bucket;
 mod share_jail;
+mod share_scale;
 mod symbols;

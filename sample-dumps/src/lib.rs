@@ -25,6 +25,7 @@ pub mod cab;
 pub mod cer;
 pub mod kernel;
 pub mod minidump;
+pub mod share_corpus;
 
 use std::path::{Path, PathBuf};
 
@@ -70,13 +71,19 @@ pub fn write_all(root: &Path) -> std::io::Result<Vec<PathBuf>> {
 /// samples in turn, each copy with its own header TimeDateStamp (offset 20) so every file has
 /// distinct content, as a real batch does. Returns the number written.
 pub fn write_batch(dir: &Path, count: usize) -> std::io::Result<usize> {
+    write_batch_from(dir, count, 1_600_000_000)
+}
+
+/// [`write_batch`] with the first copy's TimeDateStamp given: batches written from different
+/// stamps have no file in common (a new batch for a share that holds an earlier one).
+pub fn write_batch_from(dir: &Path, count: usize, first_stamp: u32) -> std::io::Result<usize> {
     let samples = minidump_samples();
     for i in 0..count {
         let Some(sample) = samples.get(i % samples.len().max(1)) else {
             break;
         };
         let mut bytes = sample.bytes.clone();
-        let stamp = 1_600_000_000u32.wrapping_add(i as u32);
+        let stamp = first_stamp.wrapping_add(i as u32);
         if let Some(field) = bytes.get_mut(20..24) {
             field.copy_from_slice(&stamp.to_le_bytes());
         }

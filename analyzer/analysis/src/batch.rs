@@ -66,7 +66,12 @@ where
     S: FnMut(Input, T),
 {
     let jobs = options.jobs.max(1);
-    if jobs == 1 {
+    // One input (a WER hook, a CI step calling dumpsig per crash): no pool to start and stop.
+    let mut inputs = inputs.into_iter().peekable();
+    let first = inputs.next();
+    let single = inputs.peek().is_none();
+    let inputs = first.into_iter().chain(inputs);
+    if jobs == 1 || single {
         run_serially(inputs, options, work, sink);
         return Ok(());
     }

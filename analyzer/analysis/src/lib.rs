@@ -23,6 +23,7 @@ pub mod regress;
 pub mod report;
 pub mod scan;
 pub mod shard;
+pub mod share_page;
 pub mod source;
 
 pub use analyze::{analyze_path, analyze_source, AnalyzeOptions, Depth};

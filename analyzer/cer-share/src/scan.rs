@@ -130,6 +130,32 @@ pub fn scan(root: &Path) -> Result<ShareScan, ShareError> {
     scan_share(&CerShare::open(root)?)
 }
 
+/// Whether a name belongs at the share root (`at_root`) or in the seen folder.
+fn belongs(at_root: bool, name: &str) -> bool {
+    if at_root {
+        return [
+            "cabs",
+            "counts",
+            "status",
+            "policy.txt",
+            "crash.log",
+            super::journal::LOCK_FILE,
+            super::journal::JOURNAL_FILE,
+            super::index::REGISTRY_FILE,
+            super::index::BLUE_INDEX_FILE,
+            SEEN_DIR,
+        ]
+        .iter()
+        .any(|known| known.eq_ignore_ascii_case(name));
+    }
+    let shard = name
+        .strip_suffix(super::seen::SORTED_SUFFIX)
+        .unwrap_or(name);
+    shard
+        .strip_suffix(".tsv")
+        .is_some_and(|x| x.len() == 1 && x.chars().all(|c| c.is_ascii_hexdigit()))
+}
+
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Top {
     Cabs,
@@ -418,6 +444,11 @@ pub(crate) fn scan_share(share: &CerShare) -> Result<ShareScan, ShareError> {
                 });
             } else if name.to_string_lossy().ends_with(TEMP_SUFFIX) {
                 found.temp_files.push(path);
+            } else if !belongs(dir == root, &name.to_string_lossy()) {
+                found.strays.push(Stray {
+                    path,
+                    reason: "not part of the CER layout or of dumpsig's indexes".into(),
+                });
             }
         }
     }

@@ -194,7 +194,8 @@ impl SeenShard {
         jail::rename(root, &temp, &self.table).map_err(io_err(&self.table))?;
         self.indexed_len = self.log_len;
         self.count = count;
-        self.tail.clear();
+        // A fresh set: clear() would keep the capacity of every line read.
+        self.tail = HashSet::new();
         Ok(())
     }
 

@@ -8,7 +8,8 @@ use clap::Args;
 use super::{fatal, AnalysisArgs, BatchArgs};
 use analysis::analyze::analyze_all;
 use analysis::inputs::Discovery;
-use analysis::report::html::render_html;
+use analysis::report::html::{render_page, PageBuilder};
+use analysis::share_page::add_share;
 use analysis::Depth;
 
 #[derive(Args)]
@@ -19,7 +20,9 @@ pub(super) struct ReportArgs {
     /// The page title.
     #[arg(long, value_name = "TEXT", default_value = "dumpsig crash report")]
     title: String,
-    /// Report on a CER share: its report files are analyzed (one hit per filed report).
+    /// Report on a CER share: its report files are analyzed and each bucket counts the hits of
+    /// its count.txt. The page's table shows the 500 buckets with the most hits; when there are
+    /// more, every bucket is written to `<OUT stem>-buckets.csv` beside the page.
     #[arg(long, value_name = "DIR")]
     share: Option<PathBuf>,
     #[command(flatten)]
@@ -31,6 +34,14 @@ pub(super) struct ReportArgs {
     inputs: Vec<PathBuf>,
 }
 
+/// `<dir>/<stem>-buckets.csv` beside the page.
+fn csv_beside(html: &Path) -> PathBuf {
+    let stem = html
+        .file_stem()
+        .map_or_else(|| "report".into(), |s| s.to_string_lossy().into_owned());
+    html.with_file_name(format!("{stem}-buckets.csv"))
+}
+
 fn is_results(path: &Path) -> bool {
     path.is_file()
         && path
@@ -39,8 +50,8 @@ fn is_results(path: &Path) -> bool {
 }
 
 pub(super) fn run(args: ReportArgs) -> ExitCode {
-    let mut reports: Vec<serde_json::Value> = Vec::new();
-    let mut to_analyze: Vec<PathBuf> = args.share.iter().cloned().collect();
+    let mut page = PageBuilder::new();
+    let mut to_analyze: Vec<PathBuf> = Vec::new();
     let given = if args.batch.files_from.is_some() {
         match args.batch.inputs(&args.inputs) {
             Ok(all) => all,
@@ -64,7 +75,9 @@ pub(super) fn run(args: ReportArgs) -> ExitCode {
             .filter(|(_, l)| !l.trim().is_empty())
         {
             match serde_json::from_str(line) {
-                Ok(v) => reports.push(v),
+                Ok(v) => {
+                    page.add_report(v, true);
+                }
                 Err(e) => {
                     return fatal(format!(
                         "{}, line {}: not JSON: {e}",
@@ -76,18 +89,29 @@ pub(super) fn run(args: ReportArgs) -> ExitCode {
         }
     }
     let mut failed = 0usize;
-    if !to_analyze.is_empty() {
+    if args.share.is_some() || !to_analyze.is_empty() {
         let options = match args.analysis.options(Depth::Full) {
             Ok(o) => o,
             Err(message) => return fatal(message),
         };
+        if let Some(share) = &args.share {
+            match add_share(share, &options, &args.batch.options(), &mut page) {
+                Ok(read) => {
+                    for (path, error) in &read.failed {
+                        eprintln!("dumpsig: error: {path}: {error}");
+                    }
+                    failed += read.failed.len();
+                }
+                Err(e) => return fatal(e),
+            }
+        }
         let inputs = Discovery::new(&to_analyze, args.batch.shard);
         let run = analyze_all(inputs, &options, &args.batch.options(), |_, report| {
             if let Some(e) = &report.error {
                 failed += 1;
                 eprintln!("dumpsig: error: {}: {e}", report.path);
             }
-            reports.push(serde_json::to_value(&report).unwrap_or_default());
+            page.add_report(serde_json::to_value(&report).unwrap_or_default(), true);
         });
         if let Err(e) = run {
             return fatal(e);
@@ -97,14 +121,29 @@ pub(super) fn run(args: ReportArgs) -> ExitCode {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
     let generated = signatures::time::rfc3339_from_unix(i64::try_from(now).unwrap_or(0));
-    let html = render_html(&reports, &args.title, &generated);
-    if let Err(e) = symbols::store::write_atomically(&args.html, html.as_bytes()) {
+    let reports = page.reports();
+    let csv_path = csv_beside(&args.html);
+    let csv_name = csv_path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let rendered = render_page(page, &args.title, &generated, &csv_name);
+    if let Some(csv) = &rendered.csv {
+        if let Err(e) = symbols::store::write_atomically(&csv_path, csv.as_bytes()) {
+            return fatal(format!("{}: {e}", csv_path.display()));
+        }
+    }
+    if let Err(e) = symbols::store::write_atomically(&args.html, rendered.html.as_bytes()) {
         return fatal(format!("{}: {e}", args.html.display()));
     }
     eprintln!(
-        "dumpsig: wrote {} ({} reports, {failed} failed)",
+        "dumpsig: wrote {} ({reports} reports, {failed} failed){}",
         args.html.display(),
-        reports.len()
+        if rendered.csv.is_some() {
+            format!(" and {}", csv_path.display())
+        } else {
+            String::new()
+        }
     );
     if failed > 0 {
         ExitCode::from(1)

@@ -5,8 +5,12 @@
 //! dump describing SIZE bytes of physical memory (`16GiB`, `64MiB`, or bytes); used by the
 //! benchmarks, never committed.
 //!
-//! `gen-samples --batch DIR COUNT`: write COUNT minidumps (the samples in turn, each with its
-//! own timestamp) into DIR for the batch benchmark; never committed.
+//! `gen-samples --batch DIR COUNT [FIRST_STAMP]`: write COUNT minidumps (the samples in turn,
+//! each with its own timestamp, counting from FIRST_STAMP) into DIR for the batch benchmark;
+//! never committed.
+//!
+//! `gen-samples --share-corpus DIR BUCKETS HITS`: write a share-sized CER corpus (buckets,
+//! hits, tracking logs, dumpsig's indexes, damaged entries) into DIR; never committed.
 //!
 //! `gen-samples --cab PATH mszip|lzx21 MIB`: write a report CAB holding a MIB-MiB minidump-like
 //! file and WER metadata, MSZIP or LZX (2 MiB window), for the CAB extraction benchmark.
@@ -72,13 +76,46 @@ fn main() -> ExitCode {
             }
         };
     }
+    if args.first().map(String::as_str) == Some("--share-corpus") {
+        let parse = |i: usize| args.get(i).and_then(|c| c.parse::<u64>().ok());
+        let (Some(dir), Some(buckets), Some(hits)) = (args.get(1), parse(2), parse(3)) else {
+            eprintln!("usage: gen-samples --share-corpus DIR BUCKETS HITS");
+            return ExitCode::from(2);
+        };
+        let spec = sample_dumps::share_corpus::CorpusSpec {
+            buckets: usize::try_from(buckets).unwrap_or(usize::MAX),
+            hits,
+            tracking: true,
+            damage: true,
+        };
+        return match sample_dumps::share_corpus::write_corpus(&PathBuf::from(dir), &spec) {
+            Ok(s) => {
+                println!(
+                    "{dir}: {} buckets, {} hits, {} report files, {} damaged entries",
+                    s.buckets,
+                    s.hits,
+                    s.report_files,
+                    s.damaged.len()
+                );
+                ExitCode::SUCCESS
+            }
+            Err(err) => {
+                eprintln!("gen-samples: cannot write the corpus into {dir}: {err}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     if args.first().map(String::as_str) == Some("--batch") {
         let (Some(dir), Some(count)) = (args.get(1), args.get(2).and_then(|c| c.parse().ok()))
         else {
-            eprintln!("usage: gen-samples --batch DIR COUNT");
+            eprintln!("usage: gen-samples --batch DIR COUNT [FIRST_STAMP]");
             return ExitCode::from(2);
         };
-        return match sample_dumps::write_batch(&PathBuf::from(dir), count) {
+        let first = args
+            .get(3)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(1_600_000_000);
+        return match sample_dumps::write_batch_from(&PathBuf::from(dir), count, first) {
             Ok(n) => {
                 println!("{n} minidumps in {dir}");
                 ExitCode::SUCCESS

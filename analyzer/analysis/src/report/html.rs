@@ -58,6 +58,8 @@ const KERNEL_ROWS: [(&str, &str); 10] = [
 ];
 /// Report paths listed per bucket in its details.
 const MAX_MEMBERS: usize = 200;
+/// Buckets in the table and the details; the others are in the CSV beside the page.
+pub const TABLE_ROWS: usize = 500;
 const SVG_NS: &str = "xmlns=\"http://www.w3.org/2000/svg\"";
 
 macro_rules! w {
@@ -68,22 +70,28 @@ macro_rules! w {
 /// images) for a batch of reports, given in input order. Reports with an `error` or without a
 /// `failure_bucket` are listed as "could not be analyzed".
 pub fn render_html(reports: &[Value], title: &str, generated_at: &str) -> String {
-    let (mut entries, mut failed) = (Vec::new(), Vec::new());
+    let mut page = PageBuilder::new();
     for r in reports {
-        match text(r, "/failure_bucket") {
-            Some(bucket) if text(r, "/error").is_none() => {
-                let (time, code) = (crash_time(r), crash_code(r));
-                entries.push(Entry {
-                    report: r,
-                    bucket,
-                    time,
-                    code,
-                });
-            }
-            _ => failed.push(r),
-        }
+        page.add_report(r.clone(), true);
     }
-    let buckets = group(&entries);
+    render_page(page, title, generated_at, "").html
+}
+
+/// A rendered page, and the CSV of every bucket when the page's table shows only the first
+/// [`TABLE_ROWS`].
+pub struct Page {
+    /// The HTML page.
+    pub html: String,
+    /// Every bucket as CSV, when the table was cut (`None` otherwise).
+    pub csv: Option<String>,
+}
+
+/// Renders the page of what `page` gathered. `csv_name` is the file name the page links to for
+/// the full table, when it is cut.
+pub fn render_page(page: PageBuilder, title: &str, generated_at: &str, csv_name: &str) -> Page {
+    let (buckets, failed, timeline, reports, analyzed) = page.into_parts();
+    let hits: usize = buckets.iter().map(|b| b.hits).sum();
+    let shown = buckets.get(..TABLE_ROWS).unwrap_or(&buckets);
     let (title, mut out) = (esc(title), String::with_capacity(1 << 16));
     w!(
         out,
@@ -94,12 +102,16 @@ pub fn render_html(reports: &[Value], title: &str, generated_at: &str) -> String
         "<h1>{title}</h1>\n<p class=\"meta\">Generated {} by dumpsig</p>\n<ul class=\"totals\">",
         esc(generated_at)
     );
-    let totals = [
-        ("reports", reports.len()),
-        ("analyzed", entries.len()),
+    let mut totals = vec![
+        ("reports", reports),
+        ("analyzed", analyzed),
         ("failed", failed.len()),
         ("buckets", buckets.len()),
     ];
+    // A share counts hits beyond the report files it kept.
+    if hits != analyzed {
+        totals.push(("hits", hits));
+    }
     for (label, n) in totals {
         w!(out, "<li id=\"total-{label}\"><b>{n}</b> {label}</li>");
     }
@@ -117,12 +129,24 @@ pub fn render_html(reports: &[Value], title: &str, generated_at: &str) -> String
     out.push_str(
         "</figure>\n<figure>\n<figcaption>Stop codes and exception codes over time</figcaption>\n",
     );
-    out.push_str(&chart_codes_over_time(&entries));
+    out.push_str(&chart_codes_over_time(&timeline));
     out.push_str("</figure>\n</div>\n</section>\n");
-    render_table(&mut out, &buckets);
+    render_table(&mut out, shown);
+    let csv = (shown.len() < buckets.len()).then(|| {
+        w!(
+            out,
+            "<p class=\"note\" id=\"more-buckets\">The table shows the {} buckets with the most hits \
+             of {}; every bucket is in <a href=\"{}\">{}</a>.</p>\n",
+            shown.len(),
+            buckets.len(),
+            esc(csv_name),
+            esc(csv_name)
+        );
+        buckets_csv(&buckets)
+    });
     render_failed(&mut out, &failed);
     out.push_str("<section id=\"details\">\n<h2>Bucket details</h2>\n");
-    for (i, bucket) in buckets.iter().enumerate() {
+    for (i, bucket) in shown.iter().enumerate() {
         render_detail(&mut out, i + 1, bucket);
     }
     if buckets.is_empty() {
@@ -132,69 +156,7 @@ pub fn render_html(reports: &[Value], title: &str, generated_at: &str) -> String
         out,
         "</section>\n</main>\n<script>\n{JS}</script>\n</body>\n</html>\n"
     );
-    out
-}
-
-/// One analyzed report with what the page needs from it.
-struct Entry<'a> {
-    report: &'a Value,
-    bucket: &'a str,
-    time: Option<Stamp>,
-    code: String,
-}
-
-/// The reports of one failure bucket, in input order (the first is the representative).
-struct Bucket<'a> {
-    name: &'a str,
-    entries: Vec<&'a Entry<'a>>,
-}
-
-impl Bucket<'_> {
-    /// First and last known crash time.
-    fn seen(&self) -> (Option<Stamp>, Option<Stamp>) {
-        let times = || self.entries.iter().filter_map(|e| e.time);
-        (times().min(), times().max())
-    }
-
-    /// Distinct string values of a field, in input order.
-    fn distinct(&self, pointer: &str) -> Vec<&str> {
-        let mut seen: Vec<&str> = Vec::new();
-        for value in self.entries.iter().filter_map(|e| text(e.report, pointer)) {
-            if !seen.contains(&value) {
-                seen.push(value);
-            }
-        }
-        seen
-    }
-
-    /// Known-issue verdicts of all its reports, one per (verdict, rule): worst first, then by id.
-    fn verdicts(&self) -> Vec<&Value> {
-        let mut ranked: BTreeMap<(usize, &str, &str), &Value> = BTreeMap::new();
-        for e in &self.entries {
-            let issues = e.report.get("known_issues").and_then(Value::as_array);
-            for issue in issues.into_iter().flatten() {
-                let verdict = text(issue, "/verdict").unwrap_or("");
-                let key = (severity(verdict), verdict, text(issue, "/id").unwrap_or(""));
-                ranked.entry(key).or_insert(issue);
-            }
-        }
-        ranked.into_values().collect()
-    }
-}
-
-/// Groups entries by bucket: most hits first, then by bucket name.
-fn group<'a>(entries: &'a [Entry<'a>]) -> Vec<Bucket<'a>> {
-    let mut map: BTreeMap<&str, Vec<&Entry>> = BTreeMap::new();
-    for e in entries {
-        map.entry(e.bucket).or_default().push(e);
-    }
-    let mut buckets: Vec<Bucket> = map
-        .into_iter()
-        .map(|(name, entries)| Bucket { name, entries })
-        .collect();
-    // Stable: equal hits keep the map's name order.
-    buckets.sort_by_key(|b| std::cmp::Reverse(b.entries.len()));
-    buckets
+    Page { html: out, csv }
 }
 
 fn text<'a>(v: &'a Value, pointer: &str) -> Option<&'a str> {
@@ -272,8 +234,8 @@ fn time_cell(out: &mut String, time: Option<Stamp>) {
 }
 
 /// The first value, plus a `+N` marker listing the others in its tooltip.
-fn multi_cell(out: &mut String, class: &str, values: &[&str]) {
-    let first = esc(values.first().copied().unwrap_or(""));
+fn multi_cell(out: &mut String, class: &str, values: &[String]) {
+    let first = esc(values.first().map_or("", String::as_str));
     let shown = if first.is_empty() { "—" } else { &first };
     w!(out, "<td class=\"{class}\" data-sort=\"{first}\">{shown}");
     if let Some(others) = values.get(1..).filter(|o| !o.is_empty()) {
@@ -312,21 +274,18 @@ fn badge(out: &mut String, issue: &Value) {
 fn render_table(out: &mut String, buckets: &[Bucket]) {
     out.push_str(TABLE_HEAD);
     for (i, b) in buckets.iter().enumerate() {
-        let (n, name, short) = (i + 1, esc(b.name), esc(&clip(b.name, 160)));
-        let mut kinds = b.distinct("/kind");
-        kinds.sort_unstable();
-        let (kinds, hits) = (esc(&kinds.join(", ")), b.entries.len());
+        let (n, name, short) = (i + 1, esc(&b.name), esc(&clip(&b.name, 160)));
+        let (kinds, hits) = (esc(&b.kinds.join(", ")), b.hits);
         w!(
             out,
             "<tr id=\"row-{n}\" data-order=\"{n}\"><td class=\"bucket\" data-sort=\"{name}\">"
         );
         w!(out, "<a href=\"#bucket-{n}\" title=\"{name}\">{short}</a></td><td data-sort=\"{kinds}\">{kinds}</td>");
         w!(out, "<td class=\"num\" data-sort=\"{hits}\">{hits}</td>");
-        let (first, last) = b.seen();
-        time_cell(out, first);
-        time_cell(out, last);
-        multi_cell(out, "path", &b.distinct("/cer_subpath"));
-        multi_cell(out, "hash", &b.distinct("/failure_id_hash"));
+        time_cell(out, b.first);
+        time_cell(out, b.last);
+        multi_cell(out, "path", &b.subpaths);
+        multi_cell(out, "hash", &b.hashes);
         let verdicts = b.verdicts();
         let worst = verdicts
             .first()
@@ -348,7 +307,7 @@ fn render_table(out: &mut String, buckets: &[Bucket]) {
     out.push_str("</section>\n");
 }
 
-fn render_failed(out: &mut String, failed: &[&Value]) {
+fn render_failed(out: &mut String, failed: &[Failed]) {
     if failed.is_empty() {
         return;
     }
@@ -358,9 +317,7 @@ fn render_failed(out: &mut String, failed: &[&Value]) {
         failed.len()
     );
     for r in failed {
-        let path = esc(text(r, "/path").unwrap_or("(no path)"));
-        let kind = esc(text(r, "/kind").unwrap_or("unrecognized"));
-        let error = esc(text(r, "/error").unwrap_or("no failure bucket in the report"));
+        let (path, kind, error) = (esc(&r.path), esc(&r.kind), esc(&r.error));
         w!(out, "<li><code>{path}</code> <span class=\"kind\">{kind}</span><br><span class=\"error\">{error}</span></li>\n");
     }
     out.push_str("</ul>\n</section>\n");
@@ -381,10 +338,7 @@ fn rows_table(out: &mut String, class: &str, rows: &[(&str, String)]) {
 }
 
 fn render_detail(out: &mut String, n: usize, bucket: &Bucket) {
-    let Some(rep) = bucket.entries.first() else {
-        return;
-    };
-    let (r, verdicts, hits) = (rep.report, bucket.verdicts(), bucket.entries.len());
+    let (verdicts, hits) = (bucket.verdicts(), bucket.hits);
     w!(
         out,
         "<details class=\"bucket\" id=\"bucket-{n}\">\n<summary><span class=\"rank\">#{n}</span> "
@@ -392,10 +346,14 @@ fn render_detail(out: &mut String, n: usize, bucket: &Bucket) {
     w!(
         out,
         "<code>{}</code> <span class=\"hits\">{hits} hit(s)</span>",
-        esc(bucket.name)
+        esc(&bucket.name)
     );
     verdicts.iter().for_each(|v| badge(out, v));
     out.push_str("</summary>\n<div class=\"body\">\n");
+    let Some((r, time, code)) = &bucket.representative else {
+        render_summary_only(out, bucket);
+        return;
+    };
     let get = |pointer: &str| text(r, pointer).unwrap_or("—").to_owned();
     let facts = [
         ("Representative", get("/path")),
@@ -408,10 +366,9 @@ fn render_detail(out: &mut String, n: usize, bucket: &Bucket) {
         ),
         (
             "Crash time",
-            rep.time
-                .map_or("unknown".to_owned(), |t| format!("{} UTC", t.display())),
+            time.map_or("unknown".to_owned(), |t| format!("{} UTC", t.display())),
         ),
-        ("Code", rep.code.clone()),
+        ("Code", code.clone()),
         ("CER subpath", get("/cer_subpath")),
         ("FAILURE_ID_HASH", get("/failure_id_hash")),
     ];
@@ -487,31 +444,112 @@ fn render_detail(out: &mut String, n: usize, bucket: &Bucket) {
         }
         out.push_str("</ul>\n");
     }
-    w!(
-        out,
-        "<h4>Reports in this bucket ({hits})</h4>\n<ul class=\"members\">\n"
-    );
-    for e in bucket.entries.iter().take(MAX_MEMBERS) {
-        let when = e.time.map_or("time unknown".to_owned(), |t| t.display());
-        w!(
-            out,
-            "<li><code>{}</code> <span class=\"when\">{when}</span></li>\n",
-            esc(text(e.report, "/path").unwrap_or("?"))
-        );
-    }
-    if hits > MAX_MEMBERS {
-        w!(out, "<li>… and {} more</li>\n", hits - MAX_MEMBERS);
-    }
+    render_members(out, bucket);
     let json = esc(&serde_json::to_string_pretty(r).unwrap_or_default());
-    out.push_str(
-        "</ul>\n<details class=\"json\"><summary>Full JSON of the representative</summary>",
-    );
+    out.push_str("<details class=\"json\"><summary>Full JSON of the representative</summary>");
     w!(out, "<pre>{json}</pre></details>\n</div>\n</details>\n");
 }
 
+/// The report files of a bucket: the first [`MAX_MEMBERS`], then a count of the others.
+fn render_members(out: &mut String, bucket: &Bucket) {
+    let files = bucket.files;
+    if files == bucket.hits {
+        w!(
+            out,
+            "<h4>Reports in this bucket ({files})</h4>\n<ul class=\"members\">\n"
+        );
+    } else {
+        w!(
+            out,
+            "<h4>Report files kept in this bucket ({files} of {} hits)</h4>\n<ul class=\"members\">\n",
+            bucket.hits
+        );
+    }
+    for (path, time) in &bucket.members {
+        let when = time.map_or("time unknown".to_owned(), |t| t.display());
+        w!(
+            out,
+            "<li><code>{}</code> <span class=\"when\">{when}</span></li>\n",
+            esc(path)
+        );
+    }
+    if files > bucket.members.len() {
+        w!(
+            out,
+            "<li>… and {} more</li>\n",
+            files - bucket.members.len()
+        );
+    }
+    out.push_str("</ul>\n");
+}
+
+/// The details of a bucket whose representative was not kept (a share's bucket outside the
+/// top, or hits without a report file): what the bucket counted.
+fn render_summary_only(out: &mut String, bucket: &Bucket) {
+    let facts = [
+        ("Kind", bucket.kinds.join(", ")),
+        ("Hits", bucket.hits.to_string()),
+        ("CER subpath", bucket.subpaths.join(" · ")),
+        ("FAILURE_ID_HASH", bucket.hashes.join(" · ")),
+    ];
+    rows_table(out, "facts", &facts);
+    if bucket.files > 0 {
+        render_members(out, bucket);
+    } else {
+        out.push_str("<p class=\"note\">No report file was kept for these hits.</p>\n");
+    }
+    out.push_str("</div>\n</details>\n");
+}
+
+/// Every bucket, one CSV row each, most hits first.
+fn buckets_csv(buckets: &[Bucket]) -> String {
+    let field = |s: &str| {
+        if s.contains([',', '"', '\n', '\r']) {
+            format!("\"{}\"", s.replace('"', "\"\""))
+        } else {
+            s.to_owned()
+        }
+    };
+    let time = |t: Option<Stamp>| t.map_or(String::new(), Stamp::display);
+    let mut out = String::from(
+        "Rank,Failure Bucket,Kind,Hits,Report Files,First Seen,Last Seen,CER Subpaths,Failure ID Hashes,Verdicts\r\n",
+    );
+    for (i, b) in buckets.iter().enumerate() {
+        let verdicts: Vec<String> = b
+            .verdicts()
+            .iter()
+            .map(|v| {
+                format!(
+                    "{}={}",
+                    text(v, "/id").unwrap_or("?"),
+                    text(v, "/verdict").unwrap_or("?")
+                )
+            })
+            .collect();
+        w!(
+            out,
+            "{},{},{},{},{},{},{},{},{},{}\r\n",
+            i + 1,
+            field(&b.name),
+            field(&b.kinds.join(";")),
+            b.hits,
+            b.files,
+            time(b.first),
+            time(b.last),
+            field(&b.subpaths.join(";")),
+            field(&b.hashes.join(";")),
+            field(&verdicts.join(";"))
+        );
+    }
+    out
+}
+
 mod charts;
+mod page;
 mod stamp;
 use charts::{chart_codes_over_time, chart_top_buckets};
+pub use page::PageBuilder;
+use page::{Bucket, Entry, Failed};
 use stamp::{civil_from_days, parse_time, Stamp};
 
 #[cfg(test)]

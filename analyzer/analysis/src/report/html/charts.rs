@@ -7,7 +7,7 @@ use super::*;
 
 /// Horizontal bars, one per bucket, each linking to the bucket's details.
 pub(super) fn chart_top_buckets(buckets: &[Bucket]) -> String {
-    let Some(max) = buckets.iter().map(|b| b.entries.len()).max() else {
+    let Some(max) = buckets.iter().map(|b| b.hits).max() else {
         return "<p class=\"note\">No buckets to chart.</p>\n".to_owned();
     };
     let top = buckets.get(..TOP_BUCKETS).unwrap_or(buckets);
@@ -20,9 +20,9 @@ pub(super) fn chart_top_buckets(buckets: &[Bucket]) -> String {
         "width=\"100%\" role=\"img\" aria-label=\"Top {n} buckets by hits\" {SVG_NS}>\n"
     );
     for (i, b) in top.iter().enumerate() {
-        let (n, y, ty, hits, name) = (i + 1, 4 + i * 22, 16 + i * 22, b.entries.len(), esc(b.name));
+        let (n, y, ty, hits, name) = (i + 1, 4 + i * 22, 16 + i * 22, b.hits, esc(&b.name));
         let bar = (hits as f64 / max as f64 * 290.0).max(2.0);
-        let (value_x, short) = (306.0 + bar, esc(&clip(b.name, 44)));
+        let (value_x, short) = (306.0 + bar, esc(&clip(&b.name, 44)));
         w!(
             out,
             "<a href=\"#bucket-{n}\"><g><title>{name}: {hits} hits</title>"
@@ -77,7 +77,7 @@ pub(super) fn chart_codes_over_time(entries: &[Entry]) -> String {
     let mut totals: BTreeMap<&str, usize> = BTreeMap::new();
     entries
         .iter()
-        .for_each(|e| *totals.entry(e.code.as_str()).or_default() += 1);
+        .for_each(|e| *totals.entry(e.code.as_str()).or_default() += e.hits);
     let mut codes: Vec<(&str, usize)> = totals.into_iter().collect();
     codes.sort_by_key(|c| std::cmp::Reverse(c.1));
     let mut series: Vec<(&str, usize)> = Vec::new();
@@ -118,7 +118,7 @@ pub(super) fn chart_codes_over_time(entries: &[Entry]) -> String {
             .entry(e.time.map_or(i64::MAX, |t| bins.of(t)))
             .or_insert_with(|| vec![0; series.len()]);
         if let Some(count) = row.get_mut(series_of(&e.code)) {
-            *count += 1;
+            *count += e.hits;
         }
     }
     let unit = format!("{bins:?}").to_lowercase();
@@ -129,7 +129,11 @@ pub(super) fn chart_codes_over_time(entries: &[Entry]) -> String {
         (Some(f), Some(l)) => format!("One bar per {unit}, {} to {}.", f.date(), l.date()),
         _ => "No report has a known crash time.".to_owned(),
     };
-    let unknown = entries.iter().filter(|e| e.time.is_none()).count();
+    let unknown: usize = entries
+        .iter()
+        .filter(|e| e.time.is_none())
+        .map(|e| e.hits)
+        .sum();
     if unknown > 0 {
         w!(
             note,
