@@ -66,14 +66,10 @@ fn d1(module: &str, function: &str, symbolized: bool) -> KernelBucketCase {
 
 /// A stop code with a fast-fail sub-code, raised through the fast-fail path from `frame`.
 fn fast_fail(code: u64, frame: CaseFrame) -> KernelBucketCase {
+    let trap = CaseParam::TrapFrame(frame.module.clone(), frame.function.clone());
     case(
         0x139,
-        [
-            v(code),
-            v(0xFFFF_A08D_6F2C_B000),
-            v(0xFFFF_A08D_6F2C_B100),
-            v(0),
-        ],
+        [v(code), trap, v(0xFFFF_A08D_6F2C_B100), v(0)],
         vec![
             nt("KiBugCheckDispatch"),
             nt("KiFastFailDispatch"),
@@ -399,6 +395,92 @@ fn process_heads_name_the_process_from_the_dump() {
         }
         let record = analyze(&path, &symbols, &[]);
         assert_eq!(record["failure_bucket"], want, "{record:#}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `.cxr` and `.trap`: a 0x7E's context record and a 0x139's trap frame give the faulting code's
+/// stack, frame 0 found by context; the 0x7E's names the culprit.
+#[test]
+fn context_records_and_trap_frames_give_the_faulting_stack() {
+    let dir = scratch_dir("kernel-fault-records");
+    let symbols = dir.join("symbols");
+    std::fs::create_dir_all(&symbols).unwrap();
+    let trap = fast_fail(3, d("PROCMON24.SYS", "RemoveEntry"));
+    let samples = sample_dumps::kernel::kernel_samples();
+    let x64_full = samples
+        .iter()
+        .find(|s| s.file_name == "x64-full.dmp")
+        .unwrap();
+    let trap_dump = kernel_bucket_dump(&trap).unwrap();
+    for (name, bytes, kind, parameter, module) in [
+        (
+            "x64-full.dmp",
+            x64_full.bytes.clone(),
+            "context_record",
+            4,
+            "contosoflt.sys",
+        ),
+        (
+            "fastfail.dmp",
+            trap_dump.bytes,
+            "trap_frame",
+            2,
+            "PROCMON24.SYS",
+        ),
+    ] {
+        let path = dir.join(name);
+        std::fs::write(&path, bytes).unwrap();
+        let record = analyze(&path, &symbols, &[]);
+        let fault = &record["kernel"]["fault_record"];
+        assert_eq!(fault["kind"], kind, "{name}: {fault:#}");
+        assert_eq!(fault["parameter"], parameter, "{name}");
+        assert_eq!(
+            fault["address"],
+            record["kernel"]["bugcheck"]["parameters"][parameter - 1],
+            "{name}"
+        );
+        let top = &fault["stack"][0];
+        assert_eq!(
+            (top["trust"].as_str(), top["module"].as_str()),
+            (Some("context"), Some(module)),
+            "{name}"
+        );
+        let text = run(BIN, &["analyze", path.to_str().unwrap()]).stdout;
+        assert!(
+            text.contains("Faulting code's stack, from the"),
+            "{name}: {text}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Every generated kernel sample names one culprit in both places (the report's `caused_by` and
+/// the bucket's module selection) and has a crash state without a frame repeated in a row.
+#[test]
+fn every_kernel_sample_names_one_culprit_and_repeats_no_frame() {
+    let dir = scratch_dir("kernel-one-culprit");
+    let symbols = dir.join("symbols");
+    std::fs::create_dir_all(&symbols).unwrap();
+    for sample in sample_dumps::kernel::kernel_samples() {
+        let path = dir.join(&sample.file_name);
+        std::fs::write(&path, &sample.bytes).unwrap();
+        let record = analyze(&path, &symbols, &[]);
+        let name = &sample.file_name;
+        let caused_by = record["kernel"]["caused_by"]["driver"].as_str();
+        let selected = record["kernel_signature"]["bucket"]["selection"]["module"]["name"].as_str();
+        assert_eq!(caused_by, selected, "{name}: one culprit");
+        let state: Vec<&str> = record["crash_state"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(Value::as_str)
+            .collect();
+        assert!(!state.is_empty(), "{name}");
+        assert!(
+            state.windows(2).all(|w| w[0] != w[1]),
+            "{name}: {state:?} repeats a frame"
+        );
     }
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -472,7 +472,8 @@ fn chosen(
 }
 
 /// The kernel crash state: the first 3 frames not on the skip list (`module!function` or
-/// `module+0xoffset`, frames in no module as raw addresses), each capped at 80 characters.
+/// `module+0xoffset`, frames in no module as raw addresses), each capped at 80 characters, a
+/// frame repeated at the same address kept once.
 /// When every frame is skipped, the top frames are used as they are.
 pub fn kernel_crash_state(frames: &[KernelFrame], skip_list: &SkipList) -> CrashState {
     let relevant: Vec<&KernelFrame> = frames
@@ -488,13 +489,16 @@ pub fn kernel_crash_state(frames: &[KernelFrame], skip_list: &SkipList) -> Crash
         .iter()
         .filter(|f| !skip_list.is_plumbing(f))
         .collect();
-    let chosen: Vec<&KernelFrame> = if !relevant.is_empty() {
+    let mut chosen: Vec<&KernelFrame> = if !relevant.is_empty() {
         relevant
     } else if !below_plumbing.is_empty() {
         below_plumbing
     } else {
         frames.iter().collect()
     };
+    // The address a stop code names is usually also a return address on the stack (or its copy
+    // in the bug check's parameters): one frame, not three.
+    chosen.dedup_by_key(|f| f.address);
     CrashState {
         frames: chosen
             .into_iter()

@@ -70,7 +70,53 @@ const X64_REGS: [(&str, u64); 17] = [
     ("rip", 0xF8),
 ];
 
+/// x64 KTRAP_FRAME: the registers it saves and their offsets (the volatile ones on entry, the
+/// frame pointer, and the machine frame the processor pushed).
+const X64_TRAP_REGS: [(&str, u64); 13] = [
+    ("rax", 0x30),
+    ("rcx", 0x38),
+    ("rdx", 0x40),
+    ("r8", 0x48),
+    ("r9", 0x50),
+    ("r10", 0x58),
+    ("r11", 0x60),
+    ("rbx", 0x140),
+    ("rdi", 0x148),
+    ("rsi", 0x150),
+    ("rbp", 0x158),
+    ("rip", 0x168),
+    ("rsp", 0x180),
+];
+
+/// Bytes of an x64 KTRAP_FRAME.
+pub const X64_TRAP_FRAME_LEN: usize = 0x190;
+/// Bytes of an x64 CONTEXT.
+pub const X64_CONTEXT_LEN: usize = 0x4D0;
+/// Bytes of an x86 CONTEXT.
+pub const X86_CONTEXT_LEN: usize = 0x2CC;
+
 impl Context {
+    /// Decodes an x64 KTRAP_FRAME (what `.trap` shows): the registers it saved, the interrupted
+    /// instruction and stack pointer. `None` for another machine or too few bytes.
+    pub fn from_trap_frame(frame: &[u8], machine: u32) -> Option<Context> {
+        if machine != MACHINE_X64 {
+            return None;
+        }
+        let mut registers = Vec::new();
+        for (name, off) in X64_TRAP_REGS {
+            registers.push((name, u64_at(frame, off)?));
+        }
+        registers.push(("eflags", u64::from(u32_at(frame, 0x178)?)));
+        Some(Context {
+            arch: "x64",
+            pc: u64_at(frame, 0x168)?,
+            sp: u64_at(frame, 0x180)?,
+            fp: u64_at(frame, 0x158)?,
+            flags: 0,
+            registers,
+        })
+    }
+
     /// Decodes the context of `machine` at file offset `offset`; `None` for an unknown machine
     /// or a context that does not fit in the file.
     pub fn parse(data: &[u8], offset: u64, machine: u32) -> Option<Context> {

@@ -39,6 +39,9 @@ pub enum CaseParam {
     Function(String, String),
     /// The EPROCESS of the running process (0xEF's P1).
     CurrentProcess,
+    /// A KTRAP_FRAME whose saved Rip is in this function (module file name, function): 0x8E's
+    /// P3, 0x139's P2.
+    TrapFrame(String, String),
 }
 
 /// One frame: a function of a module.
@@ -96,7 +99,7 @@ impl Functions {
         let mut f = Functions(vec![("ntoskrnl.exe".to_owned(), Vec::new())]);
         f.add("ntoskrnl.exe", KE_BUG_CHECK_EX);
         for p in &case.params {
-            if let CaseParam::Function(m, n) = p {
+            if let CaseParam::Function(m, n) | CaseParam::TrapFrame(m, n) = p {
                 f.add(m, n);
             }
         }
@@ -158,8 +161,17 @@ pub fn kernel_bucket_dump(case: &KernelBucketCase) -> Result<KernelBucketDump, G
             CaseParam::Value(v) => Addr::Lit(*v),
             CaseParam::Function(m, f) => functions.frame(m, f)?,
             CaseParam::CurrentProcess => Addr::CurrentProcess,
+            CaseParam::TrapFrame(_, _) => Addr::TrapFrame,
         })
     };
+    let trap_rip = case
+        .params
+        .iter()
+        .find_map(|p| match p {
+            CaseParam::TrapFrame(m, f) => Some(functions.frame(m, f)),
+            _ => None,
+        })
+        .transpose()?;
     let [p1, p2, p3, p4] = &case.params;
     let frames = case
         .stack
@@ -195,6 +207,7 @@ pub fn kernel_bucket_dump(case: &KernelBucketCase) -> Result<KernelBucketDump, G
         frames,
         stack_last: false,
         whea: None,
+        trap_rip,
         current: case.process.as_ref().map(|name| CurrentThread {
             process: name.clone(),
             pid: 0x1A2C,

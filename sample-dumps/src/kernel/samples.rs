@@ -99,6 +99,7 @@ fn system(
         stack_last: false,
         whea: None,
         current: None,
+        trap_rip: None,
         verifier_level: None,
     }
 }

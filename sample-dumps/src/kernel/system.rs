@@ -39,6 +39,8 @@ pub(crate) enum Addr {
     Whea,
     /// The EPROCESS of [`SystemSpec::current`] (0xEF names it in P1).
     CurrentProcess,
+    /// The KTRAP_FRAME of [`SystemSpec::trap_rip`] (0x8E P3, 0x139 P2).
+    TrapFrame,
 }
 
 /// The thread that was running when the system stopped, and its process: written as a KPCR
@@ -104,6 +106,8 @@ pub(crate) struct SystemSpec {
     pub(crate) whea: Option<Vec<u8>>,
     /// The running thread and process, reachable through KiProcessorBlock.
     pub(crate) current: Option<CurrentThread>,
+    /// An x64 KTRAP_FRAME on the stack whose saved Rip is this (the interrupted instruction).
+    pub(crate) trap_rip: Option<Addr>,
     /// MM_DRIVER_VERIFIER_DATA.Level, reachable through MmVerifierData (non-zero: Driver
     /// Verifier on).
     pub(crate) verifier_level: Option<u32>,
@@ -165,6 +169,10 @@ const CXR_OFFSET: u64 = 0x2700;
 const LDR_OFFSET: u64 = 0x900;
 const EPROCESS_OFFSET: u64 = 0x2010;
 const WHEA_OFFSET: u64 = 0x3C80;
+/// The KTRAP_FRAME in the stack area (past the CONTEXT at 0x2700..0x2BD0), and the interrupted
+/// code's stack pointer it saves.
+const TRAP_OFFSET: u64 = 0x2C00;
+const TRAP_RSP_OFFSET: u64 = 0x2E00;
 /// The current thread's structures in pool: EPROCESS, ETHREAD, KPCR (KPRCB at +0x180).
 const CURRENT_EPROCESS_OFFSET: u64 = 0x2800;
 const CURRENT_ETHREAD_OFFSET: u64 = 0x2E00;
@@ -195,7 +203,7 @@ fn eprocess_offsets(paging: Paging, build: u32) -> (u64, u64, u64, u64) {
 fn resolve(
     a: &Addr,
     mods: &[Loaded],
-    (exr, cxr, whea, process): (u64, u64, u64, u64),
+    (exr, cxr, whea, process, trap): (u64, u64, u64, u64, u64),
 ) -> Result<u64, GenError> {
     match a {
         Addr::Lit(v) => Ok(*v),
@@ -208,6 +216,7 @@ fn resolve(
         Addr::ContextRecord => Ok(cxr),
         Addr::Whea => Ok(whea),
         Addr::CurrentProcess => Ok(process),
+        Addr::TrapFrame => Ok(trap),
     }
 }
 
@@ -248,7 +257,8 @@ pub(crate) fn build(spec: &SystemSpec) -> Result<System, GenError> {
     let cxr = spec.stack_va + CXR_OFFSET;
     let whea_va = spec.pool_va + WHEA_OFFSET;
     let current_process = spec.pool_va + CURRENT_EPROCESS_OFFSET;
-    let res = |a: &Addr| resolve(a, &mods, (exr, cxr, whea_va, current_process));
+    let trap = spec.stack_va + TRAP_OFFSET;
+    let res = |a: &Addr| resolve(a, &mods, (exr, cxr, whea_va, current_process, trap));
     let params = [
         res(&spec.params[0])?,
         res(&spec.params[1])?,
@@ -481,6 +491,21 @@ pub(crate) fn build(spec: &SystemSpec) -> Result<System, GenError> {
             context_x86(&fault)
         };
         m.write(cxr, &ctx)?;
+    }
+    if let Some(rip) = &spec.trap_rip {
+        if w != 8 {
+            return Err(GenError::new("trap frames are written for x64 only"));
+        }
+        // x64 KTRAP_FRAME: Rbp 0x158, Rip 0x168, SegCs 0x170, EFlags 0x178, Rsp 0x180, SegSs 0x188.
+        let mut t = Buf::zeroed(0x190);
+        let rsp = spec.stack_va + TRAP_RSP_OFFSET;
+        t.u64(0x158, rsp + 0x40);
+        t.u64(0x168, res(rip)?);
+        t.u64(0x170, 0x10);
+        t.u64(0x178, 0x282);
+        t.u64(0x180, rsp);
+        t.u64(0x188, 0x18);
+        m.write(trap, t.as_slice())?;
     }
     let context = if w == 8 {
         context_x64(&regs)

@@ -157,3 +157,28 @@ fn state_caps_frames_at_80_chars_and_keeps_three() {
         .iter()
         .all(|f| f.chars().count() == MAX_FRAME_CHARS));
 }
+
+#[test]
+fn crash_state_keeps_a_repeated_frame_once() {
+    let dd = module("dump_diskdump.sys", 0xFFFF_F880_0100_0000);
+    let nt = module("ntoskrnl.exe", 0xFFFF_F800_0000_0000);
+    let at = |m: &ModuleRef, o: u64| frame(m.base + o, Some(m.clone()), None);
+    // P4 as frame 0, the same address as a return address and again as the parameters' copy.
+    let frames = vec![
+        at(&dd, 0x1A2C),
+        at(&nt, 0x70469),
+        at(&dd, 0x1A2C),
+        at(&dd, 0x1A2C),
+        at(&dd, 0x1D80),
+        at(&dd, 0x1A2C),
+    ];
+    let state = kernel_crash_state(&frames, SkipList::builtin());
+    assert_eq!(
+        state.frames,
+        vec![
+            "dump_diskdump+0x1a2c",
+            "dump_diskdump+0x1d80",
+            "dump_diskdump+0x1a2c"
+        ]
+    );
+}

@@ -260,6 +260,7 @@ pub(crate) fn build_report(dump: &KernelDump<'_>) -> KernelReport {
         exception: dump.exception().cloned(),
         exception_is_bugcheck_breakpoint: dump.exception().is_some_and(is_bugcheck_breakpoint),
         stack,
+        fault_record: super::fault::fault_record(dump, &modules, &index),
         drivers,
         unloaded_drivers,
         attributes_raw: header.attributes,

@@ -3,6 +3,7 @@
 //! feed `signatures` for the bucket keys and known-issue verdicts.
 
 mod build;
+pub mod fault;
 pub mod note;
 pub mod report;
 pub mod signature;

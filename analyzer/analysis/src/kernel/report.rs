@@ -201,6 +201,9 @@ pub struct KernelReport {
     pub exception_is_bugcheck_breakpoint: bool,
     /// Top stack addresses in modules, innermost first.
     pub stack: Vec<StackAddress>,
+    /// The faulting code's context record or trap frame, when the stop code names one, with
+    /// the stack unwound from it (`.cxr` / `.trap`).
+    pub fault_record: Option<FaultRecord>,
     /// Loaded drivers.
     pub drivers: Vec<DriverRow>,
     /// Unloaded drivers.
@@ -280,4 +283,30 @@ mod tests {
         assert_eq!(name(0x7777_7777), None);
         assert_eq!(nt_version(19041), Some("10.0"));
     }
+}
+
+/// What kind of record a stop code names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RecordKind {
+    /// A CONTEXT (`.cxr`).
+    ContextRecord,
+    /// A KTRAP_FRAME (`.trap`).
+    TrapFrame,
+}
+
+/// The faulting code's context and stack.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FaultRecord {
+    /// Context record or trap frame.
+    pub kind: RecordKind,
+    /// The parameter that names it (1-based).
+    pub parameter: usize,
+    /// Its address.
+    #[serde(serialize_with = "le_bytes::hex::hex")]
+    pub address: u64,
+    /// The registers it holds.
+    pub context: kernel_dump::Context,
+    /// The stack from it: frame 0 is the faulting instruction (`context`), then its callers.
+    pub stack: Vec<StackAddress>,
 }

@@ -86,8 +86,16 @@ pub fn kernel_signature(
     // Frame 0: the address the stop code names, else where the processor stopped (the report
     // built it so: `build_report`).
     let first = report.crash_address;
+    // Then the faulting code's own stack, when the stop code names its context record or trap
+    // frame (`.cxr` / `.trap`): the culprit is taken from it before the dispatcher's stack.
+    let fault = report
+        .fault_record
+        .as_ref()
+        .filter(|_| crate::kernel::fault::leads_culprit(code))
+        .map_or(&[][..], |f| f.stack.as_slice());
     let frames: Vec<KernelFrame> = first
         .into_iter()
+        .chain(selection_order(fault))
         .chain(selection_order(&report.stack))
         .map(&mut frame)
         .collect();

@@ -97,6 +97,11 @@ impl<'s> KernelSymbolizer<'s> {
         for entry in &mut report.stack {
             entry.symbol = self.resolve(&drivers, entry.address);
         }
+        if let Some(fault) = report.fault_record.as_mut() {
+            for entry in &mut fault.stack {
+                entry.symbol = self.resolve(&drivers, entry.address);
+            }
+        }
         if let Some(caused_by) = report.caused_by.as_mut() {
             caused_by.symbol = self.resolve(&drivers, caused_by.address);
         }

@@ -76,7 +76,17 @@ pub(crate) fn walk(
     modules: &[LoadedModule],
     index: &ModuleIndex,
 ) -> Option<Vec<Frame>> {
-    let context = dump.context()?;
+    walk_context(dump, modules, index, dump.context()?)
+}
+
+/// Walks the stack from `context` (the header's, or a context record or trap frame a stop
+/// code names).
+pub(crate) fn walk_context(
+    dump: &KernelDump<'_>,
+    modules: &[LoadedModule],
+    index: &ModuleIndex,
+    context: &Context,
+) -> Option<Vec<Frame>> {
     let memory = DumpMemory(dump);
     let images = ModuleImages {
         images: modules

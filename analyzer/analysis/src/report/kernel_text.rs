@@ -210,26 +210,23 @@ pub(crate) fn render_report(report: &KernelReport, out: &mut String) {
     for m in &report.missing {
         kv("Missing", m.to_string());
     }
+    if let Some(f) = &report.fault_record {
+        let what = match f.kind {
+            crate::kernel::report::RecordKind::ContextRecord => "context record (.cxr)",
+            crate::kernel::report::RecordKind::TrapFrame => "trap frame (.trap)",
+        };
+        let _ = writeln!(
+            out,
+            "\nFaulting code's stack, from the {what} at P{} {:#x}:",
+            f.parameter, f.address
+        );
+        stack_rows(out, &f.stack);
+    }
     let _ = writeln!(
         out,
         "\nStack (frames in modules, innermost first; how each was found):"
     );
-    for s in &report.stack {
-        let symbol = s
-            .symbol
-            .as_ref()
-            .map(|f| format!("  {}", f.display(&s.module)))
-            .unwrap_or_default();
-        let _ = writeln!(
-            out,
-            "  {:#018x}  {:#018x}  {:<13} {}+{:x}{symbol}",
-            s.stack_address,
-            s.address,
-            s.trust.words(),
-            s.module,
-            s.offset
-        );
-    }
+    stack_rows(out, &report.stack);
     let _ = writeln!(
         out,
         "\n{:<28} {:>18} {:>10} {:>8} {:<18} Stack",
@@ -252,5 +249,25 @@ pub(crate) fn render_report(report: &KernelReport, out: &mut String) {
         for u in &report.unloaded_drivers {
             let _ = writeln!(out, "  {:<28} {:#018x}..{:#018x}", u.name, u.start, u.end);
         }
+    }
+}
+
+/// One line per frame: stack slot, address, how it was found, module+offset, symbol.
+fn stack_rows(out: &mut String, stack: &[crate::kernel::report::StackAddress]) {
+    for s in stack {
+        let symbol = s
+            .symbol
+            .as_ref()
+            .map(|f| format!("  {}", f.display(&s.module)))
+            .unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "  {:#018x}  {:#018x}  {:<13} {}+{:x}{symbol}",
+            s.stack_address,
+            s.address,
+            s.trust.words(),
+            s.module,
+            s.offset
+        );
     }
 }
