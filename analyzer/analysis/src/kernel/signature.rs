@@ -243,3 +243,76 @@ pub fn name_culprit(report: &mut KernelReport, selection: &ModuleSelection) {
             }
         });
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(module: &str, address: u64, trust: Trust) -> StackAddress {
+        StackAddress {
+            stack_address: 0,
+            address,
+            module: module.to_owned(),
+            offset: address & 0xFFFF,
+            trust,
+            symbol: None,
+        }
+    }
+
+    /// A decoy a scan took, innermost, and below it a frame the unwind data vouches for: the
+    /// culprit is the unwound frame's module, never the scanned decoy's.
+    #[test]
+    fn a_scanned_frame_never_names_the_culprit_ahead_of_an_unwound_one() {
+        let decoy = ModuleRef {
+            name: "decoy.sys".into(),
+            base: 0x1000_0000,
+            size: 0x1_0000,
+            timestamp: 1,
+            version: None,
+        };
+        let real = ModuleRef {
+            name: "real.sys".into(),
+            base: 0x2000_0000,
+            size: 0x1_0000,
+            timestamp: 2,
+            version: None,
+        };
+        let stack = vec![
+            row("decoy.sys", decoy.base + 0x10, Trust::Scan),
+            row("real.sys", real.base + 0x20, Trust::CallFrameInfo),
+            row("decoy.sys", decoy.base + 0x30, Trust::Scan),
+        ];
+        let order: Vec<u64> = selection_order(&stack).collect();
+        assert_eq!(
+            order,
+            vec![real.base + 0x20, decoy.base + 0x10, decoy.base + 0x30]
+        );
+        let module_of = |a: u64| {
+            [&decoy, &real]
+                .into_iter()
+                .find(|m| a >= m.base && a - m.base < m.size)
+                .cloned()
+        };
+        let facts = KernelCrashFacts {
+            code: 0x1E,
+            parameters: [0x8000_0003, 0, 0, 0],
+            frames: order
+                .into_iter()
+                .map(|address| KernelFrame {
+                    address,
+                    module: module_of(address),
+                    function: None,
+                })
+                .collect(),
+            verifier_active: false,
+            symbols_loaded: false,
+            detail: None,
+            whea: None,
+            live_dump: false,
+            process_name: None,
+        };
+        let bucket = KernelBucket::from_facts(&facts);
+        assert_eq!(bucket.selection.name, "real");
+        assert_eq!(bucket.failure.bucket, "0x1E_80000003_IMAGE_real.sys");
+    }
+}
