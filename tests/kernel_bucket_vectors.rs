@@ -43,6 +43,8 @@ fn case(
         process: Some("System".into()),
         verifier: false,
         live_dump: false,
+        unwind: true,
+        decoys: Vec::new(),
     }
 }
 
@@ -338,6 +340,12 @@ fn every_expressible_kernel_row_gives_its_bucket_and_hash() {
                 record["failure_id_hash"], *hash,
                 "row {n} {mode:?}: {bucket}"
             );
+            // The stack below the context was unwound, not scanned.
+            let stack = record["kernel"]["stack"].as_array().unwrap();
+            assert!(
+                !stack.is_empty() && stack.iter().all(|f| f["trust"] == "call_frame_info"),
+                "row {n}: {stack:#?}"
+            );
         }
         checked += 1;
     }
@@ -481,6 +489,73 @@ fn every_kernel_sample_names_one_culprit_and_repeats_no_frame() {
             state.windows(2).all(|w| w[0] != w[1]),
             "{name}: {state:?} repeats a frame"
         );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A decoy return address between two frames: a stack scan would name it, the unwind data
+/// passes over it. The generated dump's stack is laid out as its functions' unwind data says
+/// (pushes, small and large allocations, register and XMM saves), so every frame below the
+/// context is found by unwinding; the same crash without unwind data shows what a scan does.
+#[test]
+fn unwinding_passes_over_a_decoy_a_scan_would_take() {
+    let dir = scratch_dir("kernel-decoy");
+    let mut c = case(
+        0xE3,
+        [
+            v(0xFFFF_C50B_2A4F_7000),
+            v(0xFFFF_C50B_2A4F_7100),
+            v(0),
+            v(2),
+        ],
+        vec![
+            nt("ExReleaseResourceLite"),
+            nt("ExpReleaseResourceForThread"),
+            d("real.sys", "Worker"),
+            d("real.sys", "ThreadStart"),
+            nt("PspSystemThreadStartup"),
+        ],
+        &[NT, "real.sys", "decoy.sys"],
+    );
+    c.decoys = vec![(1, d("decoy.sys", "Stale"))];
+    for (unwind, want) in [(true, "0xE3_real!Worker"), (false, "0xE3_decoy!Stale")] {
+        c.unwind = unwind;
+        let dump = kernel_bucket_dump(&c).unwrap();
+        let symbols = dir.join(format!("symbols-{unwind}"));
+        std::fs::create_dir_all(&symbols).unwrap();
+        for (rel, bytes) in &dump.symbols {
+            let file = symbols.join(rel);
+            std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+            std::fs::write(file, bytes).unwrap();
+        }
+        let path = dir.join(format!("decoy-{unwind}.dmp"));
+        std::fs::write(&path, &dump.bytes).unwrap();
+        let record = analyze(&path, &symbols, &[]);
+        assert_eq!(
+            record["failure_bucket"], want,
+            "unwind {unwind}: {record:#}"
+        );
+        let stack = record["kernel"]["stack"].as_array().unwrap();
+        if unwind {
+            let modules: Vec<&str> = stack.iter().filter_map(|f| f["module"].as_str()).collect();
+            assert_eq!(
+                modules,
+                [
+                    "ntoskrnl.exe",
+                    "ntoskrnl.exe",
+                    "real.sys",
+                    "real.sys",
+                    "ntoskrnl.exe"
+                ],
+                "{stack:#?}"
+            );
+            assert!(
+                stack.iter().all(|f| f["trust"] == "call_frame_info"),
+                "{stack:#?}"
+            );
+        } else {
+            assert!(stack.iter().all(|f| f["trust"] == "scan"), "{stack:#?}");
+        }
     }
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -11,6 +11,7 @@ use super::pe_image::ImageSpec;
 use super::phys::Run;
 use super::symbols::breakpad_debug_id;
 use super::system::{at, build, Addr, CurrentThread, ModuleDef, SystemSpec};
+use super::unwind_info::{fits, FunctionUnwind, PrologOp};
 use super::GenError;
 
 const NT: u64 = 0xFFFF_F807_5B00_0000;
@@ -70,6 +71,13 @@ pub struct KernelBucketCase {
     pub verifier: bool,
     /// Header attribute LiveDumpGeneratedDump.
     pub live_dump: bool,
+    /// Give every function (but KeBugCheckEx, a leaf) x64 unwind data and lay the stack out as
+    /// that data says, so the analyzer can unwind it; otherwise the irregular spacing of the
+    /// samples, which only a scan walks.
+    pub unwind: bool,
+    /// Decoys a scan would take: `(frame index, at least 1; a function)`, written inside that
+    /// frame's area just below the next return address.
+    pub decoys: Vec<(usize, CaseFrame)>,
 }
 
 /// A generated dump and its symbol store.
@@ -103,10 +111,54 @@ impl Functions {
                 f.add(m, n);
             }
         }
-        for fr in &case.stack {
+        for fr in case.stack.iter().chain(case.decoys.iter().map(|d| &d.1)) {
             f.add(&fr.module, &fr.function);
         }
         f
+    }
+
+    /// The prolog of the `n`th function with unwind data, from a few templates that between
+    /// them use every prolog operation a stack of this size can hold: pushes of low and high
+    /// registers, small and large (16-bit) allocations, register and XMM saves.
+    fn prolog(n: usize) -> Vec<PrologOp> {
+        match n % 4 {
+            0 => vec![PrologOp::Push(3), PrologOp::Alloc(0x20)],
+            1 => vec![
+                PrologOp::Push(5),
+                PrologOp::Push(6),
+                PrologOp::Push(7),
+                PrologOp::Alloc(0x40),
+                PrologOp::SaveNonvol(12, 0x10),
+            ],
+            2 => vec![
+                PrologOp::Push(12),
+                PrologOp::Alloc(0x218),
+                PrologOp::SaveXmm128(6, 0x20),
+            ],
+            _ => vec![PrologOp::Alloc(0x48)],
+        }
+    }
+
+    /// Unwind data of every function of `module` but KeBugCheckEx; `n` numbers the functions
+    /// across modules so the templates vary.
+    fn unwind_of(&self, module: &str, n: &mut usize) -> Vec<FunctionUnwind> {
+        let Some((_, list)) = self.0.iter().find(|(m, _)| m == module) else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for (i, f) in list.iter().enumerate() {
+            if f == KE_BUG_CHECK_EX {
+                continue;
+            }
+            let begin = (FIRST_FUNCTION + FUNCTION_SIZE * i as u64) as u32;
+            out.push(FunctionUnwind {
+                begin,
+                end: begin + FUNCTION_SIZE as u32,
+                prolog: Functions::prolog(*n),
+            });
+            *n += 1;
+        }
+        out
     }
 
     fn add(&mut self, module: &str, function: &str) {
@@ -156,6 +208,39 @@ pub fn kernel_bucket_dump(case: &KernelBucketCase) -> Result<KernelBucketDump, G
             "Driver of a bucket case",
         ));
     }
+    if case.unwind {
+        let mut n = 0;
+        for m in &mut modules {
+            m.image.unwind = functions.unwind_of(&m.name, &mut n);
+            if !fits(&m.image.unwind) {
+                return Err(GenError::new(format!(
+                    "{}: too many functions for the unwind data's page",
+                    m.name
+                )));
+            }
+        }
+    }
+    // Each return address sits 8 + the frame size of the function it returns into above the
+    // previous one, as that function's unwind data says.
+    let frame_gaps = if case.unwind {
+        let gap = |fr: &CaseFrame| -> Result<u64, GenError> {
+            let rva = functions.rva(&fr.module, &fr.function)?;
+            let unwind = modules
+                .iter()
+                .find(|m| m.name == fr.module)
+                .and_then(|m| m.image.unwind.iter().find(|u| u64::from(u.begin) == rva))
+                .ok_or_else(|| GenError::new(format!("no unwind data for {}", fr.function)))?;
+            Ok(8 + unwind.frame_size())
+        };
+        Some(case.stack.iter().map(gap).collect::<Result<Vec<_>, _>>()?)
+    } else {
+        None
+    };
+    let decoys = case
+        .decoys
+        .iter()
+        .map(|(i, fr)| Ok((*i, functions.frame(&fr.module, &fr.function)?)))
+        .collect::<Result<Vec<_>, GenError>>()?;
     let param = |p: &CaseParam| -> Result<Addr, GenError> {
         Ok(match p {
             CaseParam::Value(v) => Addr::Lit(*v),
@@ -208,6 +293,8 @@ pub fn kernel_bucket_dump(case: &KernelBucketCase) -> Result<KernelBucketDump, G
         stack_last: false,
         whea: None,
         trap_rip,
+        frame_gaps,
+        decoys,
         current: case.process.as_ref().map(|name| CurrentThread {
             process: name.clone(),
             pid: 0x1A2C,

@@ -135,6 +135,7 @@ pub(crate) fn module(
             description: s.desc.to_string(),
             original_name: original.to_string(),
             product: product.to_string(),
+            unwind: Vec::new(),
         },
         large_page: false,
         transition_rsrc: false,

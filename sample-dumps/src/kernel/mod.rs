@@ -31,6 +31,7 @@ mod system;
 #[cfg(test)]
 mod tests;
 mod triage;
+mod unwind_info;
 mod whea;
 mod writer;
 

@@ -37,6 +37,8 @@ pub(crate) struct ImageSpec {
     pub(crate) original_name: String,
     /// ProductName.
     pub(crate) product: String,
+    /// x64 functions with unwind data (`.pdata` in the `.rdata` page), sorted by address.
+    pub(crate) unwind: Vec<super::unwind_info::FunctionUnwind>,
 }
 
 /// Section RVAs derived from SizeOfImage.
@@ -182,6 +184,10 @@ impl ImageSpec {
         b.u32(dir(2) + 4, rsrc_len);
         b.u32(dir(5), l.reloc);
         b.u32(dir(5) + 4, 0x0C);
+        if self.pe64 && !self.unwind.is_empty() {
+            b.u32(dir(3), l.rdata + super::unwind_info::PDATA_OFF);
+            b.u32(dir(3) + 4, 12 * self.unwind.len() as u32);
+        }
         b.u32(dir(6), l.rdata + DEBUG_DIR_OFF);
         b.u32(dir(6) + 4, 28);
         // Section table.
@@ -292,6 +298,9 @@ impl ImageSpec {
         b.u32(d + 20, l.rdata + RSDS_OFF);
         b.u32(d + 24, self.rdata_file_offset() + RSDS_OFF);
         b.put(RSDS_OFF as usize, rsds.as_slice());
+        if self.pe64 && !self.unwind.is_empty() {
+            super::unwind_info::write_unwind(&mut b, l.rdata, &self.unwind);
+        }
         b.into_vec()
     }
 

@@ -100,6 +100,8 @@ fn system(
         whea: None,
         current: None,
         trap_rip: None,
+        frame_gaps: None,
+        decoys: Vec::new(),
         verifier_level: None,
     }
 }

@@ -108,6 +108,13 @@ pub(crate) struct SystemSpec {
     pub(crate) current: Option<CurrentThread>,
     /// An x64 KTRAP_FRAME on the stack whose saved Rip is this (the interrupted instruction).
     pub(crate) trap_rip: Option<Addr>,
+    /// x64: the distance from each return address on the stack to the next, as the unwind
+    /// data of the function it returns into says (8 + its frame size); `None`: the samples'
+    /// irregular spacing.
+    pub(crate) frame_gaps: Option<Vec<u64>>,
+    /// Decoys: an address in a module (after a call instruction, as a scan wants) written 8
+    /// bytes below the return address of frame `index + 1`, inside frame `index`'s area.
+    pub(crate) decoys: Vec<(usize, Addr)>,
     /// MM_DRIVER_VERIFIER_DATA.Level, reachable through MmVerifierData (non-zero: Driver
     /// Verifier on).
     pub(crate) verifier_level: Option<u32>,
@@ -273,7 +280,13 @@ pub(crate) fn build(spec: &SystemSpec) -> Result<System, GenError> {
         .collect::<Result<Vec<_>, _>>()?;
 
     // Images: large page first, then header/.rdata/.rsrc pages and the referenced code pages.
+    let decoys = spec
+        .decoys
+        .iter()
+        .map(|(i, a)| Ok((*i, res(a)?)))
+        .collect::<Result<Vec<(usize, u64)>, GenError>>()?;
     let mut code: Vec<u64> = frames.clone();
+    code.extend(decoys.iter().map(|d| d.1));
     code.push(ip);
     code.extend(params.iter().copied());
     for d in &spec.modules {
@@ -312,7 +325,7 @@ pub(crate) fn build(spec: &SystemSpec) -> Result<System, GenError> {
 
     // Each return address on the stack follows a call (`call rel32`, E8), as on a real stack:
     // a stack scan takes nothing else.
-    for f in &frames {
+    for f in frames.iter().chain(decoys.iter().map(|d| &d.1)) {
         let site = f.wrapping_sub(5);
         let in_code = |a: u64| {
             spec.modules.iter().any(|d| {
@@ -430,10 +443,18 @@ pub(crate) fn build(spec: &SystemSpec) -> Result<System, GenError> {
                 for (k, p) in params.iter().enumerate() {
                     m.write_ptr(pos + 16 + 8 * k as u64, *p)?;
                 }
-                pos += 0x68;
-            } else {
-                pos += 0x40 + 8 * rng.below(16);
             }
+            let gap = match &spec.frame_gaps {
+                Some(gaps) => *gaps
+                    .get(i)
+                    .ok_or_else(|| GenError::new("a frame without its gap"))?,
+                None if i == 0 => 0x68,
+                None => 0x40 + 8 * rng.below(16),
+            };
+            for (_, decoy) in decoys.iter().filter(|(k, _)| *k == i) {
+                m.write_ptr(pos + gap - 8, *decoy)?;
+            }
+            pos += gap;
         }
         Regs {
             ip,
