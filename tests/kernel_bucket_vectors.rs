@@ -559,3 +559,40 @@ fn unwinding_passes_over_a_decoy_a_scan_would_take() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Stop 0x124 for two CPU vendors: the record's processor section names the vendor, the error
+/// type its class, and the pseudo image the vendor (the published row's family
+/// `0x124_<source>_<vendor>_<CLASS>_<TYPE>_IMAGE_<vendor>.sys`).
+#[test]
+fn machine_checks_of_two_vendors_bucket_by_vendor() {
+    let dir = scratch_dir("kernel-whea-vendors");
+    let symbols = dir.join("symbols");
+    std::fs::create_dir_all(&symbols).unwrap();
+    for (brand, vendor) in [
+        ("Intel(R) Core(TM) i7-8700 CPU @ 3.20GHz", "GenuineIntel"),
+        ("AMD Ryzen 9 5950X 16-Core Processor", "AuthenticAMD"),
+    ] {
+        let c = case(
+            0x124,
+            [
+                v(0),
+                CaseParam::MachineCheck(brand.into()),
+                v(0xBE00_0000),
+                v(0x0001_0134),
+            ],
+            vec![
+                nt("WheaReportHwError"),
+                nt("HalpMcaReportError"),
+                nt("KiMcheckAbort"),
+            ],
+            &[NT],
+        );
+        let dump = kernel_bucket_dump(&c).unwrap();
+        let path = dir.join(format!("{vendor}.dmp"));
+        std::fs::write(&path, &dump.bytes).unwrap();
+        let record = analyze(&path, &symbols, &[]);
+        let want = format!("0x124_0_{vendor}_PROCESSOR_CACHE_IMAGE_{vendor}.sys");
+        assert_eq!(record["failure_bucket"], want.as_str(), "{record:#}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -12,6 +12,7 @@ use super::phys::Run;
 use super::symbols::breakpad_debug_id;
 use super::system::{at, build, Addr, CurrentThread, ModuleDef, SystemSpec};
 use super::unwind_info::{fits, FunctionUnwind, PrologOp};
+use super::whea::{machine_check_record, MachineCheck};
 use super::GenError;
 
 const NT: u64 = 0xFFFF_F807_5B00_0000;
@@ -43,6 +44,9 @@ pub enum CaseParam {
     /// A KTRAP_FRAME whose saved Rip is in this function (module file name, function): 0x8E's
     /// P3, 0x139's P2.
     TrapFrame(String, String),
+    /// A WHEA_ERROR_RECORD of a fatal machine check (cache error, bank 2) from a processor
+    /// with this brand string: 0x124's P2.
+    MachineCheck(String),
 }
 
 /// One frame: a function of a module.
@@ -247,8 +251,25 @@ pub fn kernel_bucket_dump(case: &KernelBucketCase) -> Result<KernelBucketDump, G
             CaseParam::Function(m, f) => functions.frame(m, f)?,
             CaseParam::CurrentProcess => Addr::CurrentProcess,
             CaseParam::TrapFrame(_, _) => Addr::TrapFrame,
+            CaseParam::MachineCheck(_) => Addr::Whea,
         })
     };
+    let whea = case.params.iter().find_map(|p| match p {
+        CaseParam::MachineCheck(brand) => Some(machine_check_record(&MachineCheck {
+            brand: brand.clone(),
+            cpu_version: 0x00A2_0F12,
+            apic_id: 2,
+            processor: 1,
+            bank: 2,
+            status: 0xBE00_0000_0001_0134,
+            address: 0x0000_0002_1A2F_1C40,
+            misc: 0x0000_0000_8000_0086,
+            ip: 0,
+            time: [12, 30, 9, 14, 3, 24, 20],
+            record_id: 0x01DA_75E0_0000_0001,
+        })),
+        _ => None,
+    });
     let trap_rip = case
         .params
         .iter()
@@ -291,7 +312,7 @@ pub fn kernel_bucket_dump(case: &KernelBucketCase) -> Result<KernelBucketDump, G
         ip: functions.frame("ntoskrnl.exe", KE_BUG_CHECK_EX)?,
         frames,
         stack_last: false,
-        whea: None,
+        whea,
         trap_rip,
         frame_gaps,
         decoys,
