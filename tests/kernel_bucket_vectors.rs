@@ -45,6 +45,7 @@ fn case(
         live_dump: false,
         unwind: true,
         decoys: Vec::new(),
+        triage: false,
     }
 }
 
@@ -593,6 +594,57 @@ fn machine_checks_of_two_vendors_bucket_by_vendor() {
         let record = analyze(&path, &symbols, &[]);
         let want = format!("0x124_0_{vendor}_PROCESSOR_CACHE_IMAGE_{vendor}.sys");
         assert_eq!(record["failure_bucket"], want.as_str(), "{record:#}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A small dump keeps the stack but not the images: their unwind data comes from the image
+/// store (`--image-store`, the `<name>/<TIMESTAMP><SIZE>/<name>` layout), and the stack is
+/// unwound; without the store it can only be scanned.
+#[test]
+fn small_dumps_unwind_with_images_from_the_image_store() {
+    let dir = scratch_dir("kernel-triage-unwind");
+    let mut c = d1("NETIO.SYS", "StreamInvokeCalloutAndNormalizeAction", true);
+    c.triage = true;
+    let dump = kernel_bucket_dump(&c).unwrap();
+    let symbols = dir.join("symbols");
+    let store = dir.join("images");
+    for (root, files) in [(&symbols, &dump.symbols), (&store, &dump.images)] {
+        std::fs::create_dir_all(root).unwrap();
+        for (rel, bytes) in files {
+            let file = root.join(rel);
+            std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+            std::fs::write(file, bytes).unwrap();
+        }
+    }
+    let path = dir.join("triage.dmp");
+    std::fs::write(&path, &dump.bytes).unwrap();
+    // Without the store the dump has neither the unwind data nor the CodeView id that names
+    // the symbols: a scanned stack and the image form of the bucket.
+    for (with_store, trust, bucket) in [
+        (
+            true,
+            "call_frame_info",
+            "AV_NETIO!StreamInvokeCalloutAndNormalizeAction",
+        ),
+        (false, "scan", "AV_IMAGE_NETIO.SYS"),
+    ] {
+        let extra: Vec<&str> = if with_store {
+            vec!["--image-store", store.to_str().unwrap()]
+        } else {
+            Vec::new()
+        };
+        let record = analyze(&path, &symbols, &extra);
+        assert_eq!(record["kernel"]["dump_type"], 4, "a triage dump");
+        assert_eq!(
+            record["failure_bucket"], bucket,
+            "store {with_store}: {record:#}"
+        );
+        let stack = record["kernel"]["stack"].as_array().unwrap();
+        assert!(
+            !stack.is_empty() && stack.iter().all(|f| f["trust"] == trust),
+            "store {with_store}: {stack:#?}"
+        );
     }
     let _ = std::fs::remove_dir_all(&dir);
 }

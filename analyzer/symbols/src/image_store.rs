@@ -29,6 +29,9 @@ pub struct ImageStore {
     /// One slot per key: threads analyzing dumps with the same driver build wait for the
     /// first lookup instead of asking the store again.
     answers: Mutex<HashMap<ImageKey, Arc<OnceLock<Answer>>>>,
+    /// Image files fetched for their unwind data and code, one slot per (name, timestamp,
+    /// size), kept for the run: a batch reads each driver build once.
+    files: Mutex<HashMap<ImageKey, Arc<OnceLock<Option<Arc<Vec<u8>>>>>>>,
 }
 
 /// File name and loaded name, timestamp, SizeOfImage.
@@ -70,6 +73,7 @@ impl ImageStore {
         ImageStore {
             client: StoreClient::new(path),
             answers: Mutex::new(HashMap::new()),
+            files: Mutex::new(HashMap::new()),
         }
     }
 
@@ -96,6 +100,39 @@ impl ImageStore {
         };
         slot.get_or_init(|| self.search(file, loaded, timestamp, size))
             .clone()
+    }
+
+    /// The image file of the module loaded as `loaded` with this timestamp and SizeOfImage,
+    /// when a store holds it: what a small dump lacks to unwind through the module (its
+    /// headers, exception directory, unwind data). `None` when no store has that build.
+    pub fn image_file(&self, loaded: &str, timestamp: u32, size: u64) -> Option<Arc<Vec<u8>>> {
+        let key = (loaded.to_owned(), timestamp, size);
+        let slot = match self.files.lock() {
+            Ok(mut f) => Arc::clone(f.entry(key).or_default()),
+            Err(_) => Arc::new(OnceLock::new()),
+        };
+        slot.get_or_init(|| {
+            let id = image_id(timestamp, size);
+            let accept = |bytes: &[u8]| -> Result<(), String> {
+                let info = PeFile::parse(bytes)
+                    .and_then(|pe| pe.info())
+                    .map_err(|e| format!("not a readable PE image: {e}"))?;
+                if info.timestamp != timestamp || u64::from(info.size_of_image) != size {
+                    return Err(format!(
+                        "timestamp {:08X} and SizeOfImage {:x}, wanted {timestamp:08X} and {size:x}",
+                        info.timestamp, info.size_of_image
+                    ));
+                }
+                Ok(())
+            };
+            candidate_names(loaded, loaded).into_iter().find_map(|name| {
+                self.client
+                    .fetch(&name, &id, &accept)
+                    .found
+                    .map(|found| Arc::new(found.bytes))
+            })
+        })
+        .clone()
     }
 
     fn search(&self, file: &str, loaded: &str, timestamp: u32, size: u64) -> Answer {

@@ -11,6 +11,7 @@ use super::pe_image::ImageSpec;
 use super::phys::Run;
 use super::symbols::breakpad_debug_id;
 use super::system::{at, build, Addr, CurrentThread, ModuleDef, SystemSpec};
+use super::triage::triage_dump;
 use super::unwind_info::{fits, FunctionUnwind, PrologOp};
 use super::whea::{machine_check_record, MachineCheck};
 use super::GenError;
@@ -82,6 +83,9 @@ pub struct KernelBucketCase {
     /// Decoys a scan would take: `(frame index, at least 1; a function)`, written inside that
     /// frame's area just below the next return address.
     pub decoys: Vec<(usize, CaseFrame)>,
+    /// Write a small (triage) dump: the stack, the modules list and copies of the process and
+    /// thread, but no image pages; their unwind data is in [`KernelBucketDump::images`].
+    pub triage: bool,
 }
 
 /// A generated dump and its symbol store.
@@ -91,6 +95,9 @@ pub struct KernelBucketDump {
     pub bytes: Vec<u8>,
     /// Breakpad symbol files, `(path relative to the store root, bytes)`.
     pub symbols: Vec<(String, Vec<u8>)>,
+    /// An image store of every module of the case, `(path relative to the store root, PE file
+    /// bytes)` in the `<name>/<TIMESTAMP><SIZE>/<name>` layout.
+    pub images: Vec<(String, Vec<u8>)>,
 }
 
 impl CaseFrame {
@@ -334,7 +341,25 @@ pub fn kernel_bucket_dump(case: &KernelBucketCase) -> Result<KernelBucketDump, G
         suite_mask: 0x110,
         ..DumpOpts::default()
     };
-    let bytes = full_dump(&system, &opts)?;
+    let bytes = if case.triage {
+        triage_dump(
+            &system,
+            &DumpOpts {
+                dump_type: 4,
+                ..opts
+            },
+            &[],
+        )?
+    } else {
+        full_dump(&system, &opts)?
+    };
+    let images = modules
+        .iter()
+        .map(|m| {
+            let key = format!("{:08X}{:x}", m.image.timestamp, m.image.size);
+            (format!("{0}/{key}/{0}", m.name), m.image.file_image())
+        })
+        .collect();
     let mut symbols = Vec::new();
     for name in &case.symbols_for {
         let module = modules
@@ -348,7 +373,11 @@ pub fn kernel_bucket_dump(case: &KernelBucketCase) -> Result<KernelBucketDump, G
             .map_or(&[][..], |(_, l)| &l[..]);
         symbols.push(symbol_file(module, names)?);
     }
-    Ok(KernelBucketDump { bytes, symbols })
+    Ok(KernelBucketDump {
+        bytes,
+        symbols,
+        images,
+    })
 }
 
 /// The Breakpad file naming `functions` at their RVAs, under the image's CodeView id.

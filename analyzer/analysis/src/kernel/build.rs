@@ -148,7 +148,10 @@ fn is_bugcheck_breakpoint(e: &kernel_dump::ExceptionRecord) -> bool {
 }
 
 /// Builds the report.
-pub(crate) fn build_report(dump: &KernelDump<'_>) -> KernelReport {
+pub(crate) fn build_report(
+    dump: &KernelDump<'_>,
+    store: Option<&symbols::image_store::ImageStore>,
+) -> KernelReport {
     let header = dump.header();
     let ptr64 = header.width == Width::Bits64;
     let mut missing = dump.missing();
@@ -157,7 +160,7 @@ pub(crate) fn build_report(dump: &KernelDump<'_>) -> KernelReport {
     // The stack as the debugger builds it: unwound where the images' unwind data is in the
     // dump, scanned (and marked so) where not. Without a walkable context (ARM64), the old
     // scan of the saved stack.
-    let hits: Vec<(StackHit, Trust)> = match super::unwound::walk(dump, &modules, &index) {
+    let hits: Vec<(StackHit, Trust)> = match super::unwound::walk(dump, &modules, &index, store) {
         Some(frames) => walked_hits(&frames, &index, ptr64),
         None => stack_bytes(dump, &mut missing)
             .map(|(va, bytes, from)| {
@@ -204,7 +207,15 @@ pub(crate) fn build_report(dump: &KernelDump<'_>) -> KernelReport {
             size: m.size,
             timestamp: m.timestamp,
             file_version: m.file_version.clone(),
-            codeview: m.codeview.clone(),
+            // A small dump lacks the image's debug directory: the image store's copy of the
+            // same build (fetched anyway to unwind through it) names its symbols.
+            codeview: m.codeview.clone().or_else(|| {
+                let file = store?.image_file(&m.name, m.timestamp?, m.size)?;
+                kernel_dump::pe_file::PeFile::parse(&file)
+                    .and_then(|pe| pe.info())
+                    .ok()?
+                    .codeview
+            }),
             on_stack,
         })
         .collect();
@@ -260,7 +271,7 @@ pub(crate) fn build_report(dump: &KernelDump<'_>) -> KernelReport {
         exception: dump.exception().cloned(),
         exception_is_bugcheck_breakpoint: dump.exception().is_some_and(is_bugcheck_breakpoint),
         stack,
-        fault_record: super::fault::fault_record(dump, &modules, &index),
+        fault_record: super::fault::fault_record(dump, &modules, &index, store),
         drivers,
         unloaded_drivers,
         attributes_raw: header.attributes,

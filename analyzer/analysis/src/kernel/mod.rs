@@ -43,7 +43,7 @@ pub fn analyze_dump(
     images: Option<&ImageStore>,
     symbols: Option<&SymbolSource>,
 ) -> KernelAnalysis {
-    let mut report = build::build_report(dump);
+    let mut report = build::build_report(dump, images);
     // Kernel frames are named whenever symbols are configured, at either depth: the lookups
     // are per driver (a handful), and the failure bucket uses the names.
     let mut symbolizer = symbols

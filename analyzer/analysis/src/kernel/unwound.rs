@@ -1,9 +1,17 @@
 //! The crashing thread's stack, unwound by the `unwind` crate over the dump's memory, with the
 //! loaded modules' images (headers, exception directory, unwind data, code) read from the dump
-//! too; scanned only where unwinding cannot go on, and each frame says how it was found.
+//! too, or where the dump lacks them (small dumps keep a few pages) from the image store, by
+//! name, timestamp and SizeOfImage; scanned only where unwinding cannot go on, and each frame
+//! says how it was found.
+
+use std::cell::OnceCell;
+use std::sync::Arc;
 
 use kernel_dump::modules::{LoadedModule, ModuleIndex};
+use kernel_dump::pe_file::PeFile;
+use kernel_dump::virtual_memory::VirtualRead;
 use kernel_dump::{Context, KernelDump};
+use symbols::image_store::ImageStore;
 use unwind::{Frame, Image, Images, Memory, X64Registers};
 
 /// The dump's virtual memory.
@@ -15,11 +23,27 @@ impl Memory for DumpMemory<'_, '_> {
     }
 }
 
-/// A loaded module whose image is read from the dump.
+/// A loaded module whose image is read from the dump, or from the image store's copy of the
+/// same build (fetched at the first read the dump cannot answer).
 struct ModuleImage<'d, 'a> {
     dump: &'d KernelDump<'a>,
     base: u64,
     size: u64,
+    module: &'d LoadedModule,
+    store: Option<&'d ImageStore>,
+    file: OnceCell<Option<Arc<Vec<u8>>>>,
+}
+
+impl ModuleImage<'_, '_> {
+    fn from_store(&self, rva: u64, buf: &mut [u8]) -> bool {
+        let file = self.file.get_or_init(|| {
+            let store = self.store?;
+            store.image_file(&self.module.name, self.module.timestamp?, self.size)
+        });
+        file.as_ref().is_some_and(|bytes| {
+            PeFile::parse(bytes).is_ok_and(|pe| pe.read_virtual(rva, buf).is_ok())
+        })
+    }
 }
 
 impl Image for ModuleImage<'_, '_> {
@@ -31,10 +55,11 @@ impl Image for ModuleImage<'_, '_> {
     }
     fn read_rva(&self, rva: u64, buf: &mut [u8]) -> bool {
         rva < self.size
-            && self
+            && (self
                 .base
                 .checked_add(rva)
                 .is_some_and(|va| self.dump.read_virtual(va, buf).is_ok())
+                || self.from_store(rva, buf))
     }
 }
 
@@ -75,8 +100,9 @@ pub(crate) fn walk(
     dump: &KernelDump<'_>,
     modules: &[LoadedModule],
     index: &ModuleIndex,
+    store: Option<&ImageStore>,
 ) -> Option<Vec<Frame>> {
-    walk_context(dump, modules, index, dump.context()?)
+    walk_context(dump, modules, index, dump.context()?, store)
 }
 
 /// Walks the stack from `context` (the header's, or a context record or trap frame a stop
@@ -86,6 +112,7 @@ pub(crate) fn walk_context(
     modules: &[LoadedModule],
     index: &ModuleIndex,
     context: &Context,
+    store: Option<&ImageStore>,
 ) -> Option<Vec<Frame>> {
     let memory = DumpMemory(dump);
     let images = ModuleImages {
@@ -95,6 +122,9 @@ pub(crate) fn walk_context(
                 dump,
                 base: m.base,
                 size: m.size,
+                module: m,
+                store,
+                file: OnceCell::new(),
             })
             .collect(),
         index,
