@@ -31,11 +31,14 @@ pub struct ImageStore {
     answers: Mutex<HashMap<ImageKey, Arc<OnceLock<Answer>>>>,
     /// Image files fetched for their unwind data and code, one slot per (name, timestamp,
     /// size), kept for the run: a batch reads each driver build once.
-    files: Mutex<HashMap<ImageKey, Arc<OnceLock<Option<Arc<Vec<u8>>>>>>>,
+    files: Mutex<HashMap<ImageKey, Arc<OnceLock<Option<ImageFile>>>>>,
 }
 
 /// File name and loaded name, timestamp, SizeOfImage.
 type ImageKey = (String, u32, u64);
+
+/// An image file's bytes, shared by the threads that unwind through it.
+pub type ImageFile = Arc<Vec<u8>>;
 
 /// A lookup's outcome: the version (if found) and the notes of the search.
 type Answer = (Option<StoredVersion>, Vec<StoreNote>);
@@ -105,7 +108,7 @@ impl ImageStore {
     /// The image file of the module loaded as `loaded` with this timestamp and SizeOfImage,
     /// when a store holds it: what a small dump lacks to unwind through the module (its
     /// headers, exception directory, unwind data). `None` when no store has that build.
-    pub fn image_file(&self, loaded: &str, timestamp: u32, size: u64) -> Option<Arc<Vec<u8>>> {
+    pub fn image_file(&self, loaded: &str, timestamp: u32, size: u64) -> Option<ImageFile> {
         let key = (loaded.to_owned(), timestamp, size);
         let slot = match self.files.lock() {
             Ok(mut f) => Arc::clone(f.entry(key).or_default()),
