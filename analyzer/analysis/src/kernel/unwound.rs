@@ -35,7 +35,7 @@ struct ModuleImage<'d, 'a> {
 }
 
 impl ModuleImage<'_, '_> {
-    fn from_store(&self, rva: u64, buf: &mut [u8]) -> bool {
+    fn read_stored(&self, rva: u64, buf: &mut [u8]) -> bool {
         let file = self.file.get_or_init(|| {
             let store = self.store?;
             store.image_file(&self.module.name, self.module.timestamp?, self.size)
@@ -59,7 +59,7 @@ impl Image for ModuleImage<'_, '_> {
                 .base
                 .checked_add(rva)
                 .is_some_and(|va| self.dump.read_virtual(va, buf).is_ok())
-                || self.from_store(rva, buf))
+                || self.read_stored(rva, buf))
     }
 }
 
