@@ -200,6 +200,28 @@ impl KernelBucket {
             facts.symbols_loaded || facts.frames.iter().any(|f| f.clean_function().is_some());
         let (mut location, mut form) = location_of(&selection, symbols);
 
+        if let Some(irp) = facts.power_irp.as_ref().filter(|_| code == 0x9F) {
+            location = format!("IMAGE_{}", irp.device_image);
+            form = LocationForm::Image;
+            selection.rule = SelectionRule::DeviceObject;
+            selection.rule_words = SelectionRule::DeviceObject.words().to_owned();
+            selection.reason = format!(
+                "{}: \\Driver\\{} ({}){}",
+                SelectionRule::DeviceObject.words(),
+                irp.device_driver,
+                irp.device_image,
+                irp.irp_owner
+                    .as_ref()
+                    .map(|o| format!("; the blocked IRP is held by \\Driver\\{o}"))
+                    .unwrap_or_default()
+            );
+            selection.name = irp.device_driver.clone();
+            selection.module = None;
+            selection.frame_index = None;
+            selection.function = None;
+            selection.offset = None;
+            selection.address = None;
+        }
         if code == 0x124 {
             let p1 = facts.parameters[0];
             let parts = whea_bucket(p1, facts.whea.as_ref());

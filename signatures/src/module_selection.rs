@@ -140,6 +140,22 @@ pub struct KernelCrashFacts {
     /// The process the stop code is about, as `EPROCESS.ImageFileName` holds it: for 0xEF the
     /// process P1 names, otherwise the current one. 0x4A and 0xEF buckets name it.
     pub process_name: Option<String>,
+    /// Stop 0x9F sub-code 3 (a device blocked an IRP too long): the driver of the device
+    /// object P2 names and its image file, and the driver owning the blocked IRP P4 (the
+    /// device object of the IRP's current stack location), by their `\Driver\` names.
+    pub power_irp: Option<PowerIrpFacts>,
+}
+
+/// The drivers of a Stop 0x9F sub-code 3.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PowerIrpFacts {
+    /// The physical device object's driver (`pci`), and the image it was loaded from
+    /// (`pci.sys`) when the module list holds it.
+    pub device_driver: String,
+    /// Its image file name.
+    pub device_image: String,
+    /// The driver whose device holds the blocked IRP (`RtsPer`).
+    pub irp_owner: Option<String>,
 }
 
 /// Which rule chose the module.
@@ -156,6 +172,9 @@ pub enum SelectionRule {
     NoFrames,
     /// Stop 0x124: the WHEA record names the hardware, not the stack.
     WheaRecord,
+    /// Stop 0x9F sub-code 3: the device object's driver (P2, the physical device object)
+    /// names the image, and the driver owning the blocked IRP (P4) is a sub-token.
+    DeviceObject,
 }
 
 impl SelectionRule {
@@ -169,6 +188,9 @@ impl SelectionRule {
             SelectionRule::NoModule => "no frame lies in a loaded module: nt with the raw address",
             SelectionRule::NoFrames => "no frames: nt",
             SelectionRule::WheaRecord => "Stop 0x124: the WHEA error record names the hardware",
+            SelectionRule::DeviceObject => {
+                "Stop 0x9F: the physical device object's driver (P2) names the image"
+            }
         }
     }
 }

@@ -48,6 +48,12 @@ pub enum CaseParam {
     /// A WHEA_ERROR_RECORD of a fatal machine check (cache error, bank 2) from a processor
     /// with this brand string: 0x124's P2.
     MachineCheck(String),
+    /// A DEVICE_OBJECT whose driver (`\Driver\<stem of the module>`) was loaded from this
+    /// module: 0x9F's P2, the physical device object.
+    DeviceObject(String),
+    /// An IRP whose current stack location's device belongs to the driver of this module:
+    /// 0x9F's P4, the blocked IRP.
+    BlockedIrp(String),
 }
 
 /// One frame: a function of a module.
@@ -118,8 +124,10 @@ impl Functions {
         let mut f = Functions(vec![("ntoskrnl.exe".to_owned(), Vec::new())]);
         f.add("ntoskrnl.exe", KE_BUG_CHECK_EX);
         for p in &case.params {
-            if let CaseParam::Function(m, n) | CaseParam::TrapFrame(m, n) = p {
-                f.add(m, n);
+            match p {
+                CaseParam::Function(m, n) | CaseParam::TrapFrame(m, n) => f.add(m, n),
+                CaseParam::DeviceObject(m) | CaseParam::BlockedIrp(m) => f.add(m, "DriverEntry"),
+                _ => {}
             }
         }
         for fr in case.stack.iter().chain(case.decoys.iter().map(|d| &d.1)) {
@@ -259,8 +267,28 @@ pub fn kernel_bucket_dump(case: &KernelBucketCase) -> Result<KernelBucketDump, G
             CaseParam::CurrentProcess => Addr::CurrentProcess,
             CaseParam::TrapFrame(_, _) => Addr::TrapFrame,
             CaseParam::MachineCheck(_) => Addr::Whea,
+            CaseParam::DeviceObject(_) => Addr::Lit(POOL + PDO_OFF),
+            CaseParam::BlockedIrp(_) => Addr::Lit(POOL + IRP_OFF),
         })
     };
+    let mut pool_objects = Vec::new();
+    for p in &case.params {
+        let (module, object) = match p {
+            CaseParam::DeviceObject(m) => (m, (DRV_A_OFF, PDO_OFF)),
+            CaseParam::BlockedIrp(m) => (m, (DRV_B_OFF, FDO_OFF)),
+            _ => continue,
+        };
+        let base = modules
+            .iter()
+            .find(|d| &d.name == module)
+            .map(|d| d.image.base)
+            .ok_or_else(|| GenError::new(format!("{module} is not loaded")))?;
+        let stem = module.rsplit_once('.').map_or(module.as_str(), |(s, _)| s);
+        pool_objects.extend(driver_and_device(object, base, stem));
+        if matches!(p, CaseParam::BlockedIrp(_)) {
+            pool_objects.extend(blocked_irp());
+        }
+    }
     let whea = case.params.iter().find_map(|p| match p {
         CaseParam::MachineCheck(brand) => Some(machine_check_record(&MachineCheck {
             brand: brand.clone(),
@@ -323,6 +351,7 @@ pub fn kernel_bucket_dump(case: &KernelBucketCase) -> Result<KernelBucketDump, G
         trap_rip,
         frame_gaps,
         decoys,
+        pool_objects,
         current: case.process.as_ref().map(|name| CurrentThread {
             process: name.clone(),
             pid: 0x1A2C,
@@ -401,4 +430,45 @@ fn symbol_file(module: &ModuleDef, functions: &[String]) -> Result<(String, Vec<
         format!("{}/{id}/{stem}.sym", image.pdb_name),
         text.into_bytes(),
     ))
+}
+
+/// Pool offsets of the 0x9F objects: two DRIVER_OBJECTs with their names, the physical device
+/// object, the device holding the IRP, the IRP and its current stack location.
+const DRV_A_OFF: u64 = 0x4200;
+const DRV_B_OFF: u64 = 0x4380;
+const PDO_OFF: u64 = 0x4500;
+const FDO_OFF: u64 = 0x4600;
+const IRP_OFF: u64 = 0x4700;
+const ISL_OFF: u64 = 0x4800;
+
+/// A DRIVER_OBJECT (x64: DriverStart 0x18, DriverName 0x38 with its buffer 0x100 further on)
+/// named `\Driver\<stem>` and a DEVICE_OBJECT (DriverObject 0x8) of it.
+fn driver_and_device((driver, device): (u64, u64), start: u64, stem: &str) -> Vec<(u64, Vec<u8>)> {
+    let name: Vec<u8> = format!("\\Driver\\{stem}")
+        .encode_utf16()
+        .flat_map(u16::to_le_bytes)
+        .collect();
+    let mut d = vec![0u8; 0x100];
+    d[0] = 4; // IO_TYPE_DRIVER
+    d[0x18..0x20].copy_from_slice(&start.to_le_bytes());
+    d[0x38..0x3A].copy_from_slice(&(name.len() as u16).to_le_bytes());
+    d[0x3A..0x3C].copy_from_slice(&(name.len() as u16).to_le_bytes());
+    d[0x40..0x48].copy_from_slice(&(POOL + driver + 0x100).to_le_bytes());
+    let mut dev = vec![0u8; 0x100];
+    dev[0] = 3; // IO_TYPE_DEVICE
+    dev[8..16].copy_from_slice(&(POOL + driver).to_le_bytes());
+    vec![(driver, d), (driver + 0x100, name), (device, dev)]
+}
+
+/// An IRP (x64: Tail.Overlay.CurrentStackLocation 0xB8) whose current IO_STACK_LOCATION
+/// (DeviceObject 0x28) is on the device at [`FDO_OFF`].
+fn blocked_irp() -> Vec<(u64, Vec<u8>)> {
+    let mut irp = vec![0u8; 0xD0];
+    irp[0] = 6; // IO_TYPE_IRP
+    irp[0xB8..0xC0].copy_from_slice(&(POOL + ISL_OFF).to_le_bytes());
+    let mut isl = vec![0u8; 0x48];
+    isl[0] = 0x16; // IRP_MJ_POWER
+    isl[1] = 2; // IRP_MN_SET_POWER
+    isl[0x28..0x30].copy_from_slice(&(POOL + FDO_OFF).to_le_bytes());
+    vec![(IRP_OFF, irp), (ISL_OFF, isl)]
 }

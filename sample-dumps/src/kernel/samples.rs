@@ -102,6 +102,7 @@ fn system(
         trap_rip: None,
         frame_gaps: None,
         decoys: Vec::new(),
+        pool_objects: Vec::new(),
         verifier_level: None,
     }
 }

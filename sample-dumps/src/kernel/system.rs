@@ -115,6 +115,9 @@ pub(crate) struct SystemSpec {
     /// Decoys: an address in a module (after a call instruction, as a scan wants) written 8
     /// bytes below the return address of frame `index + 1`, inside frame `index`'s area.
     pub(crate) decoys: Vec<(usize, Addr)>,
+    /// Bytes written into the pool area at these offsets (kernel objects a stop code's
+    /// parameters point at), after everything else there.
+    pub(crate) pool_objects: Vec<(u64, Vec<u8>)>,
     /// MM_DRIVER_VERIFIER_DATA.Level, reachable through MmVerifierData (non-zero: Driver
     /// Verifier on).
     pub(crate) verifier_level: Option<u32>,
@@ -411,6 +414,12 @@ pub(crate) fn build(spec: &SystemSpec) -> Result<System, GenError> {
     m.write_ptr(ps_active + wu, eprocess + links)?;
     if let Some(rec) = &spec.whea {
         m.write(whea_va, rec)?;
+    }
+    for (offset, bytes) in &spec.pool_objects {
+        if offset + bytes.len() as u64 > POOL_SIZE {
+            return Err(GenError::new("a pool object past the pool area"));
+        }
+        m.write(spec.pool_va + offset, bytes)?;
     }
     if let Some(level) = spec.verifier_level {
         m.write(verifier_data, &level.to_le_bytes())?;

@@ -21,7 +21,9 @@
 //!   (the pending APC) is null and `_KAPC_NEGATIVE` when P2 (the APC disable count, a 16-bit
 //!   count) is negative (`0x20_NULLAPC_KAPC_NEGATIVE`); 0x153 the stop name with P3's
 //!   condition (`0x153_KERNEL_LOCK_ENTRY_LEAKED_ON_THREAD_TERMINATION_LOCK_POINTER_NOT_NULL`);
-//!   then the analyzer's own detail token (a 0x9F's driver), then `_VRF` with Driver Verifier
+//!   0x9F sub-code 3 the driver owning the blocked IRP (`0x9F_3_RtsPer`, its location the
+//!   physical device object's image: `IMAGE_pci.sys`); then the analyzer's own detail token,
+//!   then `_VRF` with Driver Verifier
 //!   (the older rows `0x3B_c0000006_VRF_nt!HvpGetCellPaged` and `0xD5_VRF_win32k!...` put it
 //!   there). Stop 0x124 takes its tokens from the WHEA record (`cper::whea_bucket`, P1 in
 //!   decimal: `0x124_16_GenuineIntel__UNKNOWN`).
@@ -140,7 +142,13 @@ fn sub_tokens(facts: &KernelCrashFacts) -> Vec<String> {
     let [p1, p2, p3, _] = facts.parameters;
     let mut tokens = Vec::new();
     match code {
-        0x19 | 0x1A | 0x7F | 0x9F | 0xC2 | 0xCA | 0x13A => tokens.push(format!("{p1:x}")),
+        0x9F => {
+            tokens.push(format!("{p1:x}"));
+            if let Some(owner) = facts.power_irp.as_ref().and_then(|i| i.irp_owner.as_ref()) {
+                tokens.push(process_token(owner));
+            }
+        }
+        0x19 | 0x1A | 0x7F | 0xC2 | 0xCA | 0x13A => tokens.push(format!("{p1:x}")),
         0x139 => {
             tokens.push(format!("{p1:x}"));
             tokens.extend(fast_fail_name(p1).map(str::to_owned));

@@ -33,6 +33,7 @@ fn facts(code: u32, parameters: [u64; 4], frames: Vec<KernelFrame>) -> KernelCra
         whea: None,
         live_dump: false,
         process_name: None,
+        power_irp: None,
     }
 }
 

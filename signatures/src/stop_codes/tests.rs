@@ -187,6 +187,7 @@ fn bucket_of(code: u32) -> crate::KernelBucket {
         whea: None,
         live_dump: false,
         process_name: None,
+        power_irp: None,
     })
 }
 

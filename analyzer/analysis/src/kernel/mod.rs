@@ -5,6 +5,7 @@
 mod build;
 pub mod fault;
 pub mod note;
+mod power_irp;
 pub mod report;
 pub mod signature;
 pub mod symbolize;

@@ -125,6 +125,7 @@ pub fn kernel_signature(
             .attributes_raw
             .is_some_and(|a| a & signatures::kernel_bucket::LIVE_DUMP_ATTRIBUTE != 0),
         process_name,
+        power_irp: super::power_irp::power_irp(dump, code, parameters, &report.drivers),
     };
     let bucket = KernelBucket::from_facts(&facts);
 
@@ -310,6 +311,7 @@ mod tests {
             whea: None,
             live_dump: false,
             process_name: None,
+            power_irp: None,
         };
         let bucket = KernelBucket::from_facts(&facts);
         assert_eq!(bucket.selection.name, "real");
