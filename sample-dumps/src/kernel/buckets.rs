@@ -14,6 +14,7 @@ use super::system::{at, build, Addr, CurrentThread, ModuleDef, SystemSpec};
 use super::triage::triage_dump;
 use super::unwind_info::{fits, FunctionUnwind, PrologOp};
 use super::whea::{machine_check_record, MachineCheck};
+use super::writer::Buf;
 use super::GenError;
 
 const NT: u64 = 0xFFFF_F807_5B00_0000;
@@ -448,27 +449,31 @@ fn driver_and_device((driver, device): (u64, u64), start: u64, stem: &str) -> Ve
         .encode_utf16()
         .flat_map(u16::to_le_bytes)
         .collect();
-    let mut d = vec![0u8; 0x100];
-    d[0] = 4; // IO_TYPE_DRIVER
-    d[0x18..0x20].copy_from_slice(&start.to_le_bytes());
-    d[0x38..0x3A].copy_from_slice(&(name.len() as u16).to_le_bytes());
-    d[0x3A..0x3C].copy_from_slice(&(name.len() as u16).to_le_bytes());
-    d[0x40..0x48].copy_from_slice(&(POOL + driver + 0x100).to_le_bytes());
-    let mut dev = vec![0u8; 0x100];
-    dev[0] = 3; // IO_TYPE_DEVICE
-    dev[8..16].copy_from_slice(&(POOL + driver).to_le_bytes());
-    vec![(driver, d), (driver + 0x100, name), (device, dev)]
+    let mut d = Buf::zeroed(0x100);
+    d.u8(0, 4); // IO_TYPE_DRIVER
+    d.u64(0x18, start);
+    d.u16(0x38, name.len() as u16);
+    d.u16(0x3A, name.len() as u16);
+    d.u64(0x40, POOL + driver + 0x100);
+    let mut dev = Buf::zeroed(0x100);
+    dev.u8(0, 3); // IO_TYPE_DEVICE
+    dev.u64(8, POOL + driver);
+    vec![
+        (driver, d.into_vec()),
+        (driver + 0x100, name),
+        (device, dev.into_vec()),
+    ]
 }
 
 /// An IRP (x64: Tail.Overlay.CurrentStackLocation 0xB8) whose current IO_STACK_LOCATION
 /// (DeviceObject 0x28) is on the device at [`FDO_OFF`].
 fn blocked_irp() -> Vec<(u64, Vec<u8>)> {
-    let mut irp = vec![0u8; 0xD0];
-    irp[0] = 6; // IO_TYPE_IRP
-    irp[0xB8..0xC0].copy_from_slice(&(POOL + ISL_OFF).to_le_bytes());
-    let mut isl = vec![0u8; 0x48];
-    isl[0] = 0x16; // IRP_MJ_POWER
-    isl[1] = 2; // IRP_MN_SET_POWER
-    isl[0x28..0x30].copy_from_slice(&(POOL + FDO_OFF).to_le_bytes());
-    vec![(IRP_OFF, irp), (ISL_OFF, isl)]
+    let mut irp = Buf::zeroed(0xD0);
+    irp.u8(0, 6); // IO_TYPE_IRP
+    irp.u64(0xB8, POOL + ISL_OFF);
+    let mut isl = Buf::zeroed(0x48);
+    isl.u8(0, 0x16); // IRP_MJ_POWER
+    isl.u8(1, 2); // IRP_MN_SET_POWER
+    isl.u64(0x28, POOL + FDO_OFF);
+    vec![(IRP_OFF, irp.into_vec()), (ISL_OFF, isl.into_vec())]
 }

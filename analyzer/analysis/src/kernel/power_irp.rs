@@ -69,7 +69,7 @@ impl Reader<'_, '_> {
         self.dump.read_virtual(buffer, &mut bytes).ok()?;
         let units: Vec<u16> = bytes
             .chunks_exact(2)
-            .map(|c| u16::from_le_bytes([c[0], c[1]]))
+            .filter_map(|c| c.try_into().ok().map(u16::from_le_bytes))
             .collect();
         let text = String::from_utf16_lossy(&units);
         (!text.is_empty()).then_some(text)
