@@ -304,6 +304,16 @@ fn case_of(bucket: &str) -> Result<KernelBucketCase, &'static str> {
     })
 }
 
+/// Writes `(relative path, bytes)` files under `root`.
+fn write_files(root: &std::path::Path, files: &[(String, Vec<u8>)]) {
+    std::fs::create_dir_all(root).unwrap();
+    for (rel, bytes) in files {
+        let file = root.join(rel);
+        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+        std::fs::write(file, bytes).unwrap();
+    }
+}
+
 fn analyze(dump: &std::path::Path, symbols: &std::path::Path, extra: &[&str]) -> Value {
     let mut args = vec!["analyze", "--json", "--symbols", symbols.to_str().unwrap()];
     args.extend_from_slice(extra);
@@ -336,11 +346,7 @@ fn every_expressible_kernel_row_gives_its_bucket_and_hash() {
         };
         let dump = kernel_bucket_dump(&c).unwrap();
         std::fs::write(&path, &dump.bytes).unwrap();
-        for (rel, bytes) in &dump.symbols {
-            let file = symbols.join(rel);
-            std::fs::create_dir_all(file.parent().unwrap()).unwrap();
-            std::fs::write(file, bytes).unwrap();
-        }
+        write_files(&symbols, &dump.symbols);
         for mode in [&[][..], &["--signature-only"][..]] {
             let record = analyze(&path, &symbols, mode);
             let got = record["failure_bucket"].as_str().unwrap_or_default();
@@ -408,11 +414,7 @@ fn process_heads_name_the_process_from_the_dump() {
         let dump = kernel_bucket_dump(&c).unwrap();
         let path = dir.join(format!("{:x}.dmp", c.code));
         std::fs::write(&path, &dump.bytes).unwrap();
-        for (rel, bytes) in &dump.symbols {
-            let file = symbols.join(rel);
-            std::fs::create_dir_all(file.parent().unwrap()).unwrap();
-            std::fs::write(file, bytes).unwrap();
-        }
+        write_files(&symbols, &dump.symbols);
         let record = analyze(&path, &symbols, &[]);
         assert_eq!(record["failure_bucket"], want, "{record:#}");
     }
@@ -535,11 +537,7 @@ fn unwinding_passes_over_a_decoy_a_scan_would_take() {
         let dump = kernel_bucket_dump(&c).unwrap();
         let symbols = dir.join(format!("symbols-{unwind}"));
         std::fs::create_dir_all(&symbols).unwrap();
-        for (rel, bytes) in &dump.symbols {
-            let file = symbols.join(rel);
-            std::fs::create_dir_all(file.parent().unwrap()).unwrap();
-            std::fs::write(file, bytes).unwrap();
-        }
+        write_files(&symbols, &dump.symbols);
         let path = dir.join(format!("decoy-{unwind}.dmp"));
         std::fs::write(&path, &dump.bytes).unwrap();
         let record = analyze(&path, &symbols, &[]);
@@ -620,14 +618,8 @@ fn small_dumps_unwind_with_images_from_the_image_store() {
     let dump = kernel_bucket_dump(&c).unwrap();
     let symbols = dir.join("symbols");
     let store = dir.join("images");
-    for (root, files) in [(&symbols, &dump.symbols), (&store, &dump.images)] {
-        std::fs::create_dir_all(root).unwrap();
-        for (rel, bytes) in files {
-            let file = root.join(rel);
-            std::fs::create_dir_all(file.parent().unwrap()).unwrap();
-            std::fs::write(file, bytes).unwrap();
-        }
-    }
+    write_files(&symbols, &dump.symbols);
+    write_files(&store, &dump.images);
     let path = dir.join("triage.dmp");
     std::fs::write(&path, &dump.bytes).unwrap();
     // Without the store the dump has neither the unwind data nor the CodeView id that names

@@ -32,6 +32,15 @@ pub struct ShareRead {
     pub counted_hits: u64,
 }
 
+/// Every report file of a scanned share with the index of its bucket, in scan order.
+pub fn report_files(scan: &cer_share::ShareScan) -> Vec<(usize, &Path)> {
+    scan.buckets
+        .iter()
+        .enumerate()
+        .flat_map(|(i, b)| b.reports.iter().map(move |r| (i, r.as_path())))
+        .collect()
+}
+
 /// The row name of hits that no analyzed report file attributes to a failure bucket.
 pub fn unattributed_row(subpath: &str) -> String {
     format!("(hits without an analyzed report file) {subpath}")
@@ -56,12 +65,7 @@ pub fn add_share(
     let mut by_hits: Vec<usize> = (0..scan.buckets.len()).collect();
     by_hits.sort_by_key(|&i| std::cmp::Reverse(hits_of(i)));
     let detailed: HashSet<usize> = by_hits.into_iter().take(DETAILED_SUBPATHS).collect();
-    let files: Vec<(usize, &Path)> = scan
-        .buckets
-        .iter()
-        .enumerate()
-        .flat_map(|(i, b)| b.reports.iter().map(move |r| (i, r.as_path())))
-        .collect();
+    let files = report_files(&scan);
     let mut first: Vec<Option<(String, String)>> = vec![None; scan.buckets.len()];
     let mut read = ShareRead::default();
     let mut next = 0usize;

@@ -69,6 +69,21 @@ fn candidate_names(file: &str, loaded: &str) -> Vec<String> {
     names
 }
 
+/// The PE facts of `bytes` when they are the build with this timestamp and SizeOfImage; why not
+/// otherwise (what a store's wrong answer is reported as).
+fn same_build(bytes: &[u8], timestamp: u32, size: u64) -> Result<kernel_dump::pe::PeInfo, String> {
+    let info = PeFile::parse(bytes)
+        .and_then(|pe| pe.info())
+        .map_err(|e| format!("not a readable PE image: {e}"))?;
+    if info.timestamp != timestamp || u64::from(info.size_of_image) != size {
+        return Err(format!(
+            "timestamp {:08X} and SizeOfImage {:x}, wanted {timestamp:08X} and {size:x}",
+            info.timestamp, info.size_of_image
+        ));
+    }
+    Ok(info)
+}
+
 impl ImageStore {
     /// Image stores from `--image-store` values: each a folder, a URL, or a symbol-path
     /// element such as `srv*CACHE*URL`.
@@ -116,24 +131,15 @@ impl ImageStore {
         };
         slot.get_or_init(|| {
             let id = image_id(timestamp, size);
-            let accept = |bytes: &[u8]| -> Result<(), String> {
-                let info = PeFile::parse(bytes)
-                    .and_then(|pe| pe.info())
-                    .map_err(|e| format!("not a readable PE image: {e}"))?;
-                if info.timestamp != timestamp || u64::from(info.size_of_image) != size {
-                    return Err(format!(
-                        "timestamp {:08X} and SizeOfImage {:x}, wanted {timestamp:08X} and {size:x}",
-                        info.timestamp, info.size_of_image
-                    ));
-                }
-                Ok(())
-            };
-            candidate_names(loaded, loaded).into_iter().find_map(|name| {
-                self.client
-                    .fetch(&name, &id, &accept)
-                    .found
-                    .map(|found| Arc::new(found.bytes))
-            })
+            let accept = |bytes: &[u8]| same_build(bytes, timestamp, size).map(|_| ());
+            candidate_names(loaded, loaded)
+                .into_iter()
+                .find_map(|name| {
+                    self.client
+                        .fetch(&name, &id, &accept)
+                        .found
+                        .map(|found| Arc::new(found.bytes))
+                })
         })
         .clone()
     }
@@ -141,15 +147,7 @@ impl ImageStore {
     fn search(&self, file: &str, loaded: &str, timestamp: u32, size: u64) -> Answer {
         let id = image_id(timestamp, size);
         let accept = |bytes: &[u8]| -> Result<(), String> {
-            let info = PeFile::parse(bytes)
-                .and_then(|pe| pe.info())
-                .map_err(|e| format!("not a readable PE image: {e}"))?;
-            if info.timestamp != timestamp || u64::from(info.size_of_image) != size {
-                return Err(format!(
-                    "timestamp {:08X} and SizeOfImage {:x}, wanted {timestamp:08X} and {size:x}",
-                    info.timestamp, info.size_of_image
-                ));
-            }
+            let info = same_build(bytes, timestamp, size)?;
             if info.file_version.is_none() {
                 return Err("the image has no readable version resource".into());
             }

@@ -36,12 +36,7 @@ pub fn load_share(
         source: source.clone(),
         ..RunData::default()
     };
-    let files: Vec<(usize, &Path)> = scan
-        .buckets
-        .iter()
-        .enumerate()
-        .flat_map(|(i, b)| b.reports.iter().map(move |r| (i, r.as_path())))
-        .collect();
+    let files = crate::share_page::report_files(&scan);
     let mut first: Vec<Option<Line>> = vec![None; scan.buckets.len()];
     let mut next = 0usize;
     let mut bad: Option<String> = None;
