@@ -5,12 +5,13 @@
 //! (`shared/spec/analyze-buckets.md`, `failure-bucket-vectors.tsv`).
 
 use super::catalog::{contoso, win10_set, WIN10_19041};
+use super::current_thread::CurrentThread;
 use super::dumpfile::{full_dump, DumpOpts};
 use super::paging::Paging;
 use super::pe_image::ImageSpec;
 use super::phys::Run;
 use super::symbols::breakpad_debug_id;
-use super::system::{at, build, Addr, CurrentThread, ModuleDef, SystemSpec};
+use super::system::{at, build, Addr, ModuleDef, SystemSpec};
 use super::triage::triage_dump;
 use super::unwind_info::{fits, FunctionUnwind, PrologOp};
 use super::whea::{machine_check_record, MachineCheck};

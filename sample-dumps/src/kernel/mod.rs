@@ -18,6 +18,7 @@
 
 mod buckets;
 mod catalog;
+mod current_thread;
 mod dumpfile;
 mod header;
 mod module_list;

@@ -177,3 +177,16 @@ pub(crate) fn page_bytes(mem: &PhysMem, pfn: u64) -> Vec<u8> {
         }
     }
 }
+
+/// Physical memory runs covering about `total` bytes: the classic first run below 640 KiB, then
+/// RAM up to 3 GiB, then (for larger sizes) everything above 4 GiB.
+pub(crate) fn sparse_runs(total: u64) -> Vec<(u64, u64)> {
+    let pages = total / PAGE;
+    let low = pages.saturating_sub(0x100).min(0xC_0000 - 0x100);
+    let mut v = vec![(0x1, 0x9E), (0x100, low)];
+    let rest = pages.saturating_sub(0x100 + low);
+    if rest > 0 {
+        v.push((0x10_0000, rest));
+    }
+    v
+}

@@ -6,7 +6,7 @@ use super::catalog::{contoso, microsoft, spec, win10_set, win7_x64_set, win7_x86
 use super::catalog::{DRIVERS, WIN10_17763, WIN10_19041, WIN10_19045};
 use super::dumpfile::{bitmap_dump, full_dump, write_sparse, DumpOpts};
 use super::paging::Paging;
-use super::phys::Run;
+use super::phys::{sparse_runs, Run};
 use super::system::{at, build, Addr, ModuleDef, System, SystemSpec};
 use super::triage::{triage_dump, Unloaded};
 use super::whea::{machine_check_record, MachineCheck};
@@ -570,19 +570,6 @@ fn render(def: Def) -> Result<KernelSample, GenError> {
 /// Builds every sample.
 pub(crate) fn all() -> Result<Vec<KernelSample>, GenError> {
     defs().into_iter().map(render).collect()
-}
-
-/// Physical memory runs covering about `total` bytes: the classic first run below 640 KiB, then
-/// RAM up to 3 GiB, then (for larger sizes) everything above 4 GiB.
-fn sparse_runs(total: u64) -> Vec<(u64, u64)> {
-    let pages = total / PAGE;
-    let low = pages.saturating_sub(0x100).min(0xC_0000 - 0x100);
-    let mut v = vec![(0x1, 0x9E), (0x100, low)];
-    let rest = pages.saturating_sub(0x100 + low);
-    if rest > 0 {
-        v.push((0x10_0000, rest));
-    }
-    v
 }
 
 /// Writes the seed scenario (6.1.7600.16385) as a sparse full dump over `total` bytes of RAM.

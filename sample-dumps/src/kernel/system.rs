@@ -1,6 +1,7 @@
 //! Builds the memory of a crashed machine: page tables, loaded images, the loaded-module list,
 //! KDDEBUGGER_DATA64, the process list, a kernel stack with return addresses, and the bug check.
 
+use super::current_thread::{write_current, CurrentThread};
 use super::header::{context_x64, context_x86, exception_record, Regs};
 use super::module_list::{kdbg_bytes, write_module_list, Kdbg, Loaded};
 use super::paging::{Machine, Paging, Prot};
@@ -41,21 +42,6 @@ pub(crate) enum Addr {
     CurrentProcess,
     /// The KTRAP_FRAME of [`SystemSpec::trap_rip`] (0x8E P3, 0x139 P2).
     TrapFrame,
-}
-
-/// The thread that was running when the system stopped, and its process: written as a KPCR
-/// with its KPRCB (reached through KiProcessorBlock), an ETHREAD and an EPROCESS. Windows 10
-/// 19041 x64 layouts only, from the generator's own constants.
-#[derive(Debug, Clone)]
-pub(crate) struct CurrentThread {
-    /// EPROCESS.ImageFileName (at most 15 bytes are written, as Windows keeps them).
-    pub(crate) process: String,
-    /// UniqueProcessId.
-    pub(crate) pid: u64,
-    /// UniqueThread.
-    pub(crate) tid: u64,
-    /// KPCR.Irql.
-    pub(crate) irql: u8,
 }
 
 /// Shorthand for [`Addr::Mod`].
@@ -183,19 +169,8 @@ const WHEA_OFFSET: u64 = 0x3C80;
 /// code's stack pointer it saves.
 const TRAP_OFFSET: u64 = 0x2C00;
 const TRAP_RSP_OFFSET: u64 = 0x2E00;
-/// The current thread's structures in pool: EPROCESS, ETHREAD, KPCR (KPRCB at +0x180).
+/// The current thread's EPROCESS in pool (its ETHREAD and KPCR follow: current_thread.rs).
 const CURRENT_EPROCESS_OFFSET: u64 = 0x2800;
-const CURRENT_ETHREAD_OFFSET: u64 = 0x2E00;
-const KPCR_OFFSET: u64 = 0x3400;
-/// Windows 10 19041 x64: EPROCESS UniqueProcessId and ImageFileName, ETHREAD Cid,
-/// KTHREAD.ApcState.Process, KPRCB.CurrentThread, KPRCB within the KPCR, KPCR.Irql.
-const W10_PID: u64 = 0x440;
-const W10_IMAGE_NAME: u64 = 0x5A8;
-const W10_CID: u64 = 0x478;
-const W10_APC_PROCESS: u64 = 0xB8;
-const W10_CURRENT_THREAD: u64 = 0x8;
-const W10_PRCB_IN_PCR: u64 = 0x180;
-const W10_IRQL: u64 = 0x50;
 const POOL_SIZE: u64 = 5 * PAGE;
 /// At most this many PFNs (the lowest ones) are candidates for allocation.
 const POOL_LIMIT: usize = 0x1_0000;
@@ -425,7 +400,19 @@ pub(crate) fn build(spec: &SystemSpec) -> Result<System, GenError> {
         m.write(verifier_data, &level.to_le_bytes())?;
     }
     if let Some(c) = &spec.current {
-        write_current(&mut m, spec, c, processor_block, current_process)?;
+        if spec.paging != Paging::X64 || !(19041..=19045).contains(&spec.build) {
+            return Err(GenError::new(
+                "a current thread is written with Windows 10 19041 x64 layouts only",
+            ));
+        }
+        write_current(
+            &mut m,
+            c,
+            spec.pool_va,
+            spec.processors,
+            processor_block,
+            current_process,
+        )?;
     }
 
     // Stack.
@@ -562,41 +549,4 @@ pub(crate) fn build(spec: &SystemSpec) -> Result<System, GenError> {
         stack_end: spec.stack_va + STACK_SIZE,
         eprocess,
     })
-}
-
-/// The KPCR / KPRCB, ETHREAD and EPROCESS of the running thread, every processor's
-/// KiProcessorBlock slot pointing at the one KPRCB.
-fn write_current(
-    m: &mut Machine,
-    spec: &SystemSpec,
-    c: &CurrentThread,
-    processor_block: u64,
-    eprocess: u64,
-) -> Result<(), GenError> {
-    if spec.paging != Paging::X64 || !(19041..=19045).contains(&spec.build) {
-        return Err(GenError::new(
-            "a current thread is written with Windows 10 19041 x64 layouts only",
-        ));
-    }
-    let ethread = spec.pool_va + CURRENT_ETHREAD_OFFSET;
-    let pcr = spec.pool_va + KPCR_OFFSET;
-    let prcb = pcr + W10_PRCB_IN_PCR;
-    let mut name = [0u8; 15];
-    // Windows keeps 14 characters and the terminating NUL.
-    for (slot, b) in name.iter_mut().zip(c.process.bytes().take(14)) {
-        *slot = b;
-    }
-    m.write(eprocess, &[3u8])?; // ProcessObject
-    m.write_ptr(eprocess + W10_PID, c.pid)?;
-    m.write(eprocess + W10_IMAGE_NAME, &name)?;
-    m.write(ethread, &[6u8])?; // ThreadObject
-    m.write_ptr(ethread + W10_APC_PROCESS, eprocess)?;
-    m.write_ptr(ethread + W10_CID, c.pid)?;
-    m.write_ptr(ethread + W10_CID + 8, c.tid)?;
-    m.write(pcr + W10_IRQL, &[c.irql])?;
-    m.write_ptr(prcb + W10_CURRENT_THREAD, ethread)?;
-    for i in 0..u64::from(spec.processors.clamp(1, 4)) {
-        m.write_ptr(processor_block + 8 * i, prcb)?;
-    }
-    Ok(())
 }
