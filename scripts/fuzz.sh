@@ -100,6 +100,11 @@ PY
     targets=("$@")
     [ ${#targets[@]} -gt 0 ] || mapfile -t targets < <(all_targets)
     ensure_cargo_fuzz
+    # The PDB targets need real PDBs to start from: without them a run only ever sees the
+    # container's magic check fail (a 30-minute run once stayed at 77 edges that way).
+    case " ${targets[*]} " in
+      *" pdb_to_breakpad "*|*" store_response "*) bash scripts/fetch-pdb-fixtures.sh ;;
+    esac
     cargo run -q -j 2 -p dumpsig-fuzz-targets --bin fuzz-seeds -- fuzz/seeds "${targets[@]}"
     (cd fuzz && cargo +nightly fuzz build -O)
     mkdir -p fuzz/logs
