@@ -35,3 +35,4 @@ mod share_bucket;
 mod share_jail;
 mod share_scale;
 mod symbols;
+mod x86_frames;

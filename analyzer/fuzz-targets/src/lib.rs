@@ -303,13 +303,34 @@ fn unwind_stack(data: &[u8]) {
         rip: IMAGE_BASE + word(0),
     };
     let _ = unwind::walk_x64(start, &space, &space);
-    let _ = unwind::walk_x86(
-        (IMAGE_BASE + word(0)) as u32,
-        (STACK_BASE + word(2)) as u32,
-        (STACK_BASE + word(4)) as u32,
-        &space,
-        &space,
-    );
+    let start = unwind::X86Registers {
+        eip: (IMAGE_BASE + word(0)) as u32,
+        esp: (STACK_BASE + word(2)) as u32,
+        ebp: (STACK_BASE + word(4)) as u32,
+        ..unwind::X86Registers::default()
+    };
+    let _ = unwind::walk_x86(start, &space, &space, None);
+    // Frame data as FPO records give it: the return address a fixed distance above ESP.
+    let fpo = FixedFrame(u32::from(data.get(6).copied().unwrap_or(0)) * 4);
+    let _ = unwind::walk_x86(start, &space, &space, Some(&fpo));
+}
+
+/// Frame data whose every function keeps `.0` bytes of locals and saved registers.
+struct FixedFrame(u32);
+
+impl unwind::X86FrameData for FixedFrame {
+    fn caller(
+        &self,
+        callee: &unwind::X86Callee,
+        memory: &dyn unwind::Memory,
+    ) -> Option<unwind::X86Registers> {
+        let slot = callee.registers.esp.checked_add(self.0)?;
+        Some(unwind::X86Registers {
+            eip: memory.u32_at(u64::from(slot))?,
+            esp: slot.checked_add(4)?,
+            ..callee.registers
+        })
+    }
 }
 
 /// Runs `run` on `data` and says which input panicked, for the replay.

@@ -6,7 +6,8 @@
 //!   every `UWOP_*` code, chained entries, leaf functions (no entry: the return address is at
 //!   the stack pointer), `UWOP_PUSH_MACHFRAME` (a trap or interrupt frame: the next frame is the
 //!   interrupted code), and a function's epilog when the context stopped inside one.
-//! - **x86** ([`walk_x86`]): the EBP chain.
+//! - **x86** ([`walk_x86`]): frame data from symbols (`STACK WIN`: FPO records and frame-data
+//!   programs, supplied by the caller as [`X86FrameData`]), then the EBP chain.
 //! - Where unwinding cannot go on (an address outside every image, an image whose bytes are
 //!   not available, data that leads nowhere), the stack is scanned for a return address into
 //!   an image, preceded by a call instruction; those frames are [`Trust::Scan`].
@@ -27,7 +28,7 @@ use serde::Serialize;
 
 pub use pe::ExceptionDirectory;
 pub use x64::{walk_x64, X64Registers};
-pub use x86::walk_x86;
+pub use x86::{walk_x86, X86Callee, X86FrameData, X86Registers};
 
 /// Most frames one walk produces.
 pub const MAX_FRAMES: usize = 256;
@@ -73,7 +74,8 @@ pub trait Images {
 pub enum Trust {
     /// The context record itself (the first frame, or a `.cxr` / `.trap` record).
     Context,
-    /// Unwound with the image's unwind data (x64 `UNWIND_INFO`).
+    /// Unwound with unwind data: x64 `UNWIND_INFO` from the image, x86 `STACK WIN` frame data
+    /// from symbols.
     CallFrameInfo,
     /// Followed the frame-pointer chain (x86 EBP).
     FramePointer,

@@ -522,13 +522,13 @@ fn x86_follows_the_ebp_chain() {
     put32(&mut stack, s + 0x14, r1);
     put32(&mut stack, s + 0x40, 0); // end of the chain
     put32(&mut stack, s + 0x44, r0);
-    let frames = walk_x86(
-        0x8040_4150,
-        s as u32,
-        (s + 0x10) as u32,
-        &stack,
-        &X86Images(image),
-    );
+    let start = X86Registers {
+        eip: 0x8040_4150,
+        esp: s as u32,
+        ebp: (s + 0x10) as u32,
+        ..X86Registers::default()
+    };
+    let frames = walk_x86(start, &stack, &X86Images(image), None);
     let got: Vec<(u64, Trust)> = frames.iter().map(|f| (f.pc, f.trust)).collect();
     assert_eq!(
         got,
@@ -536,6 +536,96 @@ fn x86_follows_the_ebp_chain() {
             (0x8040_4150, Trust::Context),
             (u64::from(r1), Trust::FramePointer),
             (u64::from(r0), Trust::FramePointer),
+        ]
+    );
+}
+
+/// Frame data for one FPO function: `size` bytes of locals and saved registers between the
+/// stack pointer after its call and its return address; EBP passes through it unchanged.
+struct Fpo {
+    start: u64,
+    end: u64,
+    size: u32,
+}
+
+impl X86FrameData for Fpo {
+    fn caller(&self, callee: &X86Callee, memory: &dyn Memory) -> Option<X86Registers> {
+        if !(self.start..self.end).contains(&callee.lookup) {
+            return None;
+        }
+        let slot = callee.registers.esp + self.size;
+        Some(X86Registers {
+            eip: memory.u32_at(u64::from(slot))?,
+            esp: slot + 4,
+            ebp: callee.registers.ebp,
+            ..X86Registers::default()
+        })
+    }
+}
+
+#[test]
+fn x86_frame_data_finds_the_caller_an_ebp_chain_skips() {
+    struct X86Images(TestImage);
+    impl Images for X86Images {
+        fn image_at(&self, address: u64) -> Option<&dyn Image> {
+            (address >= self.0.base && address < self.0.base + self.0.size())
+                .then_some(&self.0 as _)
+        }
+    }
+    let mut image = Builder::new().build();
+    image.base = 0x8040_0000;
+    for at in [0x4010usize, 0x4210, 0x4410] {
+        image.bytes[at..at + 5].copy_from_slice(&[0xE8, 0, 0, 0, 0]);
+    }
+    // B (frame 0, EBP frame) was called by F (FPO, at 0x4200..0x4300), called by A (EBP frame),
+    // called by the outermost function.
+    let (into_f, into_a, into_outer) = (0x8040_4215u32, 0x8040_4015u32, 0x8040_4415u32);
+    let mut stack = Stack::default();
+    let s = 0x9000_0000u64;
+    let put32 = |stack: &mut Stack, at: u64, v: u32| {
+        for (i, b) in v.to_le_bytes().iter().enumerate() {
+            stack.0.insert(at + i as u64, *b);
+        }
+    };
+    put32(&mut stack, s + 0x10, 0x9000_0060); // B's saved EBP: A's (F left EBP alone)
+    put32(&mut stack, s + 0x14, into_f);
+    put32(&mut stack, s + 0x18 + 0x24, into_a); // F's 0x24 bytes of locals and saves
+    put32(&mut stack, s + 0x60, 0); // A's saved EBP: end of the chain
+    put32(&mut stack, s + 0x64, into_outer);
+    let start = X86Registers {
+        eip: 0x8040_4150,
+        esp: s as u32,
+        ebp: (s + 0x10) as u32,
+        ..X86Registers::default()
+    };
+    let images = X86Images(image);
+    let walk = |data: Option<&dyn X86FrameData>| -> Vec<(u64, Trust)> {
+        walk_x86(start, &stack, &images, data)
+            .iter()
+            .map(|f| (f.pc, f.trust))
+            .collect()
+    };
+    // Without frame data the chain goes from B's EBP straight to A's: A's frame is lost.
+    assert_eq!(
+        walk(None),
+        vec![
+            (0x8040_4150, Trust::Context),
+            (u64::from(into_f), Trust::FramePointer),
+            (u64::from(into_outer), Trust::FramePointer),
+        ]
+    );
+    let fpo = Fpo {
+        start: 0x8040_4200,
+        end: 0x8040_4300,
+        size: 0x24,
+    };
+    assert_eq!(
+        walk(Some(&fpo)),
+        vec![
+            (0x8040_4150, Trust::Context),
+            (u64::from(into_f), Trust::FramePointer),
+            (u64::from(into_a), Trust::CallFrameInfo),
+            (u64::from(into_outer), Trust::FramePointer),
         ]
     );
 }

@@ -35,11 +35,13 @@ mod triage;
 mod unwind_info;
 mod whea;
 mod writer;
+mod x86_frames;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
 
 pub use buckets::{kernel_bucket_dump, CaseFrame, CaseParam, KernelBucketCase, KernelBucketDump};
+pub use x86_frames::{x86_frame_data_dump, X86FrameDataDump};
 
 /// The raw value of a header field that was never written (`PAGE`), as reported in
 /// [`KernelExpected::attributes`] when a sample leaves Attributes unset.

@@ -51,21 +51,21 @@ struct Def {
 const WIN7_POOL: u64 = 0xFFFF_FA80_0C3E_0000;
 const WIN7_STACK: u64 = 0xFFFF_F880_0318_A000;
 const WIN7_PFN: u64 = 0xFFFF_FA80_0000_0000;
-const X86_POOL: u64 = 0x85A1_2000;
-const X86_STACK: u64 = 0x8D93_5000;
-const X86_PFN: u64 = 0x8440_0000;
+pub(crate) const X86_POOL: u64 = 0x85A1_2000;
+pub(crate) const X86_STACK: u64 = 0x8D93_5000;
+pub(crate) const X86_PFN: u64 = 0x8440_0000;
 const W10_NT: u64 = 0xFFFF_F807_5B00_0000;
 const W10_DRV: u64 = 0xFFFF_F807_5E60_0000;
 const W10_POOL: u64 = 0xFFFF_C50B_2A4F_0000;
 const W10_STACK: u64 = 0xFFFF_A08D_6F2C_A000;
 const W10_PFN: u64 = 0xFFFF_EC00_0000_0000;
 
-fn lit(v: u64) -> Addr {
+pub(crate) fn lit(v: u64) -> Addr {
     Addr::Lit(v)
 }
 
 #[allow(clippy::too_many_arguments)]
-fn system(
+pub(crate) fn system(
     paging: Paging,
     build: u32,
     lab: &str,
@@ -104,10 +104,11 @@ fn system(
         decoys: Vec::new(),
         pool_objects: Vec::new(),
         verifier_level: None,
+        x86_fpo: Vec::new(),
     }
 }
 
-fn opts(dump_type: u32, attributes: Option<u32>, unix: u64) -> DumpOpts {
+pub(crate) fn opts(dump_type: u32, attributes: Option<u32>, unix: u64) -> DumpOpts {
     DumpOpts {
         dump_type,
         attributes,

@@ -107,6 +107,11 @@ pub(crate) struct SystemSpec {
     /// MM_DRIVER_VERIFIER_DATA.Level, reachable through MmVerifierData (non-zero: Driver
     /// Verifier on).
     pub(crate) verifier_level: Option<u32>,
+    /// x86: `(k, bytes)` for return addresses `frames[k]` (k >= 1) into functions built without
+    /// a frame pointer: `frames[k + 1]` is written that many bytes above the slot after
+    /// `frames[k]` (the callee's parameters, the function's saved registers and locals), not
+    /// in an EBP block, and the EBP chain passes it by.
+    pub(crate) x86_fpo: Vec<(usize, u64)>,
 }
 
 /// The built machine and what the dump header needs to say about it.
@@ -464,25 +469,25 @@ pub(crate) fn build(spec: &SystemSpec) -> Result<System, GenError> {
         }
     } else {
         let sp = spec.stack_va + SP_OFFSET + 0x40;
-        let mut frame = sp + 0x1C;
-        let bp = frame;
-        for (i, f) in frames.iter().enumerate() {
-            let next = frame
-                + if i == 0 {
-                    0x40
-                } else {
-                    0x28 + 4 * rng.below(24)
-                };
-            let last = i + 1 == frames.len();
-            m.write_ptr(frame, if last { 0 } else { next })?;
-            m.write_ptr(frame + 4, *f)?;
+        let bp = sp + 0x1C;
+        let slots = x86_slots(spec, frames.len(), bp, &mut rng)?;
+        for (i, (f, (slot, block))) in frames.iter().zip(&slots).enumerate() {
+            m.write_ptr(*slot, *f)?;
+            if *block {
+                // The saved EBP: the next EBP block up (an FPO function leaves EBP alone).
+                let next = slots
+                    .iter()
+                    .skip(i + 1)
+                    .find(|(_, b)| *b)
+                    .map(|(s, _)| s - 4);
+                m.write_ptr(slot - 4, next.unwrap_or(0))?;
+            }
             if i == 0 {
-                m.write_ptr(frame + 8, u64::from(spec.bugcheck))?;
+                m.write_ptr(slot + 4, u64::from(spec.bugcheck))?;
                 for (k, p) in params.iter().enumerate() {
-                    m.write_ptr(frame + 12 + 4 * k as u64, *p)?;
+                    m.write_ptr(slot + 8 + 4 * k as u64, *p)?;
                 }
             }
-            frame = next;
         }
         Regs {
             ip,
@@ -549,4 +554,47 @@ pub(crate) fn build(spec: &SystemSpec) -> Result<System, GenError> {
         stack_end: spec.stack_va + STACK_SIZE,
         eprocess,
     })
+}
+
+/// x86: where each return address goes, and whether it is in an EBP block (`[slot - 4]` the
+/// saved EBP) or, above a function without a frame pointer, a bare slot.
+fn x86_slots(
+    spec: &SystemSpec,
+    count: usize,
+    first_block: u64,
+    rng: &mut Prng,
+) -> Result<Vec<(u64, bool)>, GenError> {
+    let mut slots: Vec<(u64, bool)> = Vec::with_capacity(count);
+    let mut block = first_block;
+    for i in 0..count {
+        let fpo_below = i
+            .checked_sub(1)
+            .and_then(|k| spec.x86_fpo.iter().find(|(at, _)| *at == k));
+        let entry = match (slots.last(), fpo_below) {
+            (None, _) => (block + 4, true),
+            (Some((below, _)), Some((_, size))) => (below + 4 + size, false),
+            (Some((below, was_block)), None) => {
+                let gap = if i == 1 {
+                    0x40
+                } else {
+                    0x28 + 4 * rng.below(24)
+                };
+                // Above a bare slot, the next function's block sits past its outgoing
+                // arguments.
+                block = if *was_block {
+                    block + gap
+                } else {
+                    below + 4 + gap
+                };
+                (block + 4, true)
+            }
+        };
+        slots.push(entry);
+    }
+    if spec.x86_fpo.iter().any(|(k, _)| *k == 0 || k + 1 >= count) {
+        return Err(GenError::new(
+            "an x86 FPO frame needs a frame below and above it (1 <= k < frames - 1)",
+        ));
+    }
+    Ok(slots)
 }

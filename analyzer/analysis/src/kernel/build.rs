@@ -16,7 +16,10 @@ use kernel_dump::physical::PAGE_SIZE;
 use kernel_dump::triage::KdDebuggerData;
 use kernel_dump::{KernelDump, Missing};
 use signatures::stop_codes::explain;
-use unwind::{Frame, Trust};
+use unwind::{Frame, Trust, X86FrameData};
+
+use super::frame_data::SymbolFrameData;
+use super::symbolize::KernelSymbolizer;
 
 /// Most stack bytes read through virtual memory.
 const MAX_STACK_BYTES: u64 = 64 * 1024;
@@ -147,10 +150,27 @@ fn is_bugcheck_breakpoint(e: &kernel_dump::ExceptionRecord) -> bool {
     e.code == 0x8000_0003 && e.number_parameters == 0 && e.information.is_empty()
 }
 
+/// The CodeView record (PDB name and id) of a module's image. A small dump lacks the image's
+/// debug directory: the image store's copy of the same build (fetched anyway to unwind through
+/// it) names its symbols.
+pub(crate) fn module_codeview(
+    m: &LoadedModule,
+    store: Option<&symbols::image_store::ImageStore>,
+) -> Option<kernel_dump::pe::CodeViewId> {
+    m.codeview.clone().or_else(|| {
+        let file = store?.image_file(&m.name, m.timestamp?, m.size)?;
+        kernel_dump::pe_file::PeFile::parse(&file)
+            .and_then(|pe| pe.info())
+            .ok()?
+            .codeview
+    })
+}
+
 /// Builds the report.
 pub(crate) fn build_report(
     dump: &KernelDump<'_>,
     store: Option<&symbols::image_store::ImageStore>,
+    symbolizer: Option<&mut KernelSymbolizer<'_>>,
 ) -> KernelReport {
     let header = dump.header();
     let ptr64 = header.width == Width::Bits64;
@@ -160,17 +180,25 @@ pub(crate) fn build_report(
     // The stack as the debugger builds it: unwound where the images' unwind data is in the
     // dump, scanned (and marked so) where not. Without a walkable context (ARM64), the old
     // scan of the saved stack.
-    let hits: Vec<(StackHit, Trust)> = match super::unwound::walk(dump, &modules, &index, store) {
-        Some(frames) => walked_hits(&frames, &index, ptr64),
-        None => stack_bytes(dump, &mut missing)
-            .map(|(va, bytes, from)| {
-                scan_stack(&bytes, va, from, ptr64, &index)
-                    .into_iter()
-                    .map(|hit| (hit, Trust::Scan))
-                    .collect()
-            })
-            .unwrap_or_default(),
-    };
+    let codeviews: Vec<_> = modules.iter().map(|m| module_codeview(m, store)).collect();
+    // x86 functions built without a frame pointer are walked through with the symbols' frame
+    // data (x64 needs none: its unwind data is in the images).
+    let frame_data = symbolizer
+        .filter(|_| !ptr64)
+        .map(|s| SymbolFrameData::new(s, &modules, codeviews.clone(), &index));
+    let frame_data = frame_data.as_ref().map(|f| f as &dyn X86FrameData);
+    let hits: Vec<(StackHit, Trust)> =
+        match super::unwound::walk(dump, &modules, &index, store, frame_data) {
+            Some(frames) => walked_hits(&frames, &index, ptr64),
+            None => stack_bytes(dump, &mut missing)
+                .map(|(va, bytes, from)| {
+                    scan_stack(&bytes, va, from, ptr64, &index)
+                        .into_iter()
+                        .map(|hit| (hit, Trust::Scan))
+                        .collect()
+                })
+                .unwrap_or_default(),
+        };
     let mut on_stack = vec![false; modules.len()];
     for (h, _) in &hits {
         if let Some(flag) = on_stack.get_mut(h.module) {
@@ -200,22 +228,15 @@ pub(crate) fn build_report(
     let drivers = modules
         .iter()
         .zip(on_stack)
-        .map(|(m, on_stack)| DriverRow {
+        .zip(codeviews)
+        .map(|((m, on_stack), codeview)| DriverRow {
             name: m.name.clone(),
             path: m.path.clone(),
             base: m.base,
             size: m.size,
             timestamp: m.timestamp,
             file_version: m.file_version.clone(),
-            // A small dump lacks the image's debug directory: the image store's copy of the
-            // same build (fetched anyway to unwind through it) names its symbols.
-            codeview: m.codeview.clone().or_else(|| {
-                let file = store?.image_file(&m.name, m.timestamp?, m.size)?;
-                kernel_dump::pe_file::PeFile::parse(&file)
-                    .and_then(|pe| pe.info())
-                    .ok()?
-                    .codeview
-            }),
+            codeview,
             on_stack,
         })
         .collect();
@@ -271,7 +292,7 @@ pub(crate) fn build_report(
         exception: dump.exception().cloned(),
         exception_is_bugcheck_breakpoint: dump.exception().is_some_and(is_bugcheck_breakpoint),
         stack,
-        fault_record: super::fault::fault_record(dump, &modules, &index, store),
+        fault_record: super::fault::fault_record(dump, &modules, &index, store, frame_data),
         drivers,
         unloaded_drivers,
         attributes_raw: header.attributes,

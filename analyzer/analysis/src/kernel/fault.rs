@@ -44,6 +44,7 @@ pub(crate) fn fault_record(
     modules: &[LoadedModule],
     index: &ModuleIndex,
     store: Option<&symbols::image_store::ImageStore>,
+    frame_data: Option<&dyn unwind::X86FrameData>,
 ) -> Option<FaultRecord> {
     let header = dump.header();
     let (parameter, kind) = record_of(header.bugcheck_code)?;
@@ -64,7 +65,7 @@ pub(crate) fn fault_record(
     if context.pc == 0 {
         return None;
     }
-    let frames = super::unwound::walk_context(dump, modules, index, &context, store)?;
+    let frames = super::unwound::walk_context(dump, modules, index, &context, store, frame_data)?;
     let width = if machine == MACHINE_X64 { 8 } else { 4 };
     // The record was saved on the same stack, above the frames that faulted: what lies past it
     // is the dispatcher's stack (the bug check's own frames, the record's copies of the

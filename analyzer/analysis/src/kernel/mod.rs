@@ -4,6 +4,7 @@
 
 mod build;
 pub mod fault;
+mod frame_data;
 pub mod note;
 mod power_irp;
 pub mod report;
@@ -44,12 +45,13 @@ pub fn analyze_dump(
     images: Option<&ImageStore>,
     symbols: Option<&SymbolSource>,
 ) -> KernelAnalysis {
-    let mut report = build::build_report(dump, images);
     // Kernel frames are named whenever symbols are configured, at either depth: the lookups
-    // are per driver (a handful), and the failure bucket uses the names.
+    // are per driver (a handful), and the failure bucket uses the names. x86 walks use the
+    // same symbols' frame data.
     let mut symbolizer = symbols
         .filter(|s| s.is_configured())
         .map(KernelSymbolizer::new);
+    let mut report = build::build_report(dump, images, symbolizer.as_mut());
     if let Some(symbolizer) = symbolizer.as_mut() {
         symbolizer.symbolize_report(&mut report);
     }

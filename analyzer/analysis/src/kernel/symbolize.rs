@@ -12,6 +12,7 @@ use minidump_unwind::SymbolFile;
 use crate::kernel::note::KernelNote;
 use crate::kernel::report::{DriverRow, FrameSymbol};
 use crate::kernel::KernelReport;
+use kernel_dump::pe::CodeViewId;
 use symbols::{debug_file_name, SymbolSource};
 
 /// Resolves addresses of one dump's drivers, loading each driver's symbols at most once.
@@ -42,12 +43,8 @@ impl<'s> KernelSymbolizer<'s> {
         std::mem::take(&mut self.notes)
     }
 
-    /// The symbol for `address`, when it lies in a driver whose symbols can be found.
-    pub fn resolve(&mut self, drivers: &[DriverRow], address: u64) -> Option<FrameSymbol> {
-        let driver = drivers
-            .iter()
-            .find(|d| address >= d.base && address - d.base < d.size)?;
-        let codeview = driver.codeview.as_ref()?;
+    /// The symbol file of the driver `name` whose image names `codeview`, looked up once.
+    pub fn symbol_file(&mut self, name: &str, codeview: &CodeViewId) -> Option<&SymbolFile> {
         let debug_file = debug_file_name(&codeview.pdb_name);
         let key = format!("{debug_file}/{}", codeview.debug_id);
         let KernelSymbolizer {
@@ -55,7 +52,7 @@ impl<'s> KernelSymbolizer<'s> {
             files,
             notes,
         } = self;
-        let symbols = files
+        files
             .entry(key)
             .or_insert_with(|| {
                 let lookup = source.symbol_file(debug_file, &codeview.debug_id);
@@ -63,14 +60,23 @@ impl<'s> KernelSymbolizer<'s> {
                 let found = lookup.file;
                 if found.is_none() {
                     notes.push(KernelNote::NoSymbols {
-                        driver: driver.name.clone(),
+                        driver: name.to_owned(),
                         debug_file: debug_file.to_owned(),
                         debug_id: codeview.debug_id.clone(),
                     });
                 }
                 found
             })
-            .as_ref()?;
+            .as_ref()
+    }
+
+    /// The symbol for `address`, when it lies in a driver whose symbols can be found.
+    pub fn resolve(&mut self, drivers: &[DriverRow], address: u64) -> Option<FrameSymbol> {
+        let driver = drivers
+            .iter()
+            .find(|d| address >= d.base && address - d.base < d.size)?;
+        let codeview = driver.codeview.as_ref()?;
+        let symbols = self.symbol_file(&driver.name, codeview)?;
         let rva = address - driver.base;
         if let Some(function) = symbols.functions.get(rva) {
             let line = function.lines.get(rva);

@@ -12,7 +12,7 @@ use kernel_dump::pe_file::PeFile;
 use kernel_dump::virtual_memory::VirtualRead;
 use kernel_dump::{Context, KernelDump};
 use symbols::image_store::ImageStore;
-use unwind::{Frame, Image, Images, Memory, X64Registers};
+use unwind::{Frame, Image, Images, Memory, X64Registers, X86FrameData, X86Registers};
 
 /// The dump's virtual memory.
 struct DumpMemory<'d, 'a>(&'d KernelDump<'a>);
@@ -94,15 +94,17 @@ fn x64_registers(context: &Context) -> X64Registers {
     regs
 }
 
-/// Walks the stack of the dump's context (x64 unwind data, x86 EBP chain); `None` without a
-/// context, or for an architecture not walked (ARM64: scanned as before).
+/// Walks the stack of the dump's context (x64 unwind data; x86 frame data from symbols, then the
+/// EBP chain); `None` without a context, or for an architecture not walked (ARM64: scanned as
+/// before).
 pub(crate) fn walk(
     dump: &KernelDump<'_>,
     modules: &[LoadedModule],
     index: &ModuleIndex,
     store: Option<&ImageStore>,
+    frame_data: Option<&dyn X86FrameData>,
 ) -> Option<Vec<Frame>> {
-    walk_context(dump, modules, index, dump.context()?, store)
+    walk_context(dump, modules, index, dump.context()?, store, frame_data)
 }
 
 /// Walks the stack from `context` (the header's, or a context record or trap frame a stop
@@ -113,6 +115,7 @@ pub(crate) fn walk_context(
     index: &ModuleIndex,
     context: &Context,
     store: Option<&ImageStore>,
+    frame_data: Option<&dyn X86FrameData>,
 ) -> Option<Vec<Frame>> {
     let memory = DumpMemory(dump);
     let images = ModuleImages {
@@ -131,13 +134,24 @@ pub(crate) fn walk_context(
     };
     match context.arch {
         "x64" => Some(unwind::walk_x64(x64_registers(context), &memory, &images)),
-        "x86" => Some(unwind::walk_x86(
-            u32::try_from(context.pc).ok()?,
-            u32::try_from(context.sp).ok()?,
-            u32::try_from(context.fp).ok()?,
-            &memory,
-            &images,
-        )),
+        "x86" => {
+            let register = |name: &str| {
+                context
+                    .registers
+                    .iter()
+                    .find(|(n, _)| *n == name)
+                    .and_then(|(_, v)| u32::try_from(*v).ok())
+            };
+            let start = X86Registers {
+                eip: u32::try_from(context.pc).ok()?,
+                esp: u32::try_from(context.sp).ok()?,
+                ebp: u32::try_from(context.fp).ok()?,
+                ebx: register("ebx"),
+                esi: register("esi"),
+                edi: register("edi"),
+            };
+            Some(unwind::walk_x86(start, &memory, &images, frame_data))
+        }
         _ => None,
     }
 }
