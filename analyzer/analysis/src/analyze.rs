@@ -233,6 +233,35 @@ where
     )
 }
 
+/// As [`analyze_all`], with `render` (the output line or text of a report) run on the worker
+/// threads beside the analysis, so the thread handing results on in order only writes: a
+/// report takes about as long to serialize as a small dump takes to analyze, and serializing
+/// in the sink held a batch to 1.4x on two cores.
+pub fn analyze_all_rendered<I, R, T, F>(
+    inputs: I,
+    options: &AnalyzeOptions,
+    batch: &BatchOptions,
+    render: R,
+    mut sink: F,
+) -> Result<()>
+where
+    I: IntoIterator<Item = Input>,
+    R: Fn(&Report) -> T + Sync,
+    T: Send,
+    F: FnMut(&Path, Report, T),
+{
+    run_batch(
+        inputs,
+        batch,
+        |input| {
+            let report = analyze_input(input, options);
+            let rendered = render(&report);
+            (report, rendered)
+        },
+        |input, (report, rendered)| sink(input.path(), report, rendered),
+    )
+}
+
 /// The report of one discovered input: its analysis, or why its directory entry could not
 /// be read.
 pub fn analyze_input(input: &Input, options: &AnalyzeOptions) -> Report {

@@ -58,7 +58,7 @@ pub struct Discovery {
     /// The argument being walked and its open directory listings, innermost last; each
     /// listing in reverse order.
     root: PathBuf,
-    stack: Vec<Vec<PathBuf>>,
+    stack: Vec<Vec<(PathBuf, Option<fs::FileType>)>>,
     shard: Option<Shard>,
     /// Canonical targets already reached through links (folders and files).
     linked: HashSet<PathBuf>,
@@ -140,10 +140,14 @@ impl Discovery {
     fn open(&mut self, dir: &Path) -> Option<Input> {
         match fs::read_dir(dir) {
             Ok(entries) => {
-                let mut paths: Vec<PathBuf> =
-                    entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
-                paths.sort();
-                paths.reverse();
+                // The listing's own file types (d_type on Linux) spare a stat per plain file
+                // or folder: in a batch of small dumps those stats were a fifth of the time.
+                let mut paths: Vec<(PathBuf, Option<fs::FileType>)> = entries
+                    .filter_map(|e| e.ok().map(|e| (e.path(), e.file_type().ok())))
+                    .collect();
+                // One folder's entries differ only in their names: comparing those alone
+                // gives the order comparing whole paths does, without re-parsing the folder.
+                paths.sort_by(|a, b| b.0.file_name().cmp(&a.0.file_name()));
                 self.stack.push(paths);
                 None
             }
@@ -167,14 +171,20 @@ impl Discovery {
     }
 
     /// The input for one entry of a listing, if it is one.
-    fn entry(&mut self, path: PathBuf) -> Option<Input> {
-        let link = fs::symlink_metadata(&path).ok()?;
-        if link.file_type().is_symlink() && !self.follow_link(&path) {
-            return None;
-        }
-        let meta = fs::metadata(&path).ok()?;
+    fn entry(&mut self, path: PathBuf, listed: Option<fs::FileType>) -> Option<Input> {
+        let kind = match listed {
+            Some(t) if t.is_file() => Kind::File,
+            Some(t) if t.is_dir() => Kind::Dir,
+            _ => {
+                let link = fs::symlink_metadata(&path).ok()?;
+                if link.file_type().is_symlink() && !self.follow_link(&path) {
+                    return None;
+                }
+                kind_of(&fs::metadata(&path).ok()?)
+            }
+        };
         let root = self.root.clone();
-        match kind_of(&meta) {
+        match kind {
             Kind::Dir => self.open(&path).filter(|bad| self.owned(bad.path(), &root)),
             Kind::File => {
                 (self.owned(&path, &root) && looks_like_dump(&path)).then_some(Input::File(path))
@@ -197,7 +207,7 @@ impl Iterator for Discovery {
     fn next(&mut self) -> Option<Input> {
         loop {
             if let Some(level) = self.stack.last_mut() {
-                let Some(path) = level.pop() else {
+                let Some((path, listed)) = level.pop() else {
                     self.stack.pop();
                     if self.stack.is_empty() && !self.produced && self.shard.is_none() {
                         // The whole argument was walked and held no dump: say so.
@@ -209,7 +219,7 @@ impl Iterator for Discovery {
                     }
                     continue;
                 };
-                if let Some(input) = self.entry(path) {
+                if let Some(input) = self.entry(path, listed) {
                     self.produced = true;
                     return Some(input);
                 }

@@ -8,7 +8,7 @@ use std::time::Instant;
 use clap::{Args, ValueEnum};
 
 use super::{fatal, output_failed, AnalysisArgs, BatchArgs};
-use analysis::analyze::analyze_all;
+use analysis::analyze::analyze_all_rendered;
 use analysis::inputs::Discovery;
 use analysis::minidump::stackwalk::REPORT_FRAMES;
 use analysis::report::csv::{csv_row, CSV_HEADER};
@@ -86,34 +86,43 @@ pub(super) fn run(args: AnalyzeArgs) -> ExitCode {
     }
     let (mut analyzed, mut failed) = (0usize, 0usize);
     let mut write_error = None;
-    let mut emit = |report: Report, out: &mut dyn Write| -> io::Result<()> {
+    // The output of one report, made on the worker that analyzed it.
+    let frames = args.frames;
+    let render = |report: &Report| -> Option<String> {
+        match format {
+            Format::Json => Some(report.to_json_line()),
+            Format::Csv => {
+                let value = serde_json::to_value(report).unwrap_or_default();
+                Some(csv_row(&value))
+            }
+            Format::Text if report.error.is_none() => Some(report.to_text_with_frames(frames)),
+            Format::Text => None,
+        }
+    };
+    let mut emit = |report: Report, rendered: Option<String>, out: &mut dyn Write| {
         if let Some(error) = &report.error {
             failed += 1;
             eprintln!("dumpsig: error: {}: {error}", report.path);
         } else {
             analyzed += 1;
         }
-        match format {
-            Format::Json => writeln!(out, "{}", report.to_json_line()),
-            Format::Csv => {
-                let value = serde_json::to_value(&report).unwrap_or_default();
-                writeln!(out, "{}", csv_row(&value))
-            }
-            Format::Text if report.error.is_none() => {
-                // A terminal reader wants each report as it comes, not when the buffer fills.
-                writeln!(out, "{}", report.to_text_with_frames(args.frames))
-                    .and_then(|()| out.flush())
-            }
-            Format::Text => Ok(()),
+        let Some(text) = rendered else {
+            return Ok(());
+        };
+        writeln!(out, "{text}")?;
+        if format == Format::Text {
+            // A terminal reader wants each report as it comes, not when the buffer fills.
+            out.flush()?;
         }
+        Ok(())
     };
     let inputs = match args.batch.inputs(&args.inputs) {
         Ok(all) => Discovery::new(&all, args.batch.shard),
         Err(message) => return fatal(message),
     };
-    let run = analyze_all(inputs, &options, &batch, |_, report| {
+    let run = analyze_all_rendered(inputs, &options, &batch, render, |_, report, rendered| {
         if write_error.is_none() {
-            if let Err(e) = emit(report, &mut out) {
+            if let Err(e) = emit(report, rendered, &mut out) {
                 write_error = Some(e);
             }
         }

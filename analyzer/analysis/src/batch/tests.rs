@@ -161,3 +161,33 @@ fn discovery_is_sorted_recursive_and_shards_without_overlap() {
     assert_eq!(moved, names(&root));
     let _ = std::fs::remove_dir_all(&root);
 }
+
+/// A panic that escapes `work` (analysis guards its own; this is the pool's last line) ends
+/// the batch with that panic instead of leaving the sink waiting for the lost chunk.
+#[test]
+fn a_panicking_worker_ends_the_batch_instead_of_hanging_it() {
+    let options = BatchOptions {
+        jobs: 2,
+        progress: None,
+    };
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let outcome = std::panic::catch_unwind(|| {
+            let _ = run_batch(
+                inputs(500),
+                &options,
+                |input| {
+                    let n: u64 = input.path().to_string_lossy().parse().unwrap();
+                    assert!(n != 137, "input 137 fails");
+                    n
+                },
+                |_, _| {},
+            );
+        });
+        let _ = done_tx.send(outcome.is_err());
+    });
+    let panicked = done_rx
+        .recv_timeout(std::time::Duration::from_secs(20))
+        .expect("the batch hung after a worker panicked");
+    assert!(panicked, "the worker's panic was lost");
+}
