@@ -47,7 +47,7 @@ pub const TARGETS: &[Target] = &[
     Target {
         name: "unwind",
         reads: "unwind data: an image (PE headers, exception directory, UNWIND_INFO, code) and \
-                a stack, walked as x64 and as x86",
+                a stack, walked as x64, ARM64 (.pdata and .xdata) and x86",
         run: unwind_stack,
     },
     Target {
@@ -303,6 +303,14 @@ fn unwind_stack(data: &[u8]) {
         rip: IMAGE_BASE + word(0),
     };
     let _ = unwind::walk_x64(start, &space, &space);
+    let mut arm64 = unwind::Arm64Registers {
+        pc: IMAGE_BASE + (word(0) & !3),
+        sp: STACK_BASE + (word(2) & !7),
+        ..unwind::Arm64Registers::default()
+    };
+    arm64.x[29] = STACK_BASE + word(4);
+    arm64.x[30] = IMAGE_BASE + word(6);
+    let _ = unwind::walk_arm64(arm64, &space, &space);
     let start = unwind::X86Registers {
         eip: (IMAGE_BASE + word(0)) as u32,
         esp: (STACK_BASE + word(2)) as u32,

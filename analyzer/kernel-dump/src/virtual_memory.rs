@@ -76,7 +76,14 @@ pub enum Paging {
         /// Page directory physical address.
         pd: u64,
     },
-    /// No translation available (ARM64, unknown machine).
+    /// ARM64, 4 KiB granule, 48-bit addresses: four levels of 8-byte descriptors; the root is
+    /// the DirectoryTableBase (a TTBR value: ASID and CnP bits are not part of the address).
+    /// Windows indexes the kernel half through the same root.
+    Arm64 {
+        /// Level 0 table physical address.
+        root: u64,
+    },
+    /// No translation available (unknown machine).
     Unsupported(&'static str),
 }
 
@@ -91,7 +98,9 @@ impl Paging {
             0x14C => Paging::NonPae {
                 pd: dtb & 0xFFFF_F000,
             },
-            0xAA64 => Paging::Unsupported("ARM64 address translation is not implemented"),
+            0xAA64 => Paging::Arm64 {
+                root: dtb & ARM64_ADDRESS,
+            },
             _ => Paging::Unsupported("unknown machine type: no address translation"),
         }
     }
@@ -151,6 +160,38 @@ fn last_level(va: u64, entry: u64, entry_pa: u64) -> Result<u64, KernelError> {
     }
 }
 
+/// ARM64 descriptor output address (bits 12..47).
+const ARM64_ADDRESS: u64 = 0x0000_FFFF_FFFF_F000;
+
+/// ARM64: descriptors whose bits 1:0 are 0b11 point at the next table (levels 0 to 2) or map a
+/// page (level 3); 0b01 maps a 1 GiB (level 1) or 2 MiB (level 2) block; bit 0 clear is
+/// invalid.
+fn translate_arm64(root: u64, mem: &impl PhysicalRead, va: u64) -> Result<u64, KernelError> {
+    const LEVELS: [(&str, u32); 4] = [("L0", 39), ("L1", 30), ("L2", 21), ("L3", 12)];
+    let mut table = root;
+    for (depth, (level, shift)) in LEVELS.into_iter().enumerate() {
+        let pa = table + ((va >> shift) & 0x1FF) * 8;
+        let e = entry64(mem, pa)?;
+        let kind = e & 3;
+        let not_mapped = KernelError::NotMapped {
+            va,
+            level,
+            entry: e,
+            entry_pa: pa,
+        };
+        match (depth, kind) {
+            (3, 3) => return Ok((e & ARM64_ADDRESS) | (va & 0xFFF)),
+            (1 | 2, 1) => {
+                let span = (1u64 << shift) - 1;
+                return Ok((e & ARM64_ADDRESS & !span) | (va & span));
+            }
+            (0..=2, 3) => table = e & ARM64_ADDRESS,
+            _ => return Err(not_mapped),
+        }
+    }
+    Err(KernelError::VirtualNotInDump { va })
+}
+
 /// Translates `va` to a physical address.
 pub fn translate(paging: Paging, mem: &impl PhysicalRead, va: u64) -> Result<u64, KernelError> {
     match paging {
@@ -196,6 +237,7 @@ pub fn translate(paging: Paging, mem: &impl PhysicalRead, va: u64) -> Result<u64
             let e = last_level(va, entry32(mem, pa)?, pa)?;
             Ok((e & 0xFFFF_F000) | (va & 0xFFF))
         }
+        Paging::Arm64 { root } => translate_arm64(root, mem, va),
         Paging::Unsupported(reason) => Err(KernelError::NoPageData {
             offset: 0x30,
             reason,
@@ -314,6 +356,43 @@ mod tests {
         assert!(matches!(
             translate(paging, &m, VA),
             Err(KernelError::NotMapped { level: "PDE", .. })
+        ));
+    }
+
+    /// ARM64 descriptors: table (0b11) at levels 0-2, page (0b11) at level 3 with the access
+    /// flag and upper attributes (UXN/PXN) set, a 2 MiB block (0b01) at level 2, an invalid
+    /// entry; the TTBR's ASID is not part of the root.
+    #[test]
+    fn arm64_4k_granule() {
+        let mut m = FakePhys::default();
+        let root = 0x8_1000u64;
+        let ttbr_with_asid = 0x0042_0000_0008_1000u64;
+        let [i0, i1, i2, i3] = x64_indices(VA);
+        m.put64(root + i0 * 8, 0x20_0000 | 3);
+        m.put64(0x20_0000 + i1 * 8, 0x30_0000 | 3);
+        m.put64(0x30_0000 + i2 * 8, 0x40_0000 | 3);
+        m.put64(0x40_0000 + i3 * 8, 0x0060_0000_5555_5000 | 0x400 | 0x3);
+        let paging = Paging::for_machine(0xAA64, ttbr_with_asid, false);
+        assert_eq!(paging, Paging::Arm64 { root });
+        assert_eq!(translate(paging, &m, VA).unwrap(), 0x5555_534C);
+        // A 2 MiB block at level 2.
+        m.put64(0x30_0000 + i2 * 8, 0x7740_0000 | 0x401);
+        assert_eq!(
+            translate(paging, &m, VA).unwrap(),
+            0x7740_0000 | (VA & 0x1F_FFFF)
+        );
+        // A block descriptor at level 3 is reserved: not mapped.
+        m.put64(0x30_0000 + i2 * 8, 0x40_0000 | 3);
+        m.put64(0x40_0000 + i3 * 8, 0x5555_5000 | 1);
+        assert!(matches!(
+            translate(paging, &m, VA),
+            Err(KernelError::NotMapped { level: "L3", .. })
+        ));
+        // An invalid level 1 descriptor.
+        m.put64(0x20_0000 + i1 * 8, 0x30_0000);
+        assert!(matches!(
+            translate(paging, &m, VA),
+            Err(KernelError::NotMapped { level: "L1", .. })
         ));
     }
 

@@ -8,6 +8,9 @@
 //!   interrupted code), and a function's epilog when the context stopped inside one.
 //! - **x86** ([`walk_x86`]): frame data from symbols (`STACK WIN`: FPO records and frame-data
 //!   programs, supplied by the caller as [`X86FrameData`]), then the EBP chain.
+//! - **ARM64** ([`walk_arm64`]): `.pdata` entries with packed unwind data (the canonical
+//!   frame) or `.xdata` unwind codes (every code but SVE allocations and trap frames), a leaf
+//!   function's return address in LR, machine frames and CONTEXT records.
 //! - Where unwinding cannot go on (an address outside every image, an image whose bytes are
 //!   not available, data that leads nowhere), the stack is scanned for a return address into
 //!   an image, preceded by a call instruction; those frames are [`Trust::Scan`].
@@ -16,6 +19,7 @@
 //! is dump memory and an image's bytes come from the dump or from an image store. Nothing here
 //! panics on any input, and every walk is bounded ([`MAX_FRAMES`]).
 
+mod arm64;
 mod pe;
 mod scan;
 mod x64;
@@ -26,6 +30,7 @@ mod tests;
 
 use serde::Serialize;
 
+pub use arm64::{walk_arm64, Arm64Registers};
 pub use pe::ExceptionDirectory;
 pub use x64::{walk_x64, X64Registers};
 pub use x86::{walk_x86, X86Callee, X86FrameData, X86Registers};
@@ -74,8 +79,8 @@ pub trait Images {
 pub enum Trust {
     /// The context record itself (the first frame, or a `.cxr` / `.trap` record).
     Context,
-    /// Unwound with unwind data: x64 `UNWIND_INFO` from the image, x86 `STACK WIN` frame data
-    /// from symbols.
+    /// Unwound with unwind data: x64 `UNWIND_INFO` or ARM64 `.pdata`/`.xdata` from the image,
+    /// x86 `STACK WIN` frame data from symbols.
     CallFrameInfo,
     /// Followed the frame-pointer chain (x86 EBP).
     FramePointer,

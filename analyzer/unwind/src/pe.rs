@@ -11,7 +11,7 @@ const MAX_ENTRIES: u64 = 1 << 20;
 pub struct ExceptionDirectory {
     /// RVA of the first entry.
     pub rva: u64,
-    /// Number of 12-byte entries.
+    /// Number of entries.
     pub entries: u64,
 }
 
@@ -27,7 +27,13 @@ pub(crate) fn u32_at(image: &dyn Image, rva: u64) -> Option<u32> {
 
 impl ExceptionDirectory {
     /// Reads the PE headers at RVA 0; `None` when they are unreadable or there is no table.
+    /// x64 entries (12 bytes).
     pub fn of(image: &dyn Image) -> Option<ExceptionDirectory> {
+        Self::of_entries(image, 12)
+    }
+
+    /// As [`ExceptionDirectory::of`], for entries of `entry_size` bytes (ARM64's are 8).
+    pub fn of_entries(image: &dyn Image, entry_size: u64) -> Option<ExceptionDirectory> {
         if u16_at(image, 0)? != 0x5A4D {
             return None; // "MZ"
         }
@@ -46,7 +52,7 @@ impl ExceptionDirectory {
         }
         let rva = u64::from(u32_at(image, dirs_at + 3 * 8)?);
         let size = u64::from(u32_at(image, dirs_at + 3 * 8 + 4)?);
-        let entries = size / 12;
+        let entries = size / entry_size.max(1);
         (rva != 0 && entries > 0 && entries <= MAX_ENTRIES && rva < image.size())
             .then_some(ExceptionDirectory { rva, entries })
     }

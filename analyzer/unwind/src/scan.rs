@@ -59,3 +59,41 @@ pub(crate) fn find_return(
     }
     None
 }
+
+/// Whether the instruction before `address` is an ARM64 call (`bl`, `blr`, or an
+/// authenticated `blraa`/`blrab`); `true` when the code is not available to check.
+fn follows_arm64_call(image: &dyn Image, address: u64) -> bool {
+    let Some(rva) = address
+        .checked_sub(image.base())
+        .and_then(|r| r.checked_sub(4))
+    else {
+        return false;
+    };
+    let mut before = [0u8; 4];
+    if !image.read_rva(rva, &mut before) {
+        return true;
+    }
+    let insn = u32::from_le_bytes(before);
+    insn & 0xFC00_0000 == 0x9400_0000 // bl imm26
+        || insn & 0xFFFF_FC1F == 0xD63F_0000 // blr xN
+        || insn & 0xFEFF_F800 == 0xD63F_0800 // blraa / blrab / blraaz / blrabz
+}
+
+/// As [`find_return`] for ARM64: 8-byte slots whose value follows a call instruction.
+pub(crate) fn find_return_arm64(
+    memory: &dyn Memory,
+    images: &dyn Images,
+    from: u64,
+) -> Option<(u64, u64)> {
+    let mut slot = from.checked_add(7)? / 8 * 8;
+    for _ in 0..MAX_SLOTS {
+        let value = memory.u64_at(slot)?;
+        if let Some(image) = images.image_at(value) {
+            if value != image.base() && value % 4 == 0 && follows_arm64_call(image, value) {
+                return Some((value, slot));
+            }
+        }
+        slot = slot.checked_add(8)?;
+    }
+    None
+}

@@ -12,7 +12,9 @@ use kernel_dump::pe_file::PeFile;
 use kernel_dump::virtual_memory::VirtualRead;
 use kernel_dump::{Context, KernelDump};
 use symbols::image_store::ImageStore;
-use unwind::{Frame, Image, Images, Memory, X64Registers, X86FrameData, X86Registers};
+use unwind::{
+    Arm64Registers, Frame, Image, Images, Memory, X64Registers, X86FrameData, X86Registers,
+};
 
 /// The dump's virtual memory.
 struct DumpMemory<'d, 'a>(&'d KernelDump<'a>);
@@ -94,9 +96,8 @@ fn x64_registers(context: &Context) -> X64Registers {
     regs
 }
 
-/// Walks the stack of the dump's context (x64 unwind data; x86 frame data from symbols, then the
-/// EBP chain); `None` without a context, or for an architecture not walked (ARM64: scanned as
-/// before).
+/// Walks the stack of the dump's context (x64 and ARM64 unwind data; x86 frame data from
+/// symbols, then the EBP chain); `None` without a context or for another architecture.
 pub(crate) fn walk(
     dump: &KernelDump<'_>,
     modules: &[LoadedModule],
@@ -152,6 +153,31 @@ pub(crate) fn walk_context(
             };
             Some(unwind::walk_x86(start, &memory, &images, frame_data))
         }
+        "ARM64" => Some(unwind::walk_arm64(
+            arm64_registers(context),
+            &memory,
+            &images,
+        )),
         _ => None,
     }
+}
+
+/// ARM64 registers from a decoded context.
+fn arm64_registers(context: &Context) -> Arm64Registers {
+    let mut regs = Arm64Registers {
+        pc: context.pc,
+        sp: context.sp,
+        ..Arm64Registers::default()
+    };
+    for (name, value) in &context.registers {
+        let index = match *name {
+            "fp" => Some(29),
+            "lr" => Some(30),
+            n => n.strip_prefix('x').and_then(|i| i.parse::<usize>().ok()),
+        };
+        if let Some(slot) = index.and_then(|i| regs.x.get_mut(i)) {
+            *slot = *value;
+        }
+    }
+    regs
 }
