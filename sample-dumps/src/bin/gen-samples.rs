@@ -12,6 +12,9 @@
 //! `gen-samples --share-corpus DIR BUCKETS HITS`: write a share-sized CER corpus (buckets,
 //! hits, tracking logs, dumpsig's indexes, damaged entries) into DIR; never committed.
 //!
+//! `gen-samples --arm64 PATH`: write the ARM64 kernel dump (`.pdata`-unwound stack with
+//! decoys); never committed.
+//!
 //! `gen-samples --cab PATH mszip|lzx21 MIB`: write a report CAB holding a MIB-MiB minidump-like
 //! file and WER metadata, MSZIP or LZX (2 MiB window), for the CAB extraction benchmark.
 
@@ -43,6 +46,25 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         };
         return match sample_dumps::kernel::sparse_full_dump(&PathBuf::from(path), size) {
+            Ok(()) => {
+                println!("{path}");
+                ExitCode::SUCCESS
+            }
+            Err(err) => {
+                eprintln!("gen-samples: cannot write {path}: {err}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    if args.first().map(String::as_str) == Some("--arm64") {
+        let Some(path) = args.get(1) else {
+            eprintln!("usage: gen-samples --arm64 PATH");
+            return ExitCode::from(2);
+        };
+        let written = sample_dumps::kernel::arm64_dump()
+            .map_err(|e| e.to_string())
+            .and_then(|d| std::fs::write(path, d.bytes).map_err(|e| e.to_string()));
+        return match written {
             Ok(()) => {
                 println!("{path}");
                 ExitCode::SUCCESS

@@ -362,6 +362,7 @@ pub fn kernel_bucket_dump(case: &KernelBucketCase) -> Result<KernelBucketDump, G
         }),
         verifier_level: Some(if case.verifier { 0x209BB } else { 0 }),
         x86_fpo: Vec::new(),
+        arm64_frames: Vec::new(),
     };
     let system = build(&spec)?;
     let opts = DumpOpts {

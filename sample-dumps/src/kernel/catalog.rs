@@ -136,6 +136,7 @@ pub(crate) fn module(
             original_name: original.to_string(),
             product: product.to_string(),
             unwind: Vec::new(),
+            arm64: None,
         },
         large_page: false,
         transition_rsrc: false,

@@ -63,7 +63,11 @@ pub(crate) fn header_info(
         pfn_database: sys.pfn_database,
         ps_loaded_module_list: sys.ps_loaded_module_list,
         ps_active_process_head: sys.ps_active_process_head,
-        machine: if w == 4 { 0x14C } else { 0x8664 },
+        machine: match (sys.machine.paging, w) {
+            (super::paging::Paging::Arm64, _) => 0xAA64,
+            (_, 4) => 0x14C,
+            _ => 0x8664,
+        },
         processors: sys.processors,
         bugcheck: sys.bugcheck,
         params: sys.params,

@@ -25,6 +25,25 @@ pub(crate) struct Regs {
     pub(crate) r8: u64,
     /// R9 (x64 only).
     pub(crate) r9: u64,
+    /// LR (ARM64 only; x0 is `cx`, x29 is `bp`).
+    pub(crate) lr: u64,
+}
+
+/// An ARM64 CONTEXT (0x390 bytes): ContextFlags 0, Cpsr 0x4, X0..X28 0x08.., Fp 0xF0, Lr 0xF8,
+/// Sp 0x100, Pc 0x108.
+pub(crate) fn context_arm64(r: &Regs) -> Vec<u8> {
+    let mut b = Buf::zeroed(0x390);
+    b.u32(0x00, 0x0040_0007); // CONTEXT_ARM64 | CONTROL | INTEGER | FLOATING_POINT
+    b.u32(0x04, 0x6000_0005); // EL1h
+    b.u64(0x08, r.cx);
+    b.u64(0x10, r.dx);
+    b.u64(0x18, r.r8);
+    b.u64(0x20, r.r9);
+    b.u64(0xF0, r.bp);
+    b.u64(0xF8, r.lr);
+    b.u64(0x100, r.sp);
+    b.u64(0x108, r.ip);
+    b.into_vec()
 }
 
 /// An x64 CONTEXT (0x4D0 bytes): ContextFlags 0x30, segments 0x38.., EFlags 0x44, Rax 0x78,

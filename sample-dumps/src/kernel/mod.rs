@@ -16,6 +16,9 @@
 //! Pages that exist in the run list but were never written hold the marker `FREEPAGE` and
 //! their PFN, so a mistranslated read is easy to recognise.
 
+mod arm64_sample;
+mod arm64_stack;
+mod arm64_unwind;
 mod buckets;
 mod catalog;
 mod current_thread;
@@ -36,10 +39,12 @@ mod unwind_info;
 mod whea;
 mod writer;
 mod x86_frames;
+mod x86_stack;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+pub use arm64_sample::{arm64_dump, Arm64Dump};
 pub use buckets::{kernel_bucket_dump, CaseFrame, CaseParam, KernelBucketCase, KernelBucketDump};
 pub use x86_frames::{x86_frame_data_dump, X86FrameDataDump};
 

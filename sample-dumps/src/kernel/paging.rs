@@ -1,6 +1,7 @@
-//! Page-table builders for the three paging modes Windows kernel dumps use: x86 without PAE
-//! (10/10/12, 4-byte entries), x86 PAE (2/9/9/12, 8-byte entries, PDPT at CR3 & ~0x1F) and x64
-//! (9/9/9/9/12). The tables live in the simulated physical memory and are dumped with it.
+//! Page-table builders for the paging modes Windows kernel dumps use: x86 without PAE
+//! (10/10/12, 4-byte entries), x86 PAE (2/9/9/12, 8-byte entries, PDPT at CR3 & ~0x1F), x64
+//! (9/9/9/9/12), and ARM64 with the 4 KiB granule (9/9/9/9/12; 0b11 tables and pages, 0b01
+//! blocks). The tables live in the simulated physical memory and are dumped with it.
 
 use super::phys::PhysMem;
 use super::writer::PAGE;
@@ -15,6 +16,9 @@ pub(crate) enum Paging {
     X86Pae,
     /// x64, four levels.
     X64,
+    /// ARM64, 4 KiB granule, four levels of 8-byte descriptors (table/page 0b11, block 0b01),
+    /// the root in DirectoryTableBase for both halves.
+    Arm64,
 }
 
 /// What a mapped page holds (decides the protection bits).
@@ -37,6 +41,12 @@ const SW_WRITE: u64 = 0x800;
 const NX: u64 = 1 << 63;
 /// Upper-level (non-leaf) entry flags.
 const TABLE: u64 = P | RW | ACC | DIRTY;
+/// ARM64: table descriptor; page descriptor with the access flag; its execute-never bits
+/// (PXN, UXN); a block descriptor with the access flag.
+const ARM64_TABLE: u64 = 0b11;
+const ARM64_PAGE: u64 = 0b11 | 0x400;
+const ARM64_XN: u64 = (1 << 53) | (1 << 54);
+const ARM64_BLOCK: u64 = 0b01 | 0x400;
 /// Offset of the PAE PDPT inside its page (CR3 need only be 32-byte aligned).
 const PAE_PDPT_OFFSET: u64 = 0x20;
 /// x64 self-map PML4 slot used by Windows 7 / 8.1 (0xFFFFF680`00000000).
@@ -84,6 +94,7 @@ impl Machine {
                 phys.write(pa + X64_SELF_MAP * 8, &((pa | TABLE) | NX).to_le_bytes())?;
                 pa
             }
+            Paging::Arm64 => root_pfn * PAGE,
         };
         Ok(Self { paging, phys, root })
     }
@@ -95,7 +106,7 @@ impl Machine {
 
     /// Pointer width of the machine in bytes.
     pub(crate) fn ptr_width(&self) -> usize {
-        if self.paging == Paging::X64 {
+        if matches!(self.paging, Paging::X64 | Paging::Arm64) {
             8
         } else {
             4
@@ -111,6 +122,12 @@ impl Machine {
     }
 
     fn leaf_flags(&self, prot: Prot) -> u64 {
+        if self.paging == Paging::Arm64 {
+            return match prot {
+                Prot::Code => ARM64_PAGE,
+                Prot::Data => ARM64_PAGE | ARM64_XN,
+            };
+        }
         let nx = if self.paging == Paging::X86 { 0 } else { NX };
         match prot {
             Prot::Code => P | ACC | GLOBAL,
@@ -124,7 +141,7 @@ impl Machine {
         match self.paging {
             Paging::X86 => vec![(va >> 22) & 0x3ff, (va >> 12) & 0x3ff],
             Paging::X86Pae => vec![(va >> 30) & 3, (va >> 21) & 0x1ff, (va >> 12) & 0x1ff],
-            Paging::X64 => vec![
+            Paging::X64 | Paging::Arm64 => vec![
                 (va >> 39) & 0x1ff,
                 (va >> 30) & 0x1ff,
                 (va >> 21) & 0x1ff,
@@ -162,9 +179,14 @@ impl Machine {
                     return Err(GenError::new("PAE PDPTE missing"));
                 }
                 let pfn = self.phys.alloc()?;
-                self.write_entry(epa, (pfn * PAGE) | TABLE)?;
+                let table_flags = if self.paging == Paging::Arm64 {
+                    ARM64_TABLE
+                } else {
+                    TABLE
+                };
+                self.write_entry(epa, (pfn * PAGE) | table_flags)?;
                 table = pfn * PAGE;
-            } else if e & PS != 0 && self.large_size_at(level, levels).is_some() {
+            } else if self.is_large(e) && self.large_size_at(level, levels).is_some() {
                 return Err(GenError::new(format!(
                     "{va:#x} already inside a large page"
                 )));
@@ -185,6 +207,11 @@ impl Machine {
     /// Maps `va` with a transition PTE (not valid, bit 11 set, bit 10 clear, protection
     /// read-write): the data is still in `pfn` and readers must follow it.
     pub(crate) fn map_transition(&mut self, va: u64, pfn: u64) -> Result<(), GenError> {
+        if self.paging == Paging::Arm64 {
+            return Err(GenError::new(
+                "transition PTEs are written for x86 and x64 only",
+            ));
+        }
         let epa = self.entry_for(va, 0)?;
         self.write_entry(epa, (pfn * PAGE) | SW_WRITE | (4 << 5))
     }
@@ -202,10 +229,20 @@ impl Machine {
     fn large_size_at(&self, level: usize, levels: usize) -> Option<u64> {
         if level + 2 == levels {
             Some(self.large_page_size())
-        } else if self.paging == Paging::X64 && level == 1 {
+        } else if matches!(self.paging, Paging::X64 | Paging::Arm64) && level == 1 {
             Some(1 << 30)
         } else {
             None
+        }
+    }
+
+    /// Whether a valid non-leaf entry maps a large page (x86/x64 PS bit; ARM64 block
+    /// descriptor, bits 1:0 = 0b01).
+    fn is_large(&self, e: u64) -> bool {
+        if self.paging == Paging::Arm64 {
+            e & 3 == 1
+        } else {
+            e & PS != 0
         }
     }
 
@@ -217,7 +254,11 @@ impl Machine {
         }
         self.phys.reserve(pfn, size / PAGE)?;
         let epa = self.entry_for(va, 1)?;
-        let flags = P | RW | ACC | DIRTY | PS | GLOBAL | SW_WRITE;
+        let flags = if self.paging == Paging::Arm64 {
+            ARM64_BLOCK
+        } else {
+            P | RW | ACC | DIRTY | PS | GLOBAL | SW_WRITE
+        };
         self.write_entry(epa, (pfn * PAGE) | flags)
     }
 
@@ -243,7 +284,7 @@ impl Machine {
                 return None;
             }
             if let (false, true, Some(size)) =
-                (leaf, e & PS != 0, self.large_size_at(level, levels))
+                (leaf, self.is_large(e), self.large_size_at(level, levels))
             {
                 return Some((e & mask & !(size - 1)) | (va & (size - 1)));
             }

@@ -39,6 +39,9 @@ pub(crate) struct ImageSpec {
     pub(crate) product: String,
     /// x64 functions with unwind data (`.pdata` in the `.rdata` page), sorted by address.
     pub(crate) unwind: Vec<super::unwind_info::FunctionUnwind>,
+    /// An ARM64 image (machine 0xAA64), with these functions' unwind data (`.pdata` and
+    /// `.xdata` in the `.rdata` page), sorted by address.
+    pub(crate) arm64: Option<Vec<super::arm64_unwind::Arm64Function>>,
 }
 
 /// Section RVAs derived from SizeOfImage.
@@ -126,7 +129,14 @@ impl ImageSpec {
         // PE signature and IMAGE_FILE_HEADER.
         b.put(lfanew, b"PE\0\0");
         let fh = lfanew + 4;
-        b.u16(fh, if self.pe64 { 0x8664 } else { 0x14C });
+        b.u16(
+            fh,
+            match (self.arm64.is_some(), self.pe64) {
+                (true, _) => 0xAA64,
+                (false, true) => 0x8664,
+                (false, false) => 0x14C,
+            },
+        );
         b.u16(fh + 2, 5);
         b.u32(fh + 4, self.timestamp);
         let opt_size: usize = if self.pe64 { 0xF0 } else { 0xE0 };
@@ -184,7 +194,10 @@ impl ImageSpec {
         b.u32(dir(2) + 4, rsrc_len);
         b.u32(dir(5), l.reloc);
         b.u32(dir(5) + 4, 0x0C);
-        if self.pe64 && !self.unwind.is_empty() {
+        if let Some(functions) = self.arm64.as_ref().filter(|f| !f.is_empty()) {
+            b.u32(dir(3), l.rdata + super::unwind_info::PDATA_OFF);
+            b.u32(dir(3) + 4, 8 * functions.len() as u32);
+        } else if self.pe64 && !self.unwind.is_empty() {
             b.u32(dir(3), l.rdata + super::unwind_info::PDATA_OFF);
             b.u32(dir(3) + 4, 12 * self.unwind.len() as u32);
         }
@@ -298,7 +311,9 @@ impl ImageSpec {
         b.u32(d + 20, l.rdata + RSDS_OFF);
         b.u32(d + 24, self.rdata_file_offset() + RSDS_OFF);
         b.put(RSDS_OFF as usize, rsds.as_slice());
-        if self.pe64 && !self.unwind.is_empty() {
+        if let Some(functions) = &self.arm64 {
+            super::arm64_unwind::write_arm64_unwind(&mut b, l.rdata, functions);
+        } else if self.pe64 && !self.unwind.is_empty() {
             super::unwind_info::write_unwind(&mut b, l.rdata, &self.unwind);
         }
         b.into_vec()

@@ -105,6 +105,7 @@ pub(crate) fn system(
         pool_objects: Vec::new(),
         verifier_level: None,
         x86_fpo: Vec::new(),
+        arm64_frames: Vec::new(),
     }
 }
 

@@ -8,6 +8,7 @@ use super::paging::{Machine, Paging, Prot};
 use super::pe_image::ImageSpec;
 use super::phys::{PhysMem, Run};
 use super::writer::{Buf, Prng, PAGE};
+use super::x86_stack::x86_slots;
 use super::GenError;
 
 /// A module to load.
@@ -112,6 +113,9 @@ pub(crate) struct SystemSpec {
     /// `frames[k]` (the callee's parameters, the function's saved registers and locals), not
     /// in an EBP block, and the EBP chain passes it by.
     pub(crate) x86_fpo: Vec<(usize, u64)>,
+    /// ARM64: the frame of the stopped function, then of each function a return address lies
+    /// in (the stack is laid out by them; required for [`Paging::Arm64`]).
+    pub(crate) arm64_frames: Vec<super::arm64_unwind::Arm64Layout>,
 }
 
 /// The built machine and what the dump header needs to say about it.
@@ -185,7 +189,7 @@ fn eprocess_offsets(paging: Paging, build: u32) -> (u64, u64, u64, u64) {
     match (paging, build) {
         (Paging::X64, b) if b < 9200 => (0x180, 0x188, 0x2E0, 0x28),
         (Paging::X64, b) if b < 19041 => (0x2E0, 0x2E8, 0x450, 0x28),
-        (Paging::X64, _) => (0x440, 0x448, 0x5A8, 0x28),
+        (Paging::X64 | Paging::Arm64, _) => (0x440, 0x448, 0x5A8, 0x28),
         _ => (0xB4, 0xB8, 0x16C, 0x18),
     }
 }
@@ -308,8 +312,9 @@ pub(crate) fn build(spec: &SystemSpec) -> Result<System, GenError> {
 
     // Each return address on the stack follows a call (`call rel32`, E8), as on a real stack:
     // a stack scan takes nothing else.
+    let arm64 = spec.paging == Paging::Arm64;
     for f in frames.iter().chain(decoys.iter().map(|d| &d.1)) {
-        let site = f.wrapping_sub(5);
+        let site = f.wrapping_sub(if arm64 { 4 } else { 5 });
         let in_code = |a: u64| {
             spec.modules.iter().any(|d| {
                 let l = d.image.layout();
@@ -318,7 +323,13 @@ pub(crate) fn build(spec: &SystemSpec) -> Result<System, GenError> {
         };
         if in_code(site) && in_code(*f) && m.translate(site).is_some() && m.translate(*f).is_some()
         {
-            m.write(site, &[0xE8, 0x10, 0x00, 0x00, 0x00])?;
+            // ARM64: `bl` (opcode 100101, imm26 16 instructions on).
+            let call: &[u8] = if arm64 {
+                &[0x10, 0, 0, 0x94]
+            } else {
+                &[0xE8, 0x10, 0, 0, 0]
+            };
+            m.write(site, call)?;
         }
     }
 
@@ -434,7 +445,12 @@ pub(crate) fn build(spec: &SystemSpec) -> Result<System, GenError> {
     }
     m.write(spec.stack_va, junk.as_slice())?;
     let mut rng = Prng::new(u64::from(spec.bugcheck));
-    let regs = if w == 8 {
+    let regs = if spec.paging == Paging::Arm64 {
+        let (sp, f) = (spec.stack_va + SP_OFFSET, &spec.arm64_frames);
+        let mut r = super::arm64_stack::write_arm64_stack(&mut m, sp, ip, &frames, f, &decoys)?;
+        (r.cx, r.dx, r.r8, r.r9) = (u64::from(spec.bugcheck), params[0], params[1], params[2]);
+        r
+    } else if w == 8 {
         let sp = spec.stack_va + SP_OFFSET;
         let mut pos = sp;
         for (i, f) in frames.iter().enumerate() {
@@ -470,7 +486,7 @@ pub(crate) fn build(spec: &SystemSpec) -> Result<System, GenError> {
     } else {
         let sp = spec.stack_va + SP_OFFSET + 0x40;
         let bp = sp + 0x1C;
-        let slots = x86_slots(spec, frames.len(), bp, &mut rng)?;
+        let slots = x86_slots(&spec.x86_fpo, frames.len(), bp, &mut rng)?;
         for (i, (f, (slot, block))) in frames.iter().zip(&slots).enumerate() {
             m.write_ptr(*slot, *f)?;
             if *block {
@@ -529,7 +545,9 @@ pub(crate) fn build(spec: &SystemSpec) -> Result<System, GenError> {
         t.u64(0x188, 0x18);
         m.write(trap, t.as_slice())?;
     }
-    let context = if w == 8 {
+    let context = if spec.paging == Paging::Arm64 {
+        super::header::context_arm64(&regs)
+    } else if w == 8 {
         context_x64(&regs)
     } else {
         context_x86(&regs)
@@ -554,47 +572,4 @@ pub(crate) fn build(spec: &SystemSpec) -> Result<System, GenError> {
         stack_end: spec.stack_va + STACK_SIZE,
         eprocess,
     })
-}
-
-/// x86: where each return address goes, and whether it is in an EBP block (`[slot - 4]` the
-/// saved EBP) or, above a function without a frame pointer, a bare slot.
-fn x86_slots(
-    spec: &SystemSpec,
-    count: usize,
-    first_block: u64,
-    rng: &mut Prng,
-) -> Result<Vec<(u64, bool)>, GenError> {
-    let mut slots: Vec<(u64, bool)> = Vec::with_capacity(count);
-    let mut block = first_block;
-    for i in 0..count {
-        let fpo_below = i
-            .checked_sub(1)
-            .and_then(|k| spec.x86_fpo.iter().find(|(at, _)| *at == k));
-        let entry = match (slots.last(), fpo_below) {
-            (None, _) => (block + 4, true),
-            (Some((below, _)), Some((_, size))) => (below + 4 + size, false),
-            (Some((below, was_block)), None) => {
-                let gap = if i == 1 {
-                    0x40
-                } else {
-                    0x28 + 4 * rng.below(24)
-                };
-                // Above a bare slot, the next function's block sits past its outgoing
-                // arguments.
-                block = if *was_block {
-                    block + gap
-                } else {
-                    below + 4 + gap
-                };
-                (block + 4, true)
-            }
-        };
-        slots.push(entry);
-    }
-    if spec.x86_fpo.iter().any(|(k, _)| *k == 0 || k + 1 >= count) {
-        return Err(GenError::new(
-            "an x86 FPO frame needs a frame below and above it (1 <= k < frames - 1)",
-        ));
-    }
-    Ok(slots)
 }

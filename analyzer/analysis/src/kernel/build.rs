@@ -178,8 +178,8 @@ pub(crate) fn build_report(
     let (modules, kdbg) = gather_modules(dump, &mut missing);
     let index = ModuleIndex::new(&modules);
     // The stack as the debugger builds it: unwound where the images' unwind data is in the
-    // dump, scanned (and marked so) where not. Without a walkable context (ARM64), the old
-    // scan of the saved stack.
+    // dump (or the image store), scanned (and marked so) where not. Without a walkable context
+    // (another machine type), the old scan of the saved stack.
     let codeviews: Vec<_> = modules.iter().map(|m| module_codeview(m, store)).collect();
     // x86 functions built without a frame pointer are walked through with the symbols' frame
     // data (x64 needs none: its unwind data is in the images).

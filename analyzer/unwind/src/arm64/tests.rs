@@ -75,7 +75,9 @@ fn packed(length: u32, reg_i: u32, cr: u32, frame: u32) -> u32 {
 /// An `.xdata` record: header (no epilog scopes: E set, epilog at code 0) and the codes.
 fn xdata(length: u32, codes: &[u8]) -> Vec<u8> {
     let words = codes.len().div_ceil(4) as u32;
-    let mut out = ((length / 4) | (1 << 21) | (words << 27)).to_le_bytes().to_vec();
+    let mut out = ((length / 4) | (1 << 21) | (words << 27))
+        .to_le_bytes()
+        .to_vec();
     out.extend_from_slice(codes);
     out.resize(4 + 4 * words as usize, 0xE4);
     out
