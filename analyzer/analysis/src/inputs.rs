@@ -145,9 +145,10 @@ impl Discovery {
                 let mut paths: Vec<(PathBuf, Option<fs::FileType>)> = entries
                     .filter_map(|e| e.ok().map(|e| (e.path(), e.file_type().ok())))
                     .collect();
-                // One folder's entries differ only in their names: comparing those alone
-                // gives the order comparing whole paths does, without re-parsing the folder.
-                paths.sort_by(|a, b| b.0.file_name().cmp(&a.0.file_name()));
+                // One folder's entries share the folder's path and differ in names without
+                // separators: comparing the paths' bytes gives the order comparing their
+                // components does, without parsing components on every comparison.
+                paths.sort_by(|a, b| b.0.as_os_str().cmp(a.0.as_os_str()));
                 self.stack.push(paths);
                 None
             }
