@@ -26,7 +26,8 @@ work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 minidump="sample-dumps/minidump/x86-dll-crash.dmp"
 kernel="sample-dumps/kernel/x64-bitmap.dmp"
-"$root/target/release/gen-samples" --cab "$work/small.cab" mszip 1 >/dev/null
+# A small report CAB as WER writes one: the minidump above, compressed, with its metadata.
+"$root/target/release/gen-samples" --cab "$work/small.cab" mszip --holding "$minidump" >/dev/null
 cab="$work/small.cab"
 echo "| file | size |"
 echo "|---|---:|"

@@ -31,7 +31,9 @@ measure() {
   local prefix="$1"
   shift
   /usr/bin/time -f "%e %M" -o "$work/time.txt" "$@" >/dev/null 2>"$work/stderr.txt" || true
-  read -r secs kib <"$work/time.txt"
+  # The last line: GNU time writes "Command exited with non-zero status N" first when the
+  # command fails (scan exits 1 when it finds damage, as this corpus has).
+  read -r secs kib < <(tail -n 1 "$work/time.txt")
   printf -v "${prefix}_s" '%s' "$secs"
   printf -v "${prefix}_mib" '%s' "$(awk -v k="$kib" 'BEGIN { printf "%.1f", k / 1024 }')"
 }

@@ -137,6 +137,10 @@ fn table() -> &'static Table {
 /// Adds every code of the names list the table does not describe, by name only (its
 /// parameters undescribed, its culprit from the stack).
 fn add_names(table: &mut Table, text: &'static str) {
+    // The codes described so far, looked up per name (a scan of the table for each of the
+    // ~500 names was a visible part of a one-dump run's start-up).
+    let mut described: std::collections::HashSet<u32> =
+        table.codes.iter().map(|c| c.code).collect();
     for (n, line) in text.lines().enumerate() {
         let line = line.trim();
         if line.is_empty() || line.starts_with('#') {
@@ -155,13 +159,10 @@ fn add_names(table: &mut Table, text: &'static str) {
             continue;
         };
         // Described already, or an `_M` variant whose base code is (it shares the meaning).
-        if table
-            .codes
-            .iter()
-            .any(|c| c.code == code || c.code == base_code(code))
-        {
+        if described.contains(&code) || described.contains(&base_code(code)) {
             continue;
         }
+        described.insert(code);
         table.codes.push(StopCode {
             code,
             name,

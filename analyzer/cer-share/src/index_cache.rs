@@ -71,7 +71,7 @@ impl IndexCache {
             self.refresh_shard(rel)?;
             self.checked.insert(rel.to_vec());
         }
-        match self.seen.get(rel) {
+        match self.seen.get_mut(rel) {
             Some(shard) => shard.contains(&self.root, line),
             None => Ok(false),
         }

@@ -3,8 +3,10 @@
 //! Each seen shard `dumpsig-seen/<x>.tsv` stays the append-only log every version of dumpsig
 //! reads and writes (one `<content id> TAB <subpath>` line per counted hit). Beside it,
 //! `<x>.tsv.sorted` is a sorted table of the SHA-256 digests of the log's lines up to a line
-//! boundary the table records (`indexed_len`): a fixed 32-byte record per line, looked up by
-//! binary search with positioned reads, never loaded. Only the log's lines past `indexed_len`
+//! boundary the table records (`indexed_len`): a fixed 32-byte record per line, never loaded.
+//! A lookup binary-searches the first record of every block of [`BLOCK`] records (read once,
+//! 1/256 of the table), then reads the one block that can hold the digest: one positioned read
+//! per lookup, on a file opened once per shard. Only the log's lines past `indexed_len`
 //! (the tail) are held in memory; when the tail grows past [`COMPACT_AT`] lines, the table is
 //! rebuilt by merging it with the tail (temp file, flushed, renamed over), and the tail
 //! empties.
@@ -35,6 +37,8 @@ const HEADER_LEN: u64 = 32;
 const RECORD_LEN: u64 = 32;
 /// Tail lines held in memory before the table is rebuilt: a few hundred KiB per shard.
 pub const COMPACT_AT: usize = 4096;
+/// Records per block: one lookup reads one block (8 KiB).
+const BLOCK: u64 = 256;
 
 type Record = [u8; 32];
 
@@ -57,6 +61,8 @@ pub(crate) struct SeenShard {
     count: u64,
     tail: HashSet<String>,
     table: PathBuf,
+    /// The table opened, with the first record of each block, once a lookup needed them.
+    fences: Option<(std::fs::File, Vec<Record>)>,
 }
 
 impl SeenShard {
@@ -76,6 +82,7 @@ impl SeenShard {
             count,
             tail,
             table,
+            fences: None,
         };
         if shard.tail.len() > COMPACT_AT {
             shard.compact(root, flush)?;
@@ -84,7 +91,7 @@ impl SeenShard {
     }
 
     /// Whether the shard holds `line`.
-    pub(crate) fn contains(&self, root: &Path, line: &str) -> Result<bool, ShareError> {
+    pub(crate) fn contains(&mut self, root: &Path, line: &str) -> Result<bool, ShareError> {
         if self.tail.contains(line) {
             return Ok(true);
         }
@@ -92,22 +99,40 @@ impl SeenShard {
             return Ok(false);
         }
         let want = digest(line);
-        let mut file =
-            jail::open(root, &self.table, jail::Mode::Read).map_err(io_err(&self.table))?;
-        let (mut lo, mut hi) = (0u64, self.count);
-        let mut record = [0u8; RECORD_LEN as usize];
-        while lo < hi {
-            let mid = lo + (hi - lo) / 2;
-            file.seek(SeekFrom::Start(HEADER_LEN + mid * RECORD_LEN))
-                .and_then(|_| file.read_exact(&mut record))
-                .map_err(io_err(&self.table))?;
-            match record.cmp(&want) {
-                std::cmp::Ordering::Equal => return Ok(true),
-                std::cmp::Ordering::Less => lo = mid + 1,
-                std::cmp::Ordering::Greater => hi = mid,
-            }
+        if self.fences.is_none() {
+            self.fences = Some(self.read_fences(root)?);
         }
-        Ok(false)
+        let Some((file, fences)) = &self.fences else {
+            return Ok(false);
+        };
+        // The block whose first record is the last one not above `want`.
+        let Some(block) = fences.partition_point(|f| *f <= want).checked_sub(1) else {
+            return Ok(false);
+        };
+        let first = block as u64 * BLOCK;
+        let records = BLOCK.min(self.count - first);
+        let mut bytes = vec![0u8; (records * RECORD_LEN) as usize];
+        read_at(file, &mut bytes, HEADER_LEN + first * RECORD_LEN).map_err(io_err(&self.table))?;
+        let found = bytes
+            .chunks_exact(RECORD_LEN as usize)
+            .collect::<Vec<_>>()
+            .binary_search_by(|r| (*r).cmp(&want[..]))
+            .is_ok();
+        Ok(found)
+    }
+
+    /// Opens the table and reads the first record of each block.
+    fn read_fences(&self, root: &Path) -> Result<(std::fs::File, Vec<Record>), ShareError> {
+        let file = jail::open(root, &self.table, jail::Mode::Read).map_err(io_err(&self.table))?;
+        let blocks = self.count.div_ceil(BLOCK);
+        let mut fences = Vec::with_capacity(usize::try_from(blocks).unwrap_or(0));
+        for b in 0..blocks {
+            let mut record = [0u8; RECORD_LEN as usize];
+            read_at(&file, &mut record, HEADER_LEN + b * BLOCK * RECORD_LEN)
+                .map_err(io_err(&self.table))?;
+            fences.push(record);
+        }
+        Ok((file, fences))
     }
 
     /// Records a line our own group appended.
@@ -194,6 +219,7 @@ impl SeenShard {
         jail::rename(root, &temp, &self.table).map_err(io_err(&self.table))?;
         self.indexed_len = self.log_len;
         self.count = count;
+        self.fences = None;
         // A fresh set: clear() would keep the capacity of every line read.
         self.tail = HashSet::new();
         Ok(())
@@ -203,6 +229,20 @@ impl SeenShard {
     #[cfg(test)]
     pub(crate) fn indexed(&self) -> (u64, u64) {
         (self.indexed_len, self.count)
+    }
+}
+
+/// Fills `buf` from `offset` of `file` (positioned reads: no seek, the file shared by lookups).
+fn read_at(file: &std::fs::File, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        std::os::unix::fs::FileExt::read_exact_at(file, buf, offset)
+    }
+    #[cfg(not(unix))]
+    {
+        let mut f = file;
+        f.seek(SeekFrom::Start(offset))?;
+        f.read_exact(buf)
     }
 }
 

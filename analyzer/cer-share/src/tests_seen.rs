@@ -37,14 +37,14 @@ fn lookups_find_every_line_before_and_after_the_table_is_built() {
     let root = &dir.0;
     let log = root.join("dumpsig-seen/a.tsv");
     append(&log, 0, 100);
-    let shard = SeenShard::open(root, log.clone(), false).unwrap();
+    let mut shard = SeenShard::open(root, log.clone(), false).unwrap();
     assert_eq!((shard.tail_len(), shard.indexed()), (100, (0, 0)));
     assert!(shard.contains(root, &line(42)).unwrap());
     assert!(!shard.contains(root, &line(100)).unwrap());
 
     // Past COMPACT_AT lines the table is built and the tail empties.
     append(&log, 100, COMPACT_AT + 500);
-    let shard = SeenShard::open(root, log.clone(), false).unwrap();
+    let mut shard = SeenShard::open(root, log.clone(), false).unwrap();
     let log_len = std::fs::metadata(&log).unwrap().len();
     assert_eq!(shard.tail_len(), 0);
     assert_eq!(shard.indexed(), (log_len, (COMPACT_AT + 500) as u64));
@@ -57,13 +57,13 @@ fn lookups_find_every_line_before_and_after_the_table_is_built() {
 
     // New lines after the table are the tail; a second rebuild merges them in.
     append(&log, COMPACT_AT + 500, COMPACT_AT + 600);
-    let shard = SeenShard::open(root, log.clone(), false).unwrap();
+    let mut shard = SeenShard::open(root, log.clone(), false).unwrap();
     assert_eq!(shard.tail_len(), 100);
     assert!(shard.contains(root, &line(COMPACT_AT + 550)).unwrap());
     assert!(shard.contains(root, &line(3)).unwrap());
     // Duplicate lines in the log (a redone append) are one record.
     append(&log, 0, COMPACT_AT + 10);
-    let shard = SeenShard::open(root, log.clone(), true).unwrap();
+    let mut shard = SeenShard::open(root, log.clone(), true).unwrap();
     assert_eq!(shard.tail_len(), 0);
     assert_eq!(shard.indexed().1, (COMPACT_AT + 600) as u64);
     assert!(shard.contains(root, &line(COMPACT_AT + 599)).unwrap());
@@ -91,11 +91,30 @@ fn a_damaged_or_foreign_table_is_ignored_and_rebuilt_from_the_log() {
     ];
     for bytes in damaged {
         std::fs::write(&table, &bytes).unwrap();
-        let shard = SeenShard::open(root, log.clone(), false).unwrap();
+        let mut shard = SeenShard::open(root, log.clone(), false).unwrap();
         assert_eq!(shard.tail_len(), 0, "rebuilt from the whole log");
         for i in [0, 77, COMPACT_AT] {
             assert!(shard.contains(root, &line(i)).unwrap());
         }
         assert_eq!(std::fs::read(&table).unwrap(), good);
+    }
+}
+
+/// Every line of a table of many blocks (the last one partial) is found through its block,
+/// none of a disjoint set is, and the first and last records of each block are found too.
+#[test]
+fn every_record_of_a_many_block_table_is_found_and_no_other() {
+    let dir = scratch("blocks");
+    let root = &dir.0;
+    let log = root.join("dumpsig-seen/b.tsv");
+    let n = 3 * COMPACT_AT + 77;
+    append(&log, 0, n);
+    let mut shard = SeenShard::open(root, log.clone(), false).unwrap();
+    assert_eq!((shard.tail_len(), shard.indexed().1), (0, n as u64));
+    for i in 0..n {
+        assert!(shard.contains(root, &line(i)).unwrap(), "line {i}");
+    }
+    for i in n..n + 2000 {
+        assert!(!shard.contains(root, &line(i)).unwrap(), "line {i}");
     }
 }

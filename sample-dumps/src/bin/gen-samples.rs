@@ -16,7 +16,8 @@
 //! decoys); never committed.
 //!
 //! `gen-samples --cab PATH mszip|lzx21 MIB`: write a report CAB holding a MIB-MiB minidump-like
-//! file and WER metadata, MSZIP or LZX (2 MiB window), for the CAB extraction benchmark.
+//! file and WER metadata, MSZIP or LZX (2 MiB window), for the CAB extraction benchmark;
+//! `gen-samples --cab PATH mszip|lzx21 --holding DUMP`: the same around the file DUMP.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -82,11 +83,24 @@ fn main() -> ExitCode {
             _ => None,
         };
         let mib: Option<usize> = args.get(3).and_then(|m| m.parse().ok());
-        let (Some(path), Some(method), Some(mib)) = (args.get(1), method, mib) else {
-            eprintln!("usage: gen-samples --cab PATH mszip|lzx21 MIB");
+        let (Some(path), Some(method)) = (args.get(1), method) else {
+            eprintln!("usage: gen-samples --cab PATH mszip|lzx21 (MIB | --holding DUMP)");
             return ExitCode::from(2);
         };
-        let cab = sample_dumps::cab::report_cab(method, mib << 20);
+        let cab = match (mib, args.get(3).map(String::as_str), args.get(4)) {
+            (Some(mib), _, _) => sample_dumps::cab::report_cab(method, mib << 20),
+            (None, Some("--holding"), Some(dump)) => match std::fs::read(dump) {
+                Ok(bytes) => sample_dumps::cab::report_cab_holding(method, bytes),
+                Err(err) => {
+                    eprintln!("gen-samples: cannot read {dump}: {err}");
+                    return ExitCode::FAILURE;
+                }
+            },
+            _ => {
+                eprintln!("usage: gen-samples --cab PATH mszip|lzx21 (MIB | --holding DUMP)");
+                return ExitCode::from(2);
+            }
+        };
         return match std::fs::write(path, &cab.bytes) {
             Ok(()) => {
                 println!("{path}: {} bytes", cab.bytes.len());

@@ -341,6 +341,22 @@ pub fn report_cab(method: Method, dump_len: usize) -> CabSample {
     )
 }
 
+/// A one-folder report cabinet holding `dump` (a real dump, e.g. a generated sample) as
+/// `minidump.mdmp` with WER metadata: what a small WER report looks like, for the one-file
+/// benchmark.
+pub fn report_cab_holding(method: Method, dump: Vec<u8>) -> CabSample {
+    let files = vec![
+        ("minidump.mdmp".to_owned(), dump),
+        ("WERInternalMetadata.xml".to_owned(), wer_metadata_xml()),
+    ];
+    sample(
+        "report.cab",
+        "a report cabinet around a given dump",
+        vec![FolderSpec { method, files }],
+        Reserve::default(),
+    )
+}
+
 /// Every generated cabinet, in a fixed order: well-formed first.
 pub fn cab_samples() -> Vec<CabSample> {
     let report = || {
