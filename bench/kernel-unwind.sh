@@ -20,7 +20,7 @@ if [ ! -x "$old_dir/release/dumpsig" ]; then
   (cd "$tree" && cargo build --release -q -j 2 -p dumpsig-cli --target-dir "$old_dir")
   git worktree remove --force "$tree"
 fi
-cargo build --release -q -j 2 -p dumpsig-cli
+cargo build --release -q -j 2 -p dumpsig-cli -p dumpsig-sample-dumps
 old="$old_dir/release/dumpsig"
 new="$root/target/release/dumpsig"
 work="$(mktemp -d)"
@@ -45,3 +45,15 @@ size = os.path.getsize(f)
 print(f"| {os.path.basename(f)} | {size / 1024:.0f} KiB | {o:.2f} | {n:.2f} | {n / o:.2f}x |")
 PY
 done
+# A dump whose every frame is unwound (ARM64 .pdata, decoys on the stack): the old revision
+# could not translate ARM64 memory at all, so only this revision's time is given.
+"$root/target/release/gen-samples" --arm64 "$work/arm64-full.dmp" >/dev/null
+hyperfine -N --warmup 3 --runs "$runs" --export-json "$work/c.json" \
+  "$new analyze --json $work/arm64-full.dmp" >/dev/null 2>&1
+python3 - "$work/arm64-full.dmp" "$work/c.json" <<'PY'
+import json, os, sys
+f, c = sys.argv[1:3]
+t = json.load(open(c))["results"][0]["times"]
+print(f"| {os.path.basename(f)} (generated, every frame from .pdata) | "
+      f"{os.path.getsize(f) / 1024:.0f} KiB | - | {1000 * sum(t) / len(t):.2f} | - |")
+PY
