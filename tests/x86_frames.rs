@@ -5,26 +5,8 @@
 
 use serde_json::Value;
 
-use crate::support::{analyze_json, scratch_dir, BIN};
+use crate::support::{analyze_json, kernel_stack as stack, scratch_dir, BIN};
 use sample_dumps::kernel::x86_frame_data_dump;
-
-/// `(module+0x<offset>, trust)` of the report's stack.
-fn stack(report: &Value) -> Vec<(String, String)> {
-    report["kernel"]["stack"]
-        .as_array()
-        .expect("a stack")
-        .iter()
-        .map(|f| {
-            let offset =
-                u64::from_str_radix(f["offset"].as_str().unwrap().trim_start_matches("0x"), 16)
-                    .unwrap();
-            (
-                format!("{}+0x{offset:x}", f["module"].as_str().unwrap()),
-                f["trust"].as_str().unwrap().to_owned(),
-            )
-        })
-        .collect()
-}
 
 #[test]
 fn x86_frame_data_finds_the_callers_an_ebp_chain_skips() {

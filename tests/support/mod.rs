@@ -186,3 +186,21 @@ pub fn file_test_dump(share: &Path) {
     );
     assert_eq!(r.code(), 0, "{}", r.stderr);
 }
+
+/// A kernel report's stack as `(module+0x<offset>, trust)` pairs, innermost first.
+pub fn kernel_stack(report: &serde_json::Value) -> Vec<(String, String)> {
+    report["kernel"]["stack"]
+        .as_array()
+        .expect("a stack")
+        .iter()
+        .map(|f| {
+            let offset =
+                u64::from_str_radix(f["offset"].as_str().unwrap().trim_start_matches("0x"), 16)
+                    .unwrap();
+            (
+                format!("{}+0x{offset:x}", f["module"].as_str().unwrap()),
+                f["trust"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}

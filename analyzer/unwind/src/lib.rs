@@ -26,6 +26,8 @@ mod x64;
 mod x86;
 
 #[cfg(test)]
+mod test_memory;
+#[cfg(test)]
 mod tests;
 
 use serde::Serialize;

@@ -2,71 +2,13 @@
 //! addresses in every frame, prologs using every `UWOP_*` code, chained entries, a machine
 //! frame, a leaf, a prolog and an epilog in progress.
 
-use std::collections::HashMap;
-
 use super::*;
+use crate::test_memory::{OneImage, Stack, TestImage};
 
 const BASE: u64 = 0xFFFF_F800_0100_0000;
 const SIZE: u64 = 0x10000;
 const STACK: u64 = 0xFFFF_8000_0020_0000;
 const USER_RETURN: u64 = 0x7FF6_0000_1000;
-
-/// A PE image laid out in memory: headers, a `.pdata` table, unwind infos, code.
-struct TestImage {
-    base: u64,
-    bytes: Vec<u8>,
-}
-
-impl Image for TestImage {
-    fn base(&self) -> u64 {
-        self.base
-    }
-    fn size(&self) -> u64 {
-        self.bytes.len() as u64
-    }
-    fn read_rva(&self, rva: u64, buf: &mut [u8]) -> bool {
-        let start = rva as usize;
-        match self.bytes.get(start..start + buf.len()) {
-            Some(src) => {
-                buf.copy_from_slice(src);
-                true
-            }
-            None => false,
-        }
-    }
-}
-
-struct OneImage(TestImage);
-
-impl Images for OneImage {
-    fn image_at(&self, address: u64) -> Option<&dyn Image> {
-        (address >= self.0.base && address < self.0.base + self.0.size()).then_some(&self.0 as _)
-    }
-}
-
-/// Stack memory: sparse, little-endian u64 slots.
-#[derive(Default)]
-struct Stack(HashMap<u64, u8>);
-
-impl Stack {
-    fn put(&mut self, at: u64, value: u64) {
-        for (i, b) in value.to_le_bytes().iter().enumerate() {
-            self.0.insert(at + i as u64, *b);
-        }
-    }
-}
-
-impl Memory for Stack {
-    fn read(&self, address: u64, buf: &mut [u8]) -> bool {
-        for (i, b) in buf.iter_mut().enumerate() {
-            match self.0.get(&(address + i as u64)) {
-                Some(v) => *b = *v,
-                None => return false,
-            }
-        }
-        true
-    }
-}
 
 /// One unwind code: (prolog offset, op, info, extra slots).
 type Code = (u8, u8, u8, Vec<u16>);
@@ -498,13 +440,6 @@ fn damaged_unwind_data_is_an_end_not_a_panic() {
 
 #[test]
 fn x86_follows_the_ebp_chain() {
-    struct X86Images(TestImage);
-    impl Images for X86Images {
-        fn image_at(&self, address: u64) -> Option<&dyn Image> {
-            (address >= self.0.base && address < self.0.base + self.0.size())
-                .then_some(&self.0 as _)
-        }
-    }
     let mut image = Builder::new().build();
     image.base = 0x8040_0000;
     for at in [0x4010usize, 0x4210] {
@@ -513,22 +448,17 @@ fn x86_follows_the_ebp_chain() {
     let (r1, r0) = (0x8040_4015u32, 0x8040_4215u32);
     let mut stack = Stack::default();
     let s = 0x9000_0000u64;
-    let put32 = |stack: &mut Stack, at: u64, v: u32| {
-        for (i, b) in v.to_le_bytes().iter().enumerate() {
-            stack.0.insert(at + i as u64, *b);
-        }
-    };
-    put32(&mut stack, s + 0x10, 0x9000_0040); // frame 0's saved EBP
-    put32(&mut stack, s + 0x14, r1);
-    put32(&mut stack, s + 0x40, 0); // end of the chain
-    put32(&mut stack, s + 0x44, r0);
+    stack.put32(s + 0x10, 0x9000_0040); // frame 0's saved EBP
+    stack.put32(s + 0x14, r1);
+    stack.put32(s + 0x40, 0); // end of the chain
+    stack.put32(s + 0x44, r0);
     let start = X86Registers {
         eip: 0x8040_4150,
         esp: s as u32,
         ebp: (s + 0x10) as u32,
         ..X86Registers::default()
     };
-    let frames = walk_x86(start, &stack, &X86Images(image), None);
+    let frames = walk_x86(start, &stack, &OneImage(image), None);
     let got: Vec<(u64, Trust)> = frames.iter().map(|f| (f.pc, f.trust)).collect();
     assert_eq!(
         got,
@@ -565,13 +495,6 @@ impl X86FrameData for Fpo {
 
 #[test]
 fn x86_frame_data_finds_the_caller_an_ebp_chain_skips() {
-    struct X86Images(TestImage);
-    impl Images for X86Images {
-        fn image_at(&self, address: u64) -> Option<&dyn Image> {
-            (address >= self.0.base && address < self.0.base + self.0.size())
-                .then_some(&self.0 as _)
-        }
-    }
     let mut image = Builder::new().build();
     image.base = 0x8040_0000;
     for at in [0x4010usize, 0x4210, 0x4410] {
@@ -582,23 +505,18 @@ fn x86_frame_data_finds_the_caller_an_ebp_chain_skips() {
     let (into_f, into_a, into_outer) = (0x8040_4215u32, 0x8040_4015u32, 0x8040_4415u32);
     let mut stack = Stack::default();
     let s = 0x9000_0000u64;
-    let put32 = |stack: &mut Stack, at: u64, v: u32| {
-        for (i, b) in v.to_le_bytes().iter().enumerate() {
-            stack.0.insert(at + i as u64, *b);
-        }
-    };
-    put32(&mut stack, s + 0x10, 0x9000_0060); // B's saved EBP: A's (F left EBP alone)
-    put32(&mut stack, s + 0x14, into_f);
-    put32(&mut stack, s + 0x18 + 0x24, into_a); // F's 0x24 bytes of locals and saves
-    put32(&mut stack, s + 0x60, 0); // A's saved EBP: end of the chain
-    put32(&mut stack, s + 0x64, into_outer);
+    stack.put32(s + 0x10, 0x9000_0060); // B's saved EBP: A's (F left EBP alone)
+    stack.put32(s + 0x14, into_f);
+    stack.put32(s + 0x18 + 0x24, into_a); // F's 0x24 bytes of locals and saves
+    stack.put32(s + 0x60, 0); // A's saved EBP: end of the chain
+    stack.put32(s + 0x64, into_outer);
     let start = X86Registers {
         eip: 0x8040_4150,
         esp: s as u32,
         ebp: (s + 0x10) as u32,
         ..X86Registers::default()
     };
-    let images = X86Images(image);
+    let images = OneImage(image);
     let walk = |data: Option<&dyn X86FrameData>| -> Vec<(u64, Trust)> {
         walk_x86(start, &stack, &images, data)
             .iter()

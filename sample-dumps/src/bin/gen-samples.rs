@@ -38,6 +38,20 @@ fn parse_size(text: &str) -> Option<u64> {
     n.checked_mul(scale)
 }
 
+/// Prints the path written, or why it could not be.
+fn reported(path: &str, written: Result<(), String>) -> ExitCode {
+    match written {
+        Ok(()) => {
+            println!("{path}");
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            eprintln!("gen-samples: cannot write {path}: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.first().map(String::as_str) == Some("--sparse") {
@@ -46,16 +60,8 @@ fn main() -> ExitCode {
             eprintln!("usage: gen-samples --sparse PATH SIZE (e.g. 16GiB)");
             return ExitCode::from(2);
         };
-        return match sample_dumps::kernel::sparse_full_dump(&PathBuf::from(path), size) {
-            Ok(()) => {
-                println!("{path}");
-                ExitCode::SUCCESS
-            }
-            Err(err) => {
-                eprintln!("gen-samples: cannot write {path}: {err}");
-                ExitCode::FAILURE
-            }
-        };
+        let written = sample_dumps::kernel::sparse_full_dump(&PathBuf::from(path), size);
+        return reported(path, written.map_err(|e| e.to_string()));
     }
     if args.first().map(String::as_str) == Some("--arm64") {
         let Some(path) = args.get(1) else {
@@ -65,16 +71,7 @@ fn main() -> ExitCode {
         let written = sample_dumps::kernel::arm64_dump()
             .map_err(|e| e.to_string())
             .and_then(|d| std::fs::write(path, d.bytes).map_err(|e| e.to_string()));
-        return match written {
-            Ok(()) => {
-                println!("{path}");
-                ExitCode::SUCCESS
-            }
-            Err(err) => {
-                eprintln!("gen-samples: cannot write {path}: {err}");
-                ExitCode::FAILURE
-            }
-        };
+        return reported(path, written);
     }
     if args.first().map(String::as_str) == Some("--cab") {
         let method = match args.get(2).map(String::as_str) {

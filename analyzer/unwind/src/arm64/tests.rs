@@ -3,65 +3,14 @@
 //! allocation, `add_fp`), with decoy return addresses a scan would take; the encodings are
 //! written here from the format's description, not with the decoder.
 
-use std::collections::HashMap;
-
-use crate::{walk_arm64, Arm64Registers, Frame, Image, Images, Memory, Trust};
+use crate::test_memory::{OneImage, Stack, TestImage};
+use crate::{walk_arm64, Arm64Registers, Frame, Trust};
 
 const BASE: u64 = 0xFFFF_F800_0200_0000;
 const SIZE: usize = 0x10000;
 const USER_RETURN: u64 = 0x7FF6_0000_2000;
 const PDATA: usize = 0x1000;
 const BL: u32 = 0x9400_0010;
-
-struct TestImage(Vec<u8>);
-
-impl Image for TestImage {
-    fn base(&self) -> u64 {
-        BASE
-    }
-    fn size(&self) -> u64 {
-        self.0.len() as u64
-    }
-    fn read_rva(&self, rva: u64, buf: &mut [u8]) -> bool {
-        let start = rva as usize;
-        match self.0.get(start..start + buf.len()) {
-            Some(src) => {
-                buf.copy_from_slice(src);
-                true
-            }
-            None => false,
-        }
-    }
-}
-
-impl Images for TestImage {
-    fn image_at(&self, address: u64) -> Option<&dyn Image> {
-        (address >= BASE && address < BASE + SIZE as u64).then_some(self as _)
-    }
-}
-
-#[derive(Default)]
-struct Stack(HashMap<u64, u8>);
-
-impl Stack {
-    fn put(&mut self, at: u64, value: u64) {
-        for (i, b) in value.to_le_bytes().iter().enumerate() {
-            self.0.insert(at + i as u64, *b);
-        }
-    }
-}
-
-impl Memory for Stack {
-    fn read(&self, address: u64, buf: &mut [u8]) -> bool {
-        for (i, b) in buf.iter_mut().enumerate() {
-            match self.0.get(&(address + i as u64)) {
-                Some(v) => *b = *v,
-                None => return false,
-            }
-        }
-        true
-    }
-}
 
 fn put32(bytes: &mut [u8], at: usize, v: u32) {
     bytes[at..at + 4].copy_from_slice(&v.to_le_bytes());
@@ -86,7 +35,7 @@ fn xdata(length: u32, codes: &[u8]) -> Vec<u8> {
 /// The image: F0 (`.xdata`) at 0x4000, F1 (packed, chained, RegI 2) at 0x4100, F2 (packed,
 /// LR saved with x19..x21) at 0x4200, F3 (`.xdata`) at 0x4300, F4 (`.xdata` machine frame) at
 /// 0x4400; a `bl` before every return address used.
-fn image() -> TestImage {
+fn image() -> OneImage {
     let mut b = vec![0u8; SIZE];
     b[0..2].copy_from_slice(b"MZ");
     put32(&mut b, 0x3C, 0x80);
@@ -125,7 +74,10 @@ fn image() -> TestImage {
     for call in [0x4120usize, 0x4220, 0x4320, 0x4324, 0x4020] {
         put32(&mut b, call, BL);
     }
-    TestImage(b)
+    OneImage(TestImage {
+        base: BASE,
+        bytes: b,
+    })
 }
 
 /// The stack of F0 <- F1 <- F2 <- F3 <- user mode, with F0's context; returns (context,
@@ -241,7 +193,7 @@ fn damaged_unwind_data_never_panics() {
         seed ^= seed >> 7;
         seed ^= seed << 17;
         let at = 0x1000 + (seed as usize % 0xC00);
-        img.0[at] = (seed >> 32) as u8;
+        img.0.bytes[at] = (seed >> 32) as u8;
         let _ = walk_arm64(regs, &stack, &img);
     }
 }
