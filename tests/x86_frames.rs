@@ -3,8 +3,6 @@
 //! an EBP chain skips, and marks them as unwound; without symbols those frames are missing, as
 //! in any EBP walk.
 
-use serde_json::Value;
-
 use crate::support::{analyze_json, kernel_stack as stack, scratch_dir, BIN};
 use sample_dumps::kernel::x86_frame_data_dump;
 
