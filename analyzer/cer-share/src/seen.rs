@@ -39,6 +39,10 @@ const RECORD_LEN: u64 = 32;
 pub const COMPACT_AT: usize = 4096;
 /// Records per block: one lookup reads one block (8 KiB).
 const BLOCK: u64 = 256;
+/// Most blocks whose first records are held (32 bytes each: 8 MiB at most, for a table of 64
+/// million records). A larger table (a share of that size, or a sparse file planted in it) is
+/// searched record by record with positioned reads instead, in bounded memory.
+const MAX_FENCES: u64 = 1 << 18;
 
 type Record = [u8; 32];
 
@@ -99,6 +103,9 @@ impl SeenShard {
             return Ok(false);
         }
         let want = digest(line);
+        if self.count.div_ceil(BLOCK) > MAX_FENCES {
+            return self.search_records(root, &want);
+        }
         if self.fences.is_none() {
             self.fences = Some(self.read_fences(root)?);
         }
@@ -119,6 +126,24 @@ impl SeenShard {
             .binary_search_by(|r| (*r).cmp(&want[..]))
             .is_ok();
         Ok(found)
+    }
+
+    /// Binary search over the records themselves, one positioned read a step.
+    fn search_records(&self, root: &Path, want: &Record) -> Result<bool, ShareError> {
+        let file = jail::open(root, &self.table, jail::Mode::Read).map_err(io_err(&self.table))?;
+        let (mut lo, mut hi) = (0u64, self.count);
+        let mut record = [0u8; RECORD_LEN as usize];
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            read_at(&file, &mut record, HEADER_LEN + mid * RECORD_LEN)
+                .map_err(io_err(&self.table))?;
+            match record.cmp(want) {
+                std::cmp::Ordering::Equal => return Ok(true),
+                std::cmp::Ordering::Less => lo = mid + 1,
+                std::cmp::Ordering::Greater => hi = mid,
+            }
+        }
+        Ok(false)
     }
 
     /// Opens the table and reads the first record of each block.

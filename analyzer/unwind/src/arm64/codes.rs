@@ -225,11 +225,15 @@ pub(crate) fn resolve_save_next(ops: &mut [Op]) {
                 },
             )) => {
                 let k = (j - i) as u64;
-                Op::SaveInt {
-                    reg: reg.saturating_add((2 * k) as u8),
-                    pair: true,
-                    offset: offset + 16 * k,
-                    post: 0,
+                // Past x28 the codes are damaged: nothing to restore.
+                match u8::try_from(2 * k).ok().and_then(|d| reg.checked_add(d)) {
+                    Some(reg) if reg <= 28 => Op::SaveInt {
+                        reg,
+                        pair: true,
+                        offset: offset.saturating_add(16 * k),
+                        post: 0,
+                    },
+                    _ => Op::Unsupported,
                 }
             }
             Some((_, Op::SaveFloat { pair: true, .. })) => Op::SaveFloat {

@@ -121,13 +121,13 @@ fn unwind_packed(regs: &mut Arm64Registers, memory: &dyn Memory, p: &Packed) -> 
     let caller_sp = bottom.checked_add(p.frame_size)?;
     let saves = caller_sp.checked_sub(p.save_size())?;
     for i in 0..p.reg_i {
-        regs.set(19 + i as u8, memory.u64_at(saves + 8 * i)?);
+        regs.set(19 + i as u8, memory.u64_at(saves.wrapping_add(8 * i))?);
     }
     match p.cr {
-        1 => regs.x[LR] = memory.u64_at(saves + 8 * p.reg_i)?,
+        1 => regs.x[LR] = memory.u64_at(saves.wrapping_add(8 * p.reg_i))?,
         2 | 3 => {
             regs.x[FP] = memory.u64_at(bottom)?;
-            regs.x[LR] = memory.u64_at(bottom + 8)?;
+            regs.x[LR] = memory.u64_at(bottom.wrapping_add(8))?;
         }
         _ => {} // LR was never saved: it still holds the return address
     }
@@ -146,6 +146,9 @@ fn unwind_codes(
 ) -> Option<bool> {
     for op in ops.iter().skip(skip) {
         let sp = regs.sp;
+        // Addresses wrap rather than overflow: a wrapped address reads nothing, or values the
+        // checks after the step refuse; it never panics.
+        let at = |offset: u64| sp.wrapping_add(offset);
         match *op {
             Op::Alloc(n) => regs.sp = sp.checked_add(n)?,
             Op::SaveInt {
@@ -154,19 +157,22 @@ fn unwind_codes(
                 offset,
                 post,
             } => {
-                regs.set(reg, memory.u64_at(sp + offset)?);
+                regs.set(reg, memory.u64_at(at(offset))?);
                 if pair {
-                    regs.set(reg + 1, memory.u64_at(sp + offset + 8)?);
+                    regs.set(
+                        reg.saturating_add(1),
+                        memory.u64_at(at(offset).wrapping_add(8))?,
+                    );
                 }
                 regs.sp = sp.checked_add(post)?;
             }
             Op::SaveLrPair { reg, offset } => {
-                regs.set(reg, memory.u64_at(sp + offset)?);
-                regs.x[LR] = memory.u64_at(sp + offset + 8)?;
+                regs.set(reg, memory.u64_at(at(offset))?);
+                regs.x[LR] = memory.u64_at(at(offset).wrapping_add(8))?;
             }
             Op::SaveFpLr { offset, post } => {
-                regs.x[FP] = memory.u64_at(sp + offset)?;
-                regs.x[LR] = memory.u64_at(sp + offset + 8)?;
+                regs.x[FP] = memory.u64_at(at(offset))?;
+                regs.x[LR] = memory.u64_at(at(offset).wrapping_add(8))?;
                 regs.sp = sp.checked_add(post)?;
             }
             Op::SaveFloat { post, .. } => regs.sp = sp.checked_add(post)?,
@@ -175,16 +181,16 @@ fn unwind_codes(
             Op::Nop => {}
             Op::End => break,
             Op::MachineFrame => {
-                regs.pc = memory.u64_at(sp + 8)?;
+                regs.pc = memory.u64_at(at(8))?;
                 regs.sp = memory.u64_at(sp)?;
                 return Some(true);
             }
             Op::Context => {
                 for (i, slot) in regs.x.iter_mut().enumerate() {
-                    *slot = memory.u64_at(sp + CONTEXT_X0 + 8 * i as u64)?;
+                    *slot = memory.u64_at(at(CONTEXT_X0 + 8 * i as u64))?;
                 }
-                regs.pc = memory.u64_at(sp + CONTEXT_PC)?;
-                regs.sp = memory.u64_at(sp + CONTEXT_SP)?;
+                regs.pc = memory.u64_at(at(CONTEXT_PC))?;
+                regs.sp = memory.u64_at(at(CONTEXT_SP))?;
                 return Some(true);
             }
             Op::SaveNext | Op::Unsupported => return None,
