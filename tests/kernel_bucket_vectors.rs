@@ -651,3 +651,54 @@ fn small_dumps_unwind_with_images_from_the_image_store() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A stack deep enough that its functions use every prolog template of the generator: pushes,
+/// small and large allocations, near and far register and XMM saves, and functions whose
+/// frames lie in a part described by chained unwind info. Every frame is unwound and lands on
+/// the return address the generator wrote.
+#[test]
+fn every_generated_prolog_form_and_chained_info_unwinds() {
+    let dir = scratch_dir("kernel-prologs");
+    let workers: Vec<String> = (0..7).map(|i| format!("Worker{i}")).collect();
+    let mut stack = vec![nt("ExpReleaseResourceForThread")];
+    stack.extend(workers.iter().map(|w| d("deep.sys", w)));
+    stack.push(nt("PspSystemThreadStartup"));
+    let c = case(
+        0xE3,
+        [
+            v(0xFFFF_C50B_2A4F_7000),
+            v(0xFFFF_C50B_2A4F_7100),
+            v(0),
+            v(2),
+        ],
+        stack.clone(),
+        &[NT, "deep.sys"],
+    );
+    let dump = kernel_bucket_dump(&c).unwrap();
+    let symbols = dir.join("symbols");
+    std::fs::create_dir_all(&symbols).unwrap();
+    write_files(&symbols, &dump.symbols);
+    let path = dir.join("deep.dmp");
+    std::fs::write(&path, &dump.bytes).unwrap();
+    for mode in [&[][..], &["--signature-only"][..]] {
+        let record = analyze(&path, &symbols, mode);
+        let frames: Vec<(String, String)> = record["kernel"]["stack"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| {
+                let name = f["symbol"]["function"].as_str().unwrap_or("?");
+                (name.to_owned(), f["trust"].as_str().unwrap().to_owned())
+            })
+            .collect();
+        let names: Vec<&str> = frames.iter().map(|(n, _)| n.as_str()).collect();
+        let want: Vec<&str> = stack.iter().map(|f| f.function.as_str()).collect();
+        assert_eq!(names, want, "{mode:?}: {frames:#?}");
+        assert!(
+            frames.iter().all(|(_, t)| t == "call_frame_info"),
+            "{frames:#?}"
+        );
+        assert_eq!(record["failure_bucket"], "0xE3_deep!Worker0", "{record:#}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -31,6 +31,9 @@ const FIRST_FUNCTION: u64 = 0x2000;
 const FUNCTION_SIZE: u64 = 0x100;
 /// Where in its function a frame's address lies.
 const FRAME_DISPLACEMENT: u64 = 0x2A;
+/// Where a function with a chained part splits: past every template's prolog, before the
+/// frame's address.
+const CHAIN_SPLIT: u32 = 0x20;
 /// KeBugCheckEx, where the processor stopped.
 const KE_BUG_CHECK_EX: &str = "KeBugCheckEx";
 
@@ -84,8 +87,9 @@ pub struct KernelBucketCase {
     pub verifier: bool,
     /// Header attribute LiveDumpGeneratedDump.
     pub live_dump: bool,
-    /// Give every function (but KeBugCheckEx, a leaf) x64 unwind data and lay the stack out as
-    /// that data says, so the analyzer can unwind it; otherwise the irregular spacing of the
+    /// Give every function x64 unwind data (KeBugCheckEx a frame register, its RSP moved past
+    /// an `alloca`) and lay the stack out as that data says, so the analyzer can unwind it;
+    /// otherwise KeBugCheckEx is a leaf and the stack has the irregular spacing of the
     /// samples, which only a scan walks.
     pub unwind: bool,
     /// Decoys a scan would take: `(frame index, at least 1; a function)`, written inside that
@@ -118,6 +122,16 @@ impl CaseFrame {
     }
 }
 
+/// KeBugCheckEx's prolog: RBP saved, a frame, RBP set as the frame register (`UWOP_SET_FPREG`)
+/// 0x20 above the frame's bottom.
+fn bug_check_prolog() -> Vec<PrologOp> {
+    vec![
+        PrologOp::Push(5),
+        PrologOp::Alloc(0x40),
+        PrologOp::SetFpReg(5, 0x20),
+    ]
+}
+
 /// The functions of each module, in first-seen order: each gets its own RVA.
 struct Functions(Vec<(String, Vec<String>)>);
 
@@ -140,9 +154,10 @@ impl Functions {
 
     /// The prolog of the `n`th function with unwind data, from a few templates that between
     /// them use every prolog operation a stack of this size can hold: pushes of low and high
-    /// registers, small and large (16-bit) allocations, register and XMM saves.
+    /// registers, small and large (16-bit) allocations, register and XMM saves in their near
+    /// and far forms.
     fn prolog(n: usize) -> Vec<PrologOp> {
-        match n % 4 {
+        match n % 6 {
             0 => vec![PrologOp::Push(3), PrologOp::Alloc(0x20)],
             1 => vec![
                 PrologOp::Push(5),
@@ -156,26 +171,42 @@ impl Functions {
                 PrologOp::Alloc(0x218),
                 PrologOp::SaveXmm128(6, 0x20),
             ],
+            3 => vec![
+                PrologOp::Push(13),
+                PrologOp::Alloc(0x60),
+                PrologOp::SaveNonvolFar(14, 0x18),
+                PrologOp::SaveXmm128Far(7, 0x30),
+            ],
+            4 => vec![PrologOp::Push(15), PrologOp::Alloc(0x28)],
             _ => vec![PrologOp::Alloc(0x48)],
         }
     }
 
-    /// Unwind data of every function of `module` but KeBugCheckEx; `n` numbers the functions
-    /// across modules so the templates vary.
+    /// Unwind data of every function of `module` (KeBugCheckEx's from [`bug_check_prolog`]); `n`
+    /// numbers the other functions across modules so the templates vary.
     fn unwind_of(&self, module: &str, n: &mut usize) -> Vec<FunctionUnwind> {
         let Some((_, list)) = self.0.iter().find(|(m, _)| m == module) else {
             return Vec::new();
         };
         let mut out = Vec::new();
         for (i, f) in list.iter().enumerate() {
+            let begin = (FIRST_FUNCTION + FUNCTION_SIZE * i as u64) as u32;
             if f == KE_BUG_CHECK_EX {
+                out.push(FunctionUnwind {
+                    begin,
+                    end: begin + FUNCTION_SIZE as u32,
+                    prolog: bug_check_prolog(),
+                    chain_at: None,
+                });
                 continue;
             }
-            let begin = (FIRST_FUNCTION + FUNCTION_SIZE * i as u64) as u32;
             out.push(FunctionUnwind {
                 begin,
                 end: begin + FUNCTION_SIZE as u32,
                 prolog: Functions::prolog(*n),
+                // Every third function's frames lie in a part described by chained unwind
+                // info (the split falls between the prolog and the frame's address).
+                chain_at: (*n % 3 == 2).then_some(begin + CHAIN_SPLIT),
             });
             *n += 1;
         }
@@ -363,6 +394,8 @@ pub fn kernel_bucket_dump(case: &KernelBucketCase) -> Result<KernelBucketDump, G
         verifier_level: Some(if case.verifier { 0x209BB } else { 0 }),
         x86_fpo: Vec::new(),
         arm64_frames: Vec::new(),
+        // With unwind data KeBugCheckEx has a frame (8 for RBP, 0x40 allocated, RBP 0x20 up).
+        x64_first_frame: case.unwind.then_some((8 + 0x40, 0x20)),
     };
     let system = build(&spec)?;
     let opts = DumpOpts {

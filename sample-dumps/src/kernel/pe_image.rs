@@ -199,7 +199,7 @@ impl ImageSpec {
             b.u32(dir(3) + 4, 8 * functions.len() as u32);
         } else if self.pe64 && !self.unwind.is_empty() {
             b.u32(dir(3), l.rdata + super::unwind_info::PDATA_OFF);
-            b.u32(dir(3) + 4, 12 * self.unwind.len() as u32);
+            b.u32(dir(3) + 4, 12 * super::unwind_info::entries(&self.unwind));
         }
         b.u32(dir(6), l.rdata + DEBUG_DIR_OFF);
         b.u32(dir(6) + 4, 28);

@@ -106,6 +106,7 @@ pub(crate) fn system(
         verifier_level: None,
         x86_fpo: Vec::new(),
         arm64_frames: Vec::new(),
+        x64_first_frame: None,
     }
 }
 

@@ -116,6 +116,9 @@ pub(crate) struct SystemSpec {
     /// ARM64: the frame of the stopped function, then of each function a return address lies
     /// in (the stack is laid out by them; required for [`Paging::Arm64`]).
     pub(crate) arm64_frames: Vec<super::arm64_unwind::Arm64Layout>,
+    /// x64: the stopped function's frame (its size up to the return address, and where its
+    /// frame register points above the body's RSP); `None`: a leaf, the return address at RSP.
+    pub(crate) x64_first_frame: Option<(u64, u64)>,
 }
 
 /// The built machine and what the dump header needs to say about it.
@@ -451,8 +454,14 @@ pub(crate) fn build(spec: &SystemSpec) -> Result<System, GenError> {
         (r.cx, r.dx, r.r8, r.r9) = (u64::from(spec.bugcheck), params[0], params[1], params[2]);
         r
     } else if w == 8 {
-        let sp = spec.stack_va + SP_OFFSET;
-        let mut pos = sp;
+        // The stopped function's own frame, when it has one: the body's RSP, the frame register
+        // RBP set `fp` above it, and RSP another 0x40 below (an `alloca`: only RBP finds the
+        // frame then).
+        let body = spec.stack_va + SP_OFFSET;
+        let (sp, bp, mut pos) = match spec.x64_first_frame {
+            Some((size, fp)) => (body - 0x40, body + fp, body + size),
+            None => (body, body + 0x80, body),
+        };
         for (i, f) in frames.iter().enumerate() {
             m.write_ptr(pos, *f)?;
             if i == 0 {
@@ -476,7 +485,7 @@ pub(crate) fn build(spec: &SystemSpec) -> Result<System, GenError> {
         Regs {
             ip,
             sp,
-            bp: sp + 0x80,
+            bp,
             cx: u64::from(spec.bugcheck),
             dx: params[0],
             r8: params[1],

@@ -28,6 +28,14 @@ pub(crate) enum PrologOp {
     SaveNonvol(u8, u32),
     /// `movaps [rsp + offset], xmm<n>` (offset a multiple of 16).
     SaveXmm128(u8, u32),
+    /// `mov [rsp + offset], <reg>` described with the 32-bit unscaled form
+    /// (`UWOP_SAVE_NONVOL_FAR`), as compilers write it for large frames.
+    SaveNonvolFar(u8, u32),
+    /// `movaps [rsp + offset], xmm<n>` in the 32-bit form (`UWOP_SAVE_XMM128_FAR`).
+    SaveXmm128Far(u8, u32),
+    /// `lea <reg>, [rsp + offset]` (offset a multiple of 16, at most 240): the frame register
+    /// (`UWOP_SET_FPREG`); a function may move RSP later (`alloca`), the unwinder uses it.
+    SetFpReg(u8, u32),
 }
 
 /// A function with unwind data.
@@ -39,6 +47,10 @@ pub(crate) struct FunctionUnwind {
     pub(crate) end: u32,
     /// The prolog, in execution order.
     pub(crate) prolog: Vec<PrologOp>,
+    /// Where a second `RUNTIME_FUNCTION` starts, covering the rest of the function with chained
+    /// unwind info (`UNW_FLAG_CHAININFO`, no codes of its own) that points at the first entry,
+    /// as compilers describe a function's separated parts.
+    pub(crate) chain_at: Option<u32>,
 }
 
 impl FunctionUnwind {
@@ -62,8 +74,9 @@ fn op_len(op: &PrologOp) -> u8 {
         PrologOp::Push(_) => 2,
         PrologOp::Alloc(n) if *n <= 128 => 4,
         PrologOp::Alloc(_) => 7,
-        PrologOp::SaveNonvol(..) => 8,
-        PrologOp::SaveXmm128(..) => 9,
+        PrologOp::SaveNonvol(..) | PrologOp::SaveNonvolFar(..) => 8,
+        PrologOp::SaveXmm128(..) | PrologOp::SaveXmm128Far(..) => 9,
+        PrologOp::SetFpReg(..) => 5,
     }
 }
 
@@ -91,9 +104,49 @@ fn unwind_codes(prolog: &[PrologOp]) -> (Vec<u16>, u8) {
                 ]
             }
             PrologOp::SaveXmm128(x, off) => vec![code(8, u16::from(x)), (off / 16) as u16],
+            PrologOp::SaveNonvolFar(r, off) => {
+                vec![
+                    code(5, u16::from(r)),
+                    (off & 0xFFFF) as u16,
+                    (off >> 16) as u16,
+                ]
+            }
+            PrologOp::SaveXmm128Far(x, off) => {
+                vec![
+                    code(9, u16::from(x)),
+                    (off & 0xFFFF) as u16,
+                    (off >> 16) as u16,
+                ]
+            }
+            PrologOp::SetFpReg(..) => vec![code(3, 0)],
         });
     }
     (per_op.into_iter().rev().flatten().collect(), offset)
+}
+
+/// The frame register byte of `UNWIND_INFO` (register, offset / 16), from a `SetFpReg`.
+fn frame_register(prolog: &[PrologOp]) -> u8 {
+    prolog
+        .iter()
+        .find_map(|op| match *op {
+            PrologOp::SetFpReg(r, off) => Some(r | ((off / 16) as u8) << 4),
+            _ => None,
+        })
+        .unwrap_or(0)
+}
+
+/// Bytes of one function's `UNWIND_INFO` (and of its chained one).
+fn info_len(f: &FunctionUnwind) -> u32 {
+    let own = 4 + 2 * (unwind_codes(&f.prolog).0.len() as u32).next_multiple_of(2);
+    own + if f.chain_at.is_some() { 4 + 12 } else { 0 }
+}
+
+/// `.pdata` entries of `functions`: one, or two for a function with a chained part.
+pub(crate) fn entries(functions: &[FunctionUnwind]) -> u32 {
+    functions
+        .iter()
+        .map(|f| if f.chain_at.is_some() { 2 } else { 1 })
+        .sum()
 }
 
 /// Writes the `.pdata` entries and `UNWIND_INFO`s of `functions` into the `.rdata` page `b`
@@ -105,31 +158,44 @@ pub(crate) fn write_unwind(
     functions: &[FunctionUnwind],
 ) -> (u32, u32) {
     let mut info = UNWIND_OFF;
-    for (i, f) in functions.iter().enumerate() {
-        let entry = (PDATA_OFF + 12 * i as u32) as usize;
+    let mut entry = PDATA_OFF as usize;
+    for f in functions {
+        let own_end = f.chain_at.unwrap_or(f.end);
         b.u32(entry, f.begin);
-        b.u32(entry + 4, f.end);
+        b.u32(entry + 4, own_end);
         b.u32(entry + 8, rdata_rva + info);
+        let primary_info = rdata_rva + info;
+        entry += 12;
         let (codes, prolog_size) = unwind_codes(&f.prolog);
         let at = info as usize;
         b.u8(at, 1); // version 1, no flags
         b.u8(at + 1, prolog_size);
         b.u8(at + 2, codes.len() as u8);
-        b.u8(at + 3, 0); // no frame register
+        b.u8(at + 3, frame_register(&f.prolog));
         for (k, c) in codes.iter().enumerate() {
             b.u16(at + 4 + 2 * k, *c);
         }
         // The code array is padded to an even count; the next UNWIND_INFO is 4-aligned.
         info += 4 + 2 * (codes.len() as u32).next_multiple_of(2);
+        if let Some(split) = f.chain_at {
+            // The rest of the function: chained info, no codes, then the primary entry.
+            b.u32(entry, split);
+            b.u32(entry + 4, f.end);
+            b.u32(entry + 8, rdata_rva + info);
+            entry += 12;
+            let at = info as usize;
+            b.u8(at, 1 | (0x4 << 3)); // version 1, UNW_FLAG_CHAININFO
+            b.u32(at + 4, f.begin);
+            b.u32(at + 8, own_end);
+            b.u32(at + 12, primary_info);
+            info += 16;
+        }
     }
-    (rdata_rva + PDATA_OFF, 12 * functions.len() as u32)
+    (rdata_rva + PDATA_OFF, 12 * entries(functions))
 }
 
 /// How many functions' unwind data fit in the `.rdata` page with these prologs.
 pub(crate) fn fits(functions: &[FunctionUnwind]) -> bool {
-    let infos: u32 = functions
-        .iter()
-        .map(|f| 4 + 2 * (unwind_codes(&f.prolog).0.len() as u32).next_multiple_of(2))
-        .sum();
-    PDATA_OFF + 12 * functions.len() as u32 <= UNWIND_OFF && UNWIND_OFF + infos <= RDATA_USED
+    let infos: u32 = functions.iter().map(info_len).sum();
+    PDATA_OFF + 12 * entries(functions) <= UNWIND_OFF && UNWIND_OFF + infos <= RDATA_USED
 }
