@@ -653,15 +653,19 @@ fn small_dumps_unwind_with_images_from_the_image_store() {
 }
 
 /// A stack deep enough that its functions use every prolog template of the generator: pushes,
-/// small and large allocations, near and far register and XMM saves, and functions whose
-/// frames lie in a part described by chained unwind info. Every frame is unwound and lands on
-/// the return address the generator wrote.
+/// small and large allocations, near and far register and XMM saves, functions whose frames
+/// lie in a part described by chained unwind info, a trap handler's machine frame, and
+/// KeBugCheckEx's frame register. Every frame is unwound and lands on the address the
+/// generator wrote.
 #[test]
 fn every_generated_prolog_form_and_chained_info_unwinds() {
     let dir = scratch_dir("kernel-prologs");
     let workers: Vec<String> = (0..7).map(|i| format!("Worker{i}")).collect();
     let mut stack = vec![nt("ExpReleaseResourceForThread")];
     stack.extend(workers.iter().map(|w| d("deep.sys", w)));
+    // A trap handler: the frame above it is the interrupted Worker3, reached through the
+    // machine frame (UWOP_PUSH_MACHFRAME) the handler's unwind data describes.
+    stack.insert(4, nt("KiPageFault"));
     stack.push(nt("PspSystemThreadStartup"));
     let c = case(
         0xE3,

@@ -132,6 +132,24 @@ fn bug_check_prolog() -> Vec<PrologOp> {
     ]
 }
 
+/// Whether `function` is a trap or interrupt handler, entered through a machine frame the
+/// processor pushed (`KiPageFault`, `KiGeneralProtectionFault`, `KiInterrupt...`).
+fn is_trap_handler(function: &str) -> bool {
+    function.starts_with("Ki")
+        && (function.ends_with("Fault")
+            || function.starts_with("KiTrap")
+            || function.starts_with("KiInterrupt"))
+}
+
+/// A trap handler's prolog: the machine frame with an error code, RBP saved, a frame.
+fn trap_handler_prolog() -> Vec<PrologOp> {
+    vec![
+        PrologOp::PushMachFrame(true),
+        PrologOp::Push(5),
+        PrologOp::Alloc(0x60),
+    ]
+}
+
 /// The functions of each module, in first-seen order: each gets its own RVA.
 struct Functions(Vec<(String, Vec<String>)>);
 
@@ -196,6 +214,15 @@ impl Functions {
                     begin,
                     end: begin + FUNCTION_SIZE as u32,
                     prolog: bug_check_prolog(),
+                    chain_at: None,
+                });
+                continue;
+            }
+            if is_trap_handler(f) {
+                out.push(FunctionUnwind {
+                    begin,
+                    end: begin + FUNCTION_SIZE as u32,
+                    prolog: trap_handler_prolog(),
                     chain_at: None,
                 });
                 continue;
@@ -273,18 +300,29 @@ pub fn kernel_bucket_dump(case: &KernelBucketCase) -> Result<KernelBucketDump, G
         }
     }
     // Each return address sits 8 + the frame size of the function it returns into above the
-    // previous one, as that function's unwind data says.
+    // previous one, as that function's unwind data says. Above a trap handler's frame stands
+    // its machine frame: the interrupted code's RIP in the place of a return address, then CS,
+    // EFLAGS, RSP and SS (0x20 more), the interrupted code's frame right past them.
+    let unwind_of = |fr: &CaseFrame| -> Result<&FunctionUnwind, GenError> {
+        let rva = functions.rva(&fr.module, &fr.function)?;
+        modules
+            .iter()
+            .find(|m| m.name == fr.module)
+            .and_then(|m| m.image.unwind.iter().find(|u| u64::from(u.begin) == rva))
+            .ok_or_else(|| GenError::new(format!("no unwind data for {}", fr.function)))
+    };
+    let mut machine_frames = Vec::new();
     let frame_gaps = if case.unwind {
-        let gap = |fr: &CaseFrame| -> Result<u64, GenError> {
-            let rva = functions.rva(&fr.module, &fr.function)?;
-            let unwind = modules
-                .iter()
-                .find(|m| m.name == fr.module)
-                .and_then(|m| m.image.unwind.iter().find(|u| u64::from(u.begin) == rva))
-                .ok_or_else(|| GenError::new(format!("no unwind data for {}", fr.function)))?;
-            Ok(8 + unwind.frame_size())
-        };
-        Some(case.stack.iter().map(gap).collect::<Result<Vec<_>, _>>()?)
+        let mut gaps = Vec::new();
+        for (j, fr) in case.stack.iter().enumerate() {
+            let interrupted = machine_frames.contains(&j);
+            let unwind = unwind_of(fr)?;
+            gaps.push(8 + unwind.frame_size() + if interrupted { 0x20 } else { 0 });
+            if unwind.machine_frame() {
+                machine_frames.push(j + 1);
+            }
+        }
+        Some(gaps)
     } else {
         None
     };
@@ -396,6 +434,7 @@ pub fn kernel_bucket_dump(case: &KernelBucketCase) -> Result<KernelBucketDump, G
         arm64_frames: Vec::new(),
         // With unwind data KeBugCheckEx has a frame (8 for RBP, 0x40 allocated, RBP 0x20 up).
         x64_first_frame: case.unwind.then_some((8 + 0x40, 0x20)),
+        machine_frames,
     };
     let system = build(&spec)?;
     let opts = DumpOpts {

@@ -107,6 +107,7 @@ pub(crate) fn system(
         x86_fpo: Vec::new(),
         arm64_frames: Vec::new(),
         x64_first_frame: None,
+        machine_frames: Vec::new(),
     }
 }
 

@@ -119,6 +119,9 @@ pub(crate) struct SystemSpec {
     /// x64: the stopped function's frame (its size up to the return address, and where its
     /// frame register points above the body's RSP); `None`: a leaf, the return address at RSP.
     pub(crate) x64_first_frame: Option<(u64, u64)>,
+    /// x64: indices of `frames` that are the RIP of a machine frame (the interrupted code's
+    /// instruction, pushed with CS, EFLAGS, RSP and SS by the processor), not return addresses.
+    pub(crate) machine_frames: Vec<usize>,
 }
 
 /// The built machine and what the dump header needs to say about it.
@@ -477,6 +480,13 @@ pub(crate) fn build(spec: &SystemSpec) -> Result<System, GenError> {
                 None if i == 0 => 0x68,
                 None => 0x40 + 8 * rng.below(16),
             };
+            if spec.machine_frames.contains(&i) {
+                // CS, EFLAGS, then the interrupted code's RSP (right past the frame), SS.
+                m.write_ptr(pos + 8, 0x10)?;
+                m.write_ptr(pos + 0x10, 0x282)?;
+                m.write_ptr(pos + 0x18, pos + 0x28)?;
+                m.write_ptr(pos + 0x20, 0x18)?;
+            }
             for (_, decoy) in decoys.iter().filter(|(k, _)| *k == i) {
                 m.write_ptr(pos + gap - 8, *decoy)?;
             }

@@ -36,6 +36,10 @@ pub(crate) enum PrologOp {
     /// `lea <reg>, [rsp + offset]` (offset a multiple of 16, at most 240): the frame register
     /// (`UWOP_SET_FPREG`); a function may move RSP later (`alloca`), the unwinder uses it.
     SetFpReg(u8, u32),
+    /// The processor pushed a machine frame (SS, RSP, EFLAGS, CS, RIP, and an error code when
+    /// `true`) before the handler ran (`UWOP_PUSH_MACHFRAME`, first in the prolog): the next
+    /// frame is the interrupted code, at the RIP and RSP it holds.
+    PushMachFrame(bool),
 }
 
 /// A function with unwind data.
@@ -61,9 +65,18 @@ impl FunctionUnwind {
             .map(|op| match op {
                 PrologOp::Push(_) => 8,
                 PrologOp::Alloc(n) => u64::from(*n),
+                // Up to the frame's RIP, which stands where a return address would.
+                PrologOp::PushMachFrame(true) => 8,
                 _ => 0,
             })
             .sum()
+    }
+
+    /// Whether the function is an interrupt or trap handler (a machine frame above its frame).
+    pub(crate) fn machine_frame(&self) -> bool {
+        self.prolog
+            .iter()
+            .any(|op| matches!(op, PrologOp::PushMachFrame(_)))
     }
 }
 
@@ -77,6 +90,7 @@ fn op_len(op: &PrologOp) -> u8 {
         PrologOp::SaveNonvol(..) | PrologOp::SaveNonvolFar(..) => 8,
         PrologOp::SaveXmm128(..) | PrologOp::SaveXmm128Far(..) => 9,
         PrologOp::SetFpReg(..) => 5,
+        PrologOp::PushMachFrame(_) => 0,
     }
 }
 
@@ -119,6 +133,7 @@ fn unwind_codes(prolog: &[PrologOp]) -> (Vec<u16>, u8) {
                 ]
             }
             PrologOp::SetFpReg(..) => vec![code(3, 0)],
+            PrologOp::PushMachFrame(error_code) => vec![code(10, u16::from(error_code))],
         });
     }
     (per_op.into_iter().rev().flatten().collect(), offset)
