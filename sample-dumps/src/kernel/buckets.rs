@@ -172,8 +172,8 @@ impl Functions {
 
     /// The prolog of the `n`th function with unwind data, from a few templates that between
     /// them use every prolog operation a stack of this size can hold: pushes of low and high
-    /// registers, small and large (16-bit) allocations, register and XMM saves in their near
-    /// and far forms.
+    /// registers, small allocations and large ones in both forms (16-bit scaled, 32-bit),
+    /// register and XMM saves in their near and far forms.
     fn prolog(n: usize) -> Vec<PrologOp> {
         match n % 6 {
             0 => vec![PrologOp::Push(3), PrologOp::Alloc(0x20)],
@@ -195,7 +195,7 @@ impl Functions {
                 PrologOp::SaveNonvolFar(14, 0x18),
                 PrologOp::SaveXmm128Far(7, 0x30),
             ],
-            4 => vec![PrologOp::Push(15), PrologOp::Alloc(0x28)],
+            4 => vec![PrologOp::Push(15), PrologOp::AllocLarge32(0x28)],
             _ => vec![PrologOp::Alloc(0x48)],
         }
     }

@@ -22,8 +22,11 @@ pub(crate) const RDATA_USED: u32 = 0x400;
 pub(crate) enum PrologOp {
     /// `push <reg>` (register number 0..15, rax = 0).
     Push(u8),
-    /// `sub rsp, <bytes>` (a multiple of 8).
+    /// `sub rsp, <bytes>` (a multiple of 8), described with the smallest form that holds it.
     Alloc(u32),
+    /// `sub rsp, <bytes>` described with the 32-bit unscaled form of `UWOP_ALLOC_LARGE` (info
+    /// 1), which compilers use above 512 KiB and which holds any size.
+    AllocLarge32(u32),
     /// `mov [rsp + offset], <reg>` (offset a multiple of 8).
     SaveNonvol(u8, u32),
     /// `movaps [rsp + offset], xmm<n>` (offset a multiple of 16).
@@ -64,7 +67,7 @@ impl FunctionUnwind {
             .iter()
             .map(|op| match op {
                 PrologOp::Push(_) => 8,
-                PrologOp::Alloc(n) => u64::from(*n),
+                PrologOp::Alloc(n) | PrologOp::AllocLarge32(n) => u64::from(*n),
                 // Up to the frame's RIP, which stands where a return address would.
                 PrologOp::PushMachFrame(true) => 8,
                 _ => 0,
@@ -86,7 +89,7 @@ fn op_len(op: &PrologOp) -> u8 {
         PrologOp::Push(r) if *r < 8 => 1,
         PrologOp::Push(_) => 2,
         PrologOp::Alloc(n) if *n <= 128 => 4,
-        PrologOp::Alloc(_) => 7,
+        PrologOp::Alloc(_) | PrologOp::AllocLarge32(_) => 7,
         PrologOp::SaveNonvol(..) | PrologOp::SaveNonvolFar(..) => 8,
         PrologOp::SaveXmm128(..) | PrologOp::SaveXmm128Far(..) => 9,
         PrologOp::SetFpReg(..) => 5,
@@ -106,7 +109,9 @@ fn unwind_codes(prolog: &[PrologOp]) -> (Vec<u16>, u8) {
             PrologOp::Push(r) => vec![code(0, u16::from(r))],
             PrologOp::Alloc(n) if n <= 128 => vec![code(2, (n / 8 - 1) as u16)],
             PrologOp::Alloc(n) if n / 8 <= 0xFFFF => vec![code(1, 0), (n / 8) as u16],
-            PrologOp::Alloc(n) => vec![code(1, 1), (n & 0xFFFF) as u16, (n >> 16) as u16],
+            PrologOp::Alloc(n) | PrologOp::AllocLarge32(n) => {
+                vec![code(1, 1), (n & 0xFFFF) as u16, (n >> 16) as u16]
+            }
             PrologOp::SaveNonvol(r, off) if off / 8 <= 0xFFFF => {
                 vec![code(4, u16::from(r)), (off / 8) as u16]
             }
