@@ -27,6 +27,7 @@ mod image_store;
 mod kernel_bucket_vectors;
 mod kernel_samples;
 mod kernel_symbols;
+mod kernel_unwinding;
 mod odd_inputs;
 mod one_answer;
 mod real_kernel_dumps;
