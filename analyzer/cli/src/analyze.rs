@@ -102,7 +102,8 @@ pub(super) fn run(args: AnalyzeArgs) -> ExitCode {
     let mut emit = |report: Report, rendered: Option<String>, out: &mut dyn Write| {
         if let Some(error) = &report.error {
             failed += 1;
-            eprintln!("dumpsig: error: {}: {error}", report.path);
+            let line = format!("dumpsig: error: {}: {error}\n", report.path);
+            eprint!("{line}");
         } else {
             analyzed += 1;
         }
@@ -136,14 +137,17 @@ pub(super) fn run(args: AnalyzeArgs) -> ExitCode {
     for note in options.symbols.source().lookup_notes() {
         eprintln!("dumpsig: symbols: {note}");
     }
-    eprintln!(
-        "dumpsig: {analyzed} analyzed, {failed} failed in {:.2}s{}",
+    // Formatted first: standard error is unbuffered, and the pieces of a formatted line would
+    // each be a write of their own (ten system calls in a one-file run).
+    let summary = format!(
+        "dumpsig: {analyzed} analyzed, {failed} failed in {:.2}s{}\n",
         started.elapsed().as_secs_f64(),
         args.batch
             .shard
             .map(|s| format!(" (shard {}/{})", s.index, s.count))
             .unwrap_or_default()
     );
+    eprint!("{summary}");
     if failed > 0 {
         ExitCode::from(1)
     } else {
