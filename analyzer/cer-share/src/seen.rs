@@ -118,14 +118,16 @@ impl SeenShard {
         };
         let first = block as u64 * BLOCK;
         let records = BLOCK.min(self.count - first);
-        let mut bytes = vec![0u8; (records * RECORD_LEN) as usize];
-        read_at(file, &mut bytes, HEADER_LEN + first * RECORD_LEN).map_err(io_err(&self.table))?;
-        let found = bytes
-            .chunks_exact(RECORD_LEN as usize)
-            .collect::<Vec<_>>()
-            .binary_search_by(|r| (*r).cmp(&want[..]))
-            .is_ok();
-        Ok(found)
+        // One block on the stack: a lookup allocates nothing.
+        let mut block = [[0u8; RECORD_LEN as usize]; BLOCK as usize];
+        let block = block.get_mut(..records as usize).unwrap_or_default();
+        read_at(
+            file,
+            block.as_flattened_mut(),
+            HEADER_LEN + first * RECORD_LEN,
+        )
+        .map_err(io_err(&self.table))?;
+        Ok(block.binary_search(&want).is_ok())
     }
 
     /// Binary search over the records themselves, one positioned read a step.

@@ -117,6 +117,16 @@ pub struct Frame {
 }
 
 impl Frame {
+    /// A frame at `pc` and `sp`, found as `trust` says, not interrupted.
+    pub fn new(pc: u64, sp: u64, trust: Trust) -> Frame {
+        Frame {
+            pc,
+            sp,
+            trust,
+            interrupted: false,
+        }
+    }
+
     /// The address to look up symbols and unwind data for: a return address points after the
     /// call, which may be the first byte of the next function; an instruction address (the
     /// context's, an interrupted one) is itself.

@@ -54,12 +54,11 @@ pub fn walk_x86(
     images: &dyn Images,
     frame_data: Option<&dyn X86FrameData>,
 ) -> Vec<Frame> {
-    let mut frames = vec![Frame {
-        pc: u64::from(start.eip),
-        sp: u64::from(start.esp),
-        trust: Trust::Context,
-        interrupted: false,
-    }];
+    let mut frames = vec![Frame::new(
+        u64::from(start.eip),
+        u64::from(start.esp),
+        Trust::Context,
+    )];
     let mut regs = start;
     let mut called = None;
     while frames.len() < MAX_FRAMES {
@@ -78,12 +77,11 @@ pub fn walk_x86(
         else {
             break;
         };
-        frames.push(Frame {
-            pc: u64::from(caller.eip),
-            sp: u64::from(caller.esp),
+        frames.push(Frame::new(
+            u64::from(caller.eip),
+            u64::from(caller.esp),
             trust,
-            interrupted: false,
-        });
+        ));
         called = Some(callee.lookup);
         regs = caller;
     }

@@ -239,12 +239,7 @@ fn unwind_frame(
 /// Walks an ARM64 stack from `start`.
 pub fn walk_arm64(start: Arm64Registers, memory: &dyn Memory, images: &dyn Images) -> Vec<Frame> {
     let mut regs = start;
-    let mut frames = vec![Frame {
-        pc: regs.pc,
-        sp: regs.sp,
-        trust: Trust::Context,
-        interrupted: false,
-    }];
+    let mut frames = vec![Frame::new(regs.pc, regs.sp, Trust::Context)];
     while frames.len() < MAX_FRAMES {
         let Some(last) = frames.last().copied() else {
             break;
@@ -278,12 +273,7 @@ pub fn walk_arm64(start: Arm64Registers, memory: &dyn Memory, images: &dyn Image
             Some((pc, slot)) => {
                 regs.pc = pc;
                 regs.sp = slot.wrapping_add(8);
-                frames.push(Frame {
-                    pc,
-                    sp: regs.sp,
-                    trust: Trust::Scan,
-                    interrupted: false,
-                });
+                frames.push(Frame::new(pc, regs.sp, Trust::Scan));
             }
             None => break,
         }

@@ -276,12 +276,7 @@ pub(crate) fn unwind_frame(
 /// address outside every image (for a kernel stack: user mode), or after [`MAX_FRAMES`].
 pub fn walk_x64(start: X64Registers, memory: &dyn Memory, images: &dyn Images) -> Vec<Frame> {
     let mut regs = start;
-    let mut frames = vec![Frame {
-        pc: regs.rip,
-        sp: regs.rsp(),
-        trust: Trust::Context,
-        interrupted: false,
-    }];
+    let mut frames = vec![Frame::new(regs.rip, regs.rsp(), Trust::Context)];
     while frames.len() < MAX_FRAMES {
         let Some(last) = frames.last().copied() else {
             break;
@@ -313,12 +308,7 @@ pub fn walk_x64(start: X64Registers, memory: &dyn Memory, images: &dyn Images) -
             Some((pc, slot)) => {
                 regs.rip = pc;
                 regs.gpr[RSP] = slot.wrapping_add(8);
-                frames.push(Frame {
-                    pc,
-                    sp: regs.rsp(),
-                    trust: Trust::Scan,
-                    interrupted: false,
-                });
+                frames.push(Frame::new(pc, regs.rsp(), Trust::Scan));
             }
             None => break,
         }
