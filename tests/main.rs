@@ -16,6 +16,7 @@
 
 mod support;
 
+mod allocator;
 mod arm64_kernel;
 mod bad_inputs;
 mod batch_outputs;

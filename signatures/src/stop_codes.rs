@@ -6,11 +6,14 @@
 //! every parameter and says which one named the faulting address (`shared/spec/stop-codes.md`).
 //! Unknown codes are never rejected: [`explain`] reports them by number with raw parameters.
 
-use std::sync::OnceLock;
+use std::borrow::Cow;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, OnceLock, PoisonError};
 
 use serde::Serialize;
 
 use crate::exception_codes::{exception_name, fast_fail_name};
+use parse::{add_names, parse_entry, parse_table};
 
 /// The embedded table.
 const TABLE_TEXT: &str = include_str!("../data/stop-codes.txt");
@@ -120,13 +123,20 @@ pub struct IoStatus {
 /// The parsed table.
 #[derive(Debug, Default)]
 struct Table {
+    /// The codes `stop-codes.txt` describes.
     codes: Vec<StopCode>,
+    /// The other codes, by name only, sorted by code. Kept as pairs and turned into a
+    /// [`StopCode`] on lookup: a full entry per named code was ~100 KiB built at start-up, a
+    /// visible share of a one-dump run.
+    named: Vec<(u32, &'static str)>,
     statuses: Vec<IoStatus>,
     errors: Vec<String>,
 }
 
+/// The whole table, built on first need.
+static TABLE: OnceLock<Table> = OnceLock::new();
+
 fn table() -> &'static Table {
-    static TABLE: OnceLock<Table> = OnceLock::new();
     TABLE.get_or_init(|| {
         let mut table = parse_table(TABLE_TEXT);
         add_names(&mut table, NAMES_TEXT);
@@ -134,36 +144,10 @@ fn table() -> &'static Table {
     })
 }
 
-/// Adds every code of the names list the table does not describe, by name only (its
-/// parameters undescribed, its culprit from the stack).
-fn add_names(table: &mut Table, text: &'static str) {
-    // The codes described so far, looked up per name (a scan of the table for each of the
-    // ~500 names was a visible part of a one-dump run's start-up).
-    let mut described: std::collections::HashSet<u32> =
-        table.codes.iter().map(|c| c.code).collect();
-    for (n, line) in text.lines().enumerate() {
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        let parsed = line.split_once('\t').and_then(|(code, name)| {
-            let code = u32::try_from(parse_hex(code)?).ok()?;
-            let name = name.trim();
-            (!name.is_empty()).then_some((code, name))
-        });
-        let Some((code, name)) = parsed else {
-            table.errors.push(format!(
-                "bugcheck-names.tsv line {}: not `<hex> TAB <NAME>`",
-                n + 1
-            ));
-            continue;
-        };
-        // Described already, or an `_M` variant whose base code is (it shares the meaning).
-        if described.contains(&code) || described.contains(&base_code(code)) {
-            continue;
-        }
-        described.insert(code);
-        table.codes.push(StopCode {
+impl StopCode {
+    /// The entry of a code known by name only.
+    fn named(code: u32, name: &'static str) -> StopCode {
+        StopCode {
             code,
             name,
             parameters: [UNDESCRIBED; 4],
@@ -171,7 +155,7 @@ fn add_names(table: &mut Table, text: &'static str) {
             key: "the stack",
             sub_codes: Vec::new(),
             decoders: [None; 4],
-        });
+        }
     }
 }
 
@@ -186,14 +170,39 @@ pub fn base_code(code: u32) -> u32 {
 
 impl StopCode {
     /// The table entry of `code` (its base code for `_M` variants), if the code is known.
-    pub fn lookup(code: u32) -> Option<&'static StopCode> {
+    pub fn lookup(code: u32) -> Option<Cow<'static, StopCode>> {
+        /// Lookups answered from the text alone before the table is built.
+        const FEW: usize = 8;
+        static LOOKUPS: AtomicUsize = AtomicUsize::new(0);
         let base = base_code(code);
-        table().codes.iter().find(|c| c.code == base)
+        // A one-dump run asks for one code a few times: parsing its lines alone costs a few
+        // microseconds, building the table ~0.1 ms (a tenth of such a run). A batch asks
+        // more often and builds the table once.
+        if TABLE.get().is_none() && LOOKUPS.fetch_add(1, Ordering::Relaxed) < FEW {
+            // The last code asked for is asked again (report, bucket, live-dump test).
+            static LAST: Mutex<Option<(u32, Option<StopCode>)>> = Mutex::new(None);
+            let mut last = LAST.lock().unwrap_or_else(PoisonError::into_inner);
+            if let Some((_, entry)) = last.as_ref().filter(|(c, _)| *c == base) {
+                return entry.clone().map(Cow::Owned);
+            }
+            let entry = parse_entry(base);
+            *last = Some((base, entry.clone()));
+            return entry.map(Cow::Owned);
+        }
+        let table = table();
+        if let Some(described) = table.codes.iter().find(|c| c.code == base) {
+            return Some(Cow::Borrowed(described));
+        }
+        let i = table.named.binary_search_by_key(&base, |&(c, _)| c).ok()?;
+        let &(code, name) = table.named.get(i)?;
+        Some(Cow::Owned(StopCode::named(code, name)))
     }
 
-    /// Every known stop code.
-    pub fn all() -> &'static [StopCode] {
-        &table().codes
+    /// Every known stop code: the described ones in table order, then the named ones by code.
+    pub fn all() -> Vec<StopCode> {
+        let table = table();
+        let named = table.named.iter().map(|&(c, n)| StopCode::named(c, n));
+        table.codes.iter().cloned().chain(named).collect()
     }
 
     /// The sub-code `value` of P1, if the table or the fast-fail list knows it.
@@ -285,6 +294,7 @@ pub struct StopExplanation {
 /// Explains a stop code and its parameters. Unknown codes are explained as raw numbers.
 pub fn explain(code: u32, parameters: [u64; 4]) -> StopExplanation {
     let entry = StopCode::lookup(code);
+    let entry = entry.as_deref();
     let sub = entry.and_then(|e| {
         e.decoders
             .first()
@@ -403,154 +413,6 @@ fn decode(decoder: Decoder, value: u64) -> Option<String> {
     }
 }
 
-fn parse_hex(text: &str) -> Option<u64> {
-    let t = text.trim();
-    let digits = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X"))?;
-    u64::from_str_radix(digits, 16).ok()
-}
-
-fn parse_parameter(text: &'static str) -> Result<(&'static str, Option<Decoder>), String> {
-    let text = text.trim();
-    let Some(open) = text.rfind('{') else {
-        return Ok((text, None));
-    };
-    let decoder = match text.get(open..).unwrap_or("") {
-        "{exception}" => Decoder::Exception,
-        "{irql}" => Decoder::Irql,
-        "{access_a}" => Decoder::AccessA,
-        "{access_d1}" => Decoder::AccessD1,
-        "{access_50}" => Decoder::Access50,
-        "{sub}" => Decoder::Sub,
-        "{io_status}" => Decoder::IoStatus,
-        other => return Err(format!("unknown decoder {other}")),
-    };
-    Ok((text.get(..open).unwrap_or("").trim_end(), Some(decoder)))
-}
-
-fn parse_rule(text: &str) -> Result<AddressRule, String> {
-    Ok(match text.trim() {
-        "P1" => AddressRule::Parameter(1),
-        "P2" => AddressRule::Parameter(2),
-        "P3" => AddressRule::Parameter(3),
-        "P4" => AddressRule::Parameter(4),
-        "whea" => AddressRule::WheaRecord,
-        "stack" => AddressRule::Stack,
-        "process" => AddressRule::Process,
-        "none" => AddressRule::NoModule,
-        "manual" => AddressRule::Manual,
-        "capture" => AddressRule::Capture,
-        other => return Err(format!("unknown address rule {other:?}")),
-    })
-}
-
-fn parse_code_line(head: &str, fields: &[&'static str]) -> Result<StopCode, String> {
-    let [name, p1, p2, p3, p4, rule, key] = fields else {
-        return Err(format!(
-            "a code line needs 8 fields, found {}",
-            fields.len() + 1
-        ));
-    };
-    let code = parse_hex(head)
-        .and_then(|c| u32::try_from(c).ok())
-        .ok_or_else(|| format!("bad code {head:?}"))?;
-    let mut parameters = [""; 4];
-    let mut decoders = [None; 4];
-    for (i, text) in [p1, p2, p3, p4].into_iter().enumerate() {
-        let (meaning, decoder) = parse_parameter(text)?;
-        if let (Some(p), Some(d)) = (parameters.get_mut(i), decoders.get_mut(i)) {
-            *p = meaning;
-            *d = decoder;
-        }
-    }
-    Ok(StopCode {
-        code,
-        name: name.trim(),
-        parameters,
-        address_rule: parse_rule(rule)?,
-        key: key.trim(),
-        sub_codes: Vec::new(),
-        decoders,
-    })
-}
-
-fn parse_sub_line(
-    head: &str,
-    fields: &[&'static str],
-    codes: &mut [StopCode],
-) -> Result<(), String> {
-    let mut words = head.split_whitespace();
-    let (Some(code), Some(value), None) = (
-        words.next().and_then(parse_hex),
-        words.next().and_then(parse_hex),
-        words.next(),
-    ) else {
-        return Err(format!("bad sub line head {head:?}"));
-    };
-    let entry = codes
-        .iter_mut()
-        .find(|c| u64::from(c.code) == code)
-        .ok_or_else(|| format!("sub-code for unknown code {code:#x}"))?;
-    let (name, meaning, rest) = match fields {
-        [name, meaning, rest @ ..] if rest.len() <= 3 => (name, meaning, rest),
-        _ => return Err("a sub line needs 3 to 6 fields".to_owned()),
-    };
-    let mut overrides = [None; 3];
-    for (slot, text) in overrides.iter_mut().zip(rest) {
-        let t = text.trim();
-        *slot = (!t.is_empty()).then_some(t);
-    }
-    entry.sub_codes.push(SubCode {
-        value,
-        name: name.trim(),
-        words: meaning.trim(),
-        overrides,
-    });
-    Ok(())
-}
-
-fn parse_table(text: &'static str) -> Table {
-    let mut table = Table::default();
-    for (n, line) in text.lines().enumerate() {
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        let mut fields: Vec<&'static str> = line.split('|').collect();
-        let head = if fields.is_empty() {
-            ""
-        } else {
-            fields.remove(0).trim()
-        };
-        let result = if let Some(h) = head.strip_prefix("code ") {
-            parse_code_line(h, &fields).map(|c| table.codes.push(c))
-        } else if let Some(h) = head.strip_prefix("sub ") {
-            parse_sub_line(h, &fields, &mut table.codes)
-        } else if let Some(h) = head.strip_prefix("status ") {
-            match (
-                parse_hex(h).and_then(|s| u32::try_from(s).ok()),
-                &fields[..],
-            ) {
-                (Some(status), [name, words]) => {
-                    table.statuses.push(IoStatus {
-                        status,
-                        name: name.trim(),
-                        words: words.trim(),
-                    });
-                    Ok(())
-                }
-                _ => Err("bad status line".to_owned()),
-            }
-        } else {
-            Err(format!("unknown line kind {head:?}"))
-        };
-        if let Err(e) = result {
-            table
-                .errors
-                .push(format!("stop-codes.txt line {}: {e}", n + 1));
-        }
-    }
-    table
-}
-
+mod parse;
 #[cfg(test)]
 mod tests;

@@ -293,7 +293,7 @@ mod tests {
         let size = std::fs::metadata(&victim).unwrap().len();
         let options = AnalyzeOptions::default();
         let batch = BatchOptions {
-            jobs: 2,
+            jobs: Some(2),
             ..BatchOptions::default()
         };
         let mut reports = Vec::new();

@@ -27,11 +27,13 @@ const IN_FLIGHT_PER_JOB: usize = 4 * MAX_CHUNK;
 /// Most inputs one task analyzes.
 const MAX_CHUNK: usize = 32;
 
-/// How a batch runs.
-#[derive(Debug, Clone, Copy)]
+/// How a batch runs (by default: one worker per processor, no progress display).
+#[derive(Debug, Clone, Copy, Default)]
 pub struct BatchOptions {
-    /// Worker threads.
-    pub jobs: usize,
+    /// Worker threads; `None` for one per processor, asked of the system only when a run has
+    /// more than one input (the question reads several cgroup files: a visible part of a
+    /// one-dump run).
+    pub jobs: Option<usize>,
     /// Makes the progress display of a run, when one is wanted (the command line draws a bar
     /// on a terminal only); `None` shows nothing.
     pub progress: Option<fn() -> Box<dyn Progress>>,
@@ -46,12 +48,12 @@ pub trait Progress: Send + Sync {
     fn finish(self: Box<Self>);
 }
 
-impl Default for BatchOptions {
-    fn default() -> Self {
-        BatchOptions {
-            jobs: std::thread::available_parallelism().map_or(1, |n| n.get()),
-            progress: None,
-        }
+impl BatchOptions {
+    /// The worker threads a run of several inputs uses (at least one).
+    pub fn jobs(&self) -> usize {
+        self.jobs
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+            .max(1)
     }
 }
 
@@ -66,16 +68,16 @@ where
     W: Fn(&Input) -> T + Sync,
     S: FnMut(Input, T),
 {
-    let jobs = options.jobs.max(1);
     // One input (a WER hook, a CI step calling dumpsig per crash): no pool to start and stop.
     let mut inputs = inputs.into_iter().peekable();
     let first = inputs.next();
     let single = inputs.peek().is_none();
     let inputs = first.into_iter().chain(inputs);
-    if jobs == 1 || single {
+    if single || options.jobs() == 1 {
         run_serially(inputs, options, work, sink);
         return Ok(());
     }
+    let jobs = options.jobs();
     let window = max_in_flight(jobs);
     let progress = options.progress.map(|make| make());
     // Each chunk's results; `None` when its worker panicked (outside `work`'s own guards),

@@ -425,7 +425,7 @@ where
     F: FnMut(&BucketRecord),
 {
     let mut filer = Filer {
-        writer: ShareWriter::new(share, batch.jobs),
+        writer: ShareWriter::new(share, batch.jobs()),
         share,
         filing,
         summary: BucketSummary::default(),
@@ -460,7 +460,7 @@ where
         }
     };
     let mut group = Group::default();
-    if batch.jobs <= 1 {
+    if batch.jobs() <= 1 {
         run_batch(inputs, batch, work, |_, item| {
             if group.push(item) {
                 filer.flush(group.take()).iter().for_each(&mut sink);

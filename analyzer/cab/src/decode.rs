@@ -66,7 +66,9 @@ impl MsZip {
     fn new() -> Self {
         Self {
             state: Box::default(),
-            buf: vec![0; HISTORY + BLOCK_MAX],
+            // Grown to what the blocks need: a report CAB's one small file needs a few KiB,
+            // and zeroing 64 KiB up front was a visible part of a one-CAB run.
+            buf: Vec::new(),
             filled: 0,
         }
     }
@@ -81,6 +83,12 @@ impl MsZip {
         }
         let start = self.filled;
         let end = start + out_len;
+        if out_len > BLOCK_MAX {
+            return Err(id.bad(format!("uncompressed size {out_len} over {BLOCK_MAX}")));
+        }
+        if self.buf.len() < end {
+            self.buf.resize(end, 0);
+        }
         self.state.init();
         let state = &mut self.state;
         let Some(out) = self.buf.get_mut(..end) else {

@@ -48,11 +48,11 @@ pub(super) struct AnalyzeArgs {
     #[command(flatten)]
     analysis: AnalysisArgs,
     #[command(flatten)]
-    batch: BatchArgs,
+    pub(super) batch: BatchArgs,
     /// Dump files, report CABs, or directories searched recursively for them (or
     /// `--files-from`).
     #[arg(value_name = "INPUT")]
-    inputs: Vec<PathBuf>,
+    pub(super) inputs: Vec<PathBuf>,
 }
 
 pub(super) fn run(args: AnalyzeArgs) -> ExitCode {

@@ -3,13 +3,11 @@
 //! The command line only: arguments, the progress bar, output and exit statuses. The work is
 //! in `dumpsig-analysis` and the crates below it (ARCHITECTURE.md).
 
-/// mimalloc rather than glibc's allocator: a batch allocates each dump's buffer and report on
-/// a worker thread and frees them on the filing thread, and glibc's per-thread arenas then
-/// return and re-fault pages group after group (twice the page faults of one job, and
-/// malloc/free took an eighth of a batch's time).
+/// glibc's allocator for a one-file run, mimalloc for a batch ([`allocator`]).
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: allocator::Allocator = allocator::Allocator;
 
+mod allocator;
 mod analyze;
 mod bucket;
 mod regress;
@@ -63,6 +61,23 @@ enum Command {
     /// Write one self-contained HTML page for a batch: sortable bucket table, charts, details.
     #[command(after_help = EXIT_CODES)]
     Report(report::ReportArgs),
+}
+
+impl Command {
+    /// True for `analyze` of one regular file: the run a hook makes once per crash, which
+    /// starts no threads and is over before mimalloc's set-up would pay off.
+    fn is_one_file(&self) -> bool {
+        match self {
+            Command::Analyze(args) => match &args.inputs[..] {
+                [one] => {
+                    args.batch.files_from.is_none()
+                        && std::fs::metadata(one).is_ok_and(|m| m.is_file())
+                }
+                _ => false,
+            },
+            _ => false,
+        }
+    }
 }
 
 /// How a batch runs: threads, sharding, progress.
@@ -137,11 +152,7 @@ impl BatchArgs {
 
     fn options(&self) -> BatchOptions {
         BatchOptions {
-            jobs: self
-                .jobs
-                .filter(|&n| n > 0)
-                .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
-                .clamp(1, MAX_JOBS),
+            jobs: self.jobs.filter(|&n| n > 0).map(|n| n.min(MAX_JOBS)),
             progress: (!self.no_progress && std::io::stderr().is_terminal())
                 .then_some(progress_bar as fn() -> Box<dyn Progress>),
         }
@@ -282,6 +293,9 @@ fn progress_bar() -> Box<dyn Progress> {
 /// Runs the command line with the process arguments and returns the exit status.
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if !cli.command.is_one_file() {
+        allocator::use_mimalloc();
+    }
     match cli.command {
         Command::Analyze(args) => analyze::run(args),
         Command::Bucket(args) => bucket::run(args),

@@ -264,3 +264,26 @@ fn a_capture_tools_code_is_a_marker_not_a_crash() {
         "{said:?}"
     );
 }
+
+/// A one-dump run reads a code's lines alone; a batch builds the table: both give the same
+/// entry for every code, and neither knows a code the other does not.
+#[test]
+fn one_entry_parsed_alone_equals_the_tables() {
+    let all = StopCode::all();
+    assert!(all.len() > 500, "{}", all.len());
+    for entry in all.iter().filter(|c| base_code(c.code) == c.code) {
+        assert_eq!(
+            parse_entry(entry.code).as_ref(),
+            Some(entry),
+            "{:#x}",
+            entry.code
+        );
+    }
+    for unknown in [0xDEAD_u32, 0x7FFF_FFFF, 0] {
+        assert!(
+            all.iter().all(|c| c.code != unknown),
+            "{unknown:#x} is in the table"
+        );
+        assert_eq!(parse_entry(unknown), None, "{unknown:#x}");
+    }
+}

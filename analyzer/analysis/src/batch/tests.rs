@@ -62,7 +62,7 @@ fn results_come_in_input_order_with_bounded_memory() {
     let in_flight = AtomicUsize::new(0);
     let max_seen = AtomicUsize::new(0);
     let options = BatchOptions {
-        jobs: 3,
+        jobs: Some(3),
         progress: None,
     };
     let mut out = Vec::new();
@@ -84,7 +84,7 @@ fn results_come_in_input_order_with_bounded_memory() {
     )
     .unwrap();
     assert_eq!(out, (0..2000).collect::<Vec<u64>>());
-    let bound = max_in_flight(options.jobs);
+    let bound = max_in_flight(options.jobs());
     assert!(
         max_seen.load(Ordering::SeqCst) <= bound,
         "{} inputs between discovery and the sink, bound {bound}",
@@ -95,7 +95,7 @@ fn results_come_in_input_order_with_bounded_memory() {
 #[test]
 fn a_slow_input_holds_the_sink_not_the_order() {
     let options = BatchOptions {
-        jobs: 2,
+        jobs: Some(2),
         progress: None,
     };
     let mut out = Vec::new();
@@ -167,7 +167,7 @@ fn discovery_is_sorted_recursive_and_shards_without_overlap() {
 #[test]
 fn a_panicking_worker_ends_the_batch_instead_of_hanging_it() {
     let options = BatchOptions {
-        jobs: 2,
+        jobs: Some(2),
         progress: None,
     };
     let (done_tx, done_rx) = std::sync::mpsc::channel();

@@ -4,24 +4,59 @@
 //! name, timestamp and SizeOfImage; scanned only where unwinding cannot go on, and each frame
 //! says how it was found.
 
-use std::cell::OnceCell;
+use std::cell::{Cell, OnceCell};
 use std::sync::Arc;
 
 use kernel_dump::modules::{LoadedModule, ModuleIndex};
 use kernel_dump::pe_file::PeFile;
-use kernel_dump::virtual_memory::VirtualRead;
+use kernel_dump::virtual_memory::{translate, VirtualRead};
 use kernel_dump::{Context, KernelDump};
 use symbols::image_store::ImageStore;
 use unwind::{
     Arm64Registers, Frame, Image, Images, Memory, X64Registers, X86FrameData, X86Registers,
 };
 
-/// The dump's virtual memory.
-struct DumpMemory<'d, 'a>(&'d KernelDump<'a>);
+/// The dump's virtual memory, remembering the last page's translation: a stack scan reads
+/// each slot of one page in turn, and a four-level walk per 8-byte read was the largest part
+/// of a small kernel dump's analysis.
+struct DumpMemory<'d, 'a> {
+    dump: &'d KernelDump<'a>,
+    /// Virtual page -> physical page of the last read within one page of paged memory.
+    last: Cell<Option<(u64, u64)>>,
+}
+
+impl<'d, 'a> DumpMemory<'d, 'a> {
+    fn new(dump: &'d KernelDump<'a>) -> Self {
+        DumpMemory {
+            dump,
+            last: Cell::new(None),
+        }
+    }
+}
 
 impl Memory for DumpMemory<'_, '_> {
     fn read(&self, address: u64, buf: &mut [u8]) -> bool {
-        self.0.read_virtual(address, buf).is_ok()
+        const PAGE: u64 = 0x1000;
+        let offset = address % PAGE;
+        let in_one_page = offset.saturating_add(buf.len() as u64) <= PAGE;
+        let paged = matches!(self.dump.memory(), kernel_dump::DumpMemory::Paged(_));
+        if !(in_one_page && paged) {
+            return self.dump.read_virtual(address, buf).is_ok();
+        }
+        let page = address - offset;
+        let physical = match self.last.get() {
+            Some((v, p)) if v == page => p,
+            _ => match translate(self.dump.paging(), self.dump.physical(), page) {
+                Ok(p) => {
+                    self.last.set(Some((page, p)));
+                    p
+                }
+                Err(_) => return false,
+            },
+        };
+        physical
+            .checked_add(offset)
+            .is_some_and(|pa| self.dump.physical().read(pa, buf).is_ok())
     }
 }
 
@@ -118,7 +153,7 @@ pub(crate) fn walk_context(
     store: Option<&ImageStore>,
     frame_data: Option<&dyn X86FrameData>,
 ) -> Option<Vec<Frame>> {
-    let memory = DumpMemory(dump);
+    let memory = DumpMemory::new(dump);
     let images = ModuleImages {
         images: modules
             .iter()
