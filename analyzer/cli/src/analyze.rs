@@ -55,6 +55,14 @@ pub(super) struct AnalyzeArgs {
     pub(super) inputs: Vec<PathBuf>,
 }
 
+/// One report as the output needs it.
+struct Rendered {
+    /// Its text, line or row (`None` for a failed input in text form).
+    text: Option<String>,
+    /// The error line for standard error, when the input failed.
+    error: Option<String>,
+}
+
 pub(super) fn run(args: AnalyzeArgs) -> ExitCode {
     let format = match (args.json, args.csv, args.format) {
         (true, _, _) => Format::Json,
@@ -86,28 +94,32 @@ pub(super) fn run(args: AnalyzeArgs) -> ExitCode {
     }
     let (mut analyzed, mut failed) = (0usize, 0usize);
     let mut write_error = None;
-    // The output of one report, made on the worker that analyzed it.
+    // What the output needs of one report, made on the worker that analyzed it.
     let frames = args.frames;
-    let render = |report: &Report| -> Option<String> {
-        match format {
+    let render = |report: Report| -> Rendered {
+        let text = match format {
             Format::Json => Some(report.to_json_line()),
             Format::Csv => {
-                let value = serde_json::to_value(report).unwrap_or_default();
+                let value = serde_json::to_value(&report).unwrap_or_default();
                 Some(csv_row(&value))
             }
             Format::Text if report.error.is_none() => Some(report.to_text_with_frames(frames)),
             Format::Text => None,
-        }
+        };
+        let error = report
+            .error
+            .as_ref()
+            .map(|error| format!("dumpsig: error: {}: {error}\n", report.path));
+        Rendered { text, error }
     };
-    let mut emit = |report: Report, rendered: Option<String>, out: &mut dyn Write| {
-        if let Some(error) = &report.error {
+    let mut emit = |rendered: Rendered, out: &mut dyn Write| {
+        if let Some(line) = &rendered.error {
             failed += 1;
-            let line = format!("dumpsig: error: {}: {error}\n", report.path);
             eprint!("{line}");
         } else {
             analyzed += 1;
         }
-        let Some(text) = rendered else {
+        let Some(text) = rendered.text else {
             return Ok(());
         };
         writeln!(out, "{text}")?;
@@ -121,9 +133,9 @@ pub(super) fn run(args: AnalyzeArgs) -> ExitCode {
         Ok(all) => Discovery::new(&all, args.batch.shard),
         Err(message) => return fatal(message),
     };
-    let run = analyze_all_rendered(inputs, &options, &batch, render, |_, report, rendered| {
+    let run = analyze_all_rendered(inputs, &options, &batch, render, |_, rendered| {
         if write_error.is_none() {
-            if let Err(e) = emit(report, rendered, &mut out) {
+            if let Err(e) = emit(rendered, &mut out) {
                 write_error = Some(e);
             }
         }

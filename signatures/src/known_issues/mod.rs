@@ -233,25 +233,30 @@ fn file_of(name: &str) -> &str {
 }
 
 fn matches(rule: &Rule, facts: &IssueFacts) -> bool {
+    // Cheapest test first: most dumps fail the code, and a rule's module conditions scan every
+    // loaded module's name (a visible part of a batch of minidumps when done for every rule).
     let code_ok = rule
         .stop_codes
         .iter()
         .any(|c| *c == facts.code || *c == base_code(facts.code))
         || rule.exception_codes.contains(&facts.code);
-    let fault_ok = rule.faulting_modules.is_empty()
-        || facts.faulting_module.as_deref().is_some_and(|m| {
-            rule.faulting_modules
-                .iter()
-                .any(|p| name_matches(p, file_of(m)))
-        });
-    let present_ok = rule
-        .modules_present
-        .iter()
-        .all(|c| facts.modules.iter().any(|m| c.matches(file_of(&m.name))));
+    let fault_ok = || {
+        rule.faulting_modules.is_empty()
+            || facts.faulting_module.as_deref().is_some_and(|m| {
+                rule.faulting_modules
+                    .iter()
+                    .any(|p| name_matches(p, file_of(m)))
+            })
+    };
+    let present_ok = || {
+        rule.modules_present
+            .iter()
+            .all(|c| facts.modules.iter().any(|m| c.matches(file_of(&m.name))))
+    };
     code_ok
-        && fault_ok
-        && present_ok
         && facts.attributes & rule.required_attributes == rule.required_attributes
+        && fault_ok()
+        && present_ok()
 }
 
 fn context(rule: &Rule, facts: &IssueFacts) -> Vec<String> {
