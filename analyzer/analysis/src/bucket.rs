@@ -295,7 +295,8 @@ impl KnownIssueStatus {
 /// One analyzed input waiting for its group to be filed. The report itself is not kept: its
 /// record and what filing needs are taken out on the worker thread, so the filing thread,
 /// which every group waits for, does not copy or free it. Boxed where it is made: a group of
-/// 1,024 inline entries (672 bytes each, ~0.7 MiB) was copied as it grew and faulted in anew for every group.
+/// 1,024 inline entries (672 bytes each, ~0.7 MiB) was copied as it grew and faulted in anew
+/// for every group.
 struct Pending {
     /// The record, without the outcome and status filing adds.
     record: BucketRecord,
