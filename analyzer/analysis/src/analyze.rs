@@ -11,7 +11,7 @@ use crate::format::DumpFormat;
 use crate::inputs::Input;
 use crate::minidump::{self, stackwalk::Symbols};
 use crate::report::Report;
-use crate::source::DumpSource;
+use crate::source::{DumpSource, READ_LIMIT};
 
 /// How much work to do per dump.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,6 +37,9 @@ pub struct AnalyzeOptions {
     pub image_store: Option<symbols::image_store::ImageStore>,
     /// Frames of the crashing thread a minidump report keeps (the JSON lists them all).
     pub frames: usize,
+    /// Dumps up to this size are read into memory, larger ones mapped: [`READ_LIMIT`] in a
+    /// batch, [`crate::source::READ_LIMIT_ALONE`] in a process that analyzes one file.
+    pub read_limit: u64,
 }
 
 impl Default for AnalyzeOptions {
@@ -47,6 +50,7 @@ impl Default for AnalyzeOptions {
             rules: signatures::known_issues::builtin_rules().to_vec(),
             image_store: None,
             frames: minidump::stackwalk::REPORT_FRAMES,
+            read_limit: READ_LIMIT,
         }
     }
 }
@@ -175,7 +179,7 @@ pub fn analyze_path(path: &Path, options: &AnalyzeOptions) -> Report {
 /// caller that needs its bytes after the analysis, so the file is opened and mapped once.
 pub fn analyze_path_keeping(path: &Path, options: &AnalyzeOptions) -> (Report, Option<DumpSource>) {
     let name = path.display().to_string();
-    let source = match DumpSource::open(path) {
+    let source = match DumpSource::open_reading_up_to(path, options.read_limit) {
         Ok(s) => s,
         Err(e) => {
             let size = std::fs::metadata(path).ok().map(|m| m.len());

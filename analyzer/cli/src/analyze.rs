@@ -63,7 +63,8 @@ struct Rendered {
     error: Option<String>,
 }
 
-pub(super) fn run(args: AnalyzeArgs) -> ExitCode {
+/// Runs `analyze`; `one_file` when the run is one regular file ([`super::Command`]).
+pub(super) fn run(args: AnalyzeArgs, one_file: bool) -> ExitCode {
     let format = match (args.json, args.csv, args.format) {
         (true, _, _) => Format::Json,
         (_, true, _) => Format::Csv,
@@ -79,6 +80,9 @@ pub(super) fn run(args: AnalyzeArgs) -> ExitCode {
         Ok(o) => o,
         Err(message) => return fatal(message),
     };
+    if one_file {
+        options.read_limit = analysis::source::READ_LIMIT_ALONE;
+    }
     options.frames = match args.frames {
         0 => usize::MAX,
         n => n.max(REPORT_FRAMES),

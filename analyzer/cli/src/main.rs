@@ -65,7 +65,8 @@ enum Command {
 
 impl Command {
     /// True for `analyze` of one regular file: the run a hook makes once per crash, which
-    /// starts no threads and is over before mimalloc's set-up would pay off.
+    /// starts no threads (so mapping a dump costs no other core anything) and is over before
+    /// mimalloc's set-up would pay off.
     fn is_one_file(&self) -> bool {
         match self {
             Command::Analyze(args) => match &args.inputs[..] {
@@ -190,6 +191,7 @@ impl AnalysisArgs {
             rules: load_rules(self.rules.as_deref())?,
             image_store: image_store(&self.image_store)?,
             frames: analysis::minidump::stackwalk::REPORT_FRAMES,
+            read_limit: analysis::source::READ_LIMIT,
         })
     }
 
@@ -293,11 +295,12 @@ fn progress_bar() -> Box<dyn Progress> {
 /// Runs the command line with the process arguments and returns the exit status.
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if !cli.command.is_one_file() {
+    let one_file = cli.command.is_one_file();
+    if !one_file {
         allocator::use_mimalloc();
     }
     match cli.command {
-        Command::Analyze(args) => analyze::run(args),
+        Command::Analyze(args) => analyze::run(args, one_file),
         Command::Bucket(args) => bucket::run(args),
         Command::Scan(args) => scan::run(args),
         Command::Regress(args) => regress::run(args),

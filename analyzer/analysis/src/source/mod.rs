@@ -18,10 +18,15 @@ use memmap2::Mmap;
 use crate::error::{AnalyzeError, Result};
 use cab::OwnedBytes;
 
-/// Files up to this size are read into memory rather than mapped. Above it, mapping wins even
-/// with the unmap's cost in a threaded batch: a read faults in and fills every page of a
-/// fresh buffer, while a reader of a kernel dump touches a few of its pages.
-const READ_LIMIT: u64 = 64 << 10;
+/// In a batch, files up to this size are read into memory rather than mapped: unmapping in a
+/// process with several threads interrupts every other core (a TLB shootdown), which costs
+/// more than copying a minidump (mapping ~90 KiB minidumps at `-j 2` took twice as long as
+/// reading them; BENCHMARKS.md).
+pub const READ_LIMIT: u64 = 1 << 20;
+/// In a process that analyzes one file (no other thread), files over this size are mapped: a
+/// read faults in and fills every page of a fresh buffer, while a reader of a 248 KiB kernel
+/// dump touches a few of its pages.
+pub const READ_LIMIT_ALONE: u64 = 64 << 10;
 
 /// The bytes of one dump: a read-only memory map of a file, or bytes already in memory (a dump
 /// extracted from a CAB).
@@ -82,15 +87,21 @@ fn read_known_size(file: &mut File, len: u64) -> std::io::Result<Vec<u8>> {
 }
 
 impl DumpSource {
-    /// Maps `path` read-only. An empty file is an error (it cannot be mapped, and it is not a
-    /// dump).
+    /// Maps `path` read-only (reads it when it is at most [`READ_LIMIT`] bytes). An empty file
+    /// is an error (it cannot be mapped, and it is not a dump).
     pub fn open(path: &Path) -> Result<DumpSource> {
+        DumpSource::open_reading_up_to(path, READ_LIMIT)
+    }
+
+    /// As [`DumpSource::open`], reading files of at most `read_limit` bytes and mapping larger
+    /// ones.
+    pub fn open_reading_up_to(path: &Path, read_limit: u64) -> Result<DumpSource> {
         let mut file = File::open(path)?;
         let meta = file.metadata()?;
         if meta.len() == 0 {
             return Err(AnalyzeError::Empty);
         }
-        if meta.len() <= READ_LIMIT {
+        if meta.len() <= read_limit {
             // Small files are read: unmapping in a process with several threads interrupts
             // every other core (a TLB shootdown), which costs more than copying a minidump.
             let bytes = read_known_size(&mut file, meta.len())?;
