@@ -144,6 +144,15 @@ fn table() -> &'static Table {
     })
 }
 
+/// `0x1000007E` -> `0x7E`: the `_M` variants share the meaning of their base code.
+pub fn base_code(code: u32) -> u32 {
+    if code >> 28 == 1 {
+        code & !M_VARIANT_BIT
+    } else {
+        code
+    }
+}
+
 impl StopCode {
     /// The entry of a code known by name only.
     fn named(code: u32, name: &'static str) -> StopCode {
@@ -157,18 +166,7 @@ impl StopCode {
             decoders: [None; 4],
         }
     }
-}
 
-/// `0x1000007E` -> `0x7E`: the `_M` variants share the meaning of their base code.
-pub fn base_code(code: u32) -> u32 {
-    if code >> 28 == 1 {
-        code & !M_VARIANT_BIT
-    } else {
-        code
-    }
-}
-
-impl StopCode {
     /// The table entry of `code` (its base code for `_M` variants), if the code is known.
     pub fn lookup(code: u32) -> Option<Cow<'static, StopCode>> {
         /// Lookups answered from the text alone before the table is built.
