@@ -49,11 +49,20 @@ pub trait Progress: Send + Sync {
 }
 
 impl BatchOptions {
-    /// The worker threads a run of several inputs uses (at least one).
+    /// The worker threads a run of several inputs uses (at least one). Asking the system
+    /// reads files: a caller that needs the number more than once takes [`Self::resolved`].
     pub fn jobs(&self) -> usize {
         self.jobs
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
             .max(1)
+    }
+
+    /// These options with the number of workers decided.
+    pub fn resolved(&self) -> BatchOptions {
+        BatchOptions {
+            jobs: Some(self.jobs()),
+            ..*self
+        }
     }
 }
 
@@ -73,11 +82,15 @@ where
     let first = inputs.next();
     let single = inputs.peek().is_none();
     let inputs = first.into_iter().chain(inputs);
-    if single || options.jobs() == 1 {
+    if single {
         run_serially(inputs, options, work, sink);
         return Ok(());
     }
     let jobs = options.jobs();
+    if jobs == 1 {
+        run_serially(inputs, options, work, sink);
+        return Ok(());
+    }
     let window = max_in_flight(jobs);
     let progress = options.progress.map(|make| make());
     // Each chunk's results; `None` when its worker panicked (outside `work`'s own guards),

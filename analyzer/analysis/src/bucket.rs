@@ -438,6 +438,8 @@ where
     I: IntoIterator<Item = Input>,
     F: FnMut(&BucketRecord),
 {
+    // Decided once: the writer, the choice below and the batch all use it.
+    let batch = &batch.resolved();
     let mut filer = Filer {
         writer: ShareWriter::new(share, batch.jobs()),
         share,
